@@ -1,0 +1,543 @@
+/*
+ * conf.c: load and validate the configuration file shared by all programs
+ * (see conf.h; every key is documented in milter-suppress.conf(5)).
+ *
+ * libconfuse parses; we validate each value where it is parsed, so that
+ * an error names the file, the line and the key.  The result is copied
+ * into a plain struct so that the programs never see libconfuse.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <confuse.h>
+
+#include "conf.h"
+#include "duration.h"
+#include "log.h"
+
+#define DEFAULT_STORE      LOCALSTATEDIR "/lib/milter-suppress"
+#define DEFAULT_SOCKET     "unix:" RUNSTATEDIR "/milter-suppress/milter.sock"
+#define DEFAULT_QUARANTINE LOCALSTATEDIR "/spool/milter-suppress/quarantine"
+#define DEFAULT_REJECT_TEXT "Recipient address suppressed (%{reason}) until %{expiry}"
+
+/*
+ * libconfuse reports errors through a callback without user data, so the
+ * first error of a load is kept here.  Loads are rare (start, SIGHUP) and
+ * serialized by conf_lock.
+ */
+static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
+static char conf_error_text[SUP_ERR_TEXT_MAX];
+static const char *conf_loading_path;
+
+static void conf_error_callback(cfg_t *cfg, const char *fmt, va_list ap)
+{
+    char message[SUP_ERR_TEXT_MAX];
+    const char *file = (cfg != NULL && cfg->filename != NULL) ? cfg->filename : conf_loading_path;
+
+    if (conf_error_text[0] != '\0')
+        return;
+    vsnprintf(message, sizeof(message), fmt, ap);
+    if (cfg != NULL && cfg->line > 0)
+        snprintf(conf_error_text, sizeof(conf_error_text), "%s:%d: %s", file, cfg->line, message);
+    else
+        snprintf(conf_error_text, sizeof(conf_error_text), "%s: %s", file, message);
+}
+
+/* The "section.key" name of an option, for messages. */
+static const char *opt_display_name(cfg_t *cfg, cfg_opt_t *opt, char *buf, size_t len)
+{
+    if (cfg != NULL && cfg->name != NULL && strcmp(cfg->name, "root") != 0)
+        snprintf(buf, len, "%s.%s", cfg->name, opt->name);
+    else
+        snprintf(buf, len, "%s", opt->name);
+    return buf;
+}
+
+static int validate_duration(cfg_t *cfg, cfg_opt_t *opt, bool never_ok)
+{
+    const char *value = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+    char name[128];
+    long seconds;
+    SUP_ERR err;
+
+    if (duration_parse(value, &seconds, &err) < 0) {
+        cfg_error(cfg, "%s: %s", opt_display_name(cfg, opt, name, sizeof(name)), err.text);
+        return -1;
+    }
+    if (seconds == DURATION_NEVER && !never_ok) {
+        cfg_error(cfg, "%s: \"never\" is not allowed here", opt_display_name(cfg, opt, name, sizeof(name)));
+        return -1;
+    }
+    return 0;
+}
+
+static int validate_duration_finite(cfg_t *cfg, cfg_opt_t *opt)
+{
+    return validate_duration(cfg, opt, false);
+}
+
+static int validate_duration_or_never(cfg_t *cfg, cfg_opt_t *opt)
+{
+    return validate_duration(cfg, opt, true);
+}
+
+/* A value that must be one of a fixed set of words. */
+static int validate_word(cfg_t *cfg, cfg_opt_t *opt, const char *const *words)
+{
+    const char *value = cfg_opt_getnstr(opt, 0);
+    char name[128];
+    char list[256] = "";
+    size_t i;
+
+    for (i = 0; words[i] != NULL; i++) {
+        if (strcasecmp(value, words[i]) == 0)
+            return 0;
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", words[i]);
+    }
+    cfg_error(cfg, "%s: \"%s\" is not one of %s", opt_display_name(cfg, opt, name, sizeof(name)), value, list);
+    return -1;
+}
+
+static const char *const store_error_actions[] = { "accept", "tempfail", "reject", NULL };
+
+static int validate_on_store_error(cfg_t *cfg, cfg_opt_t *opt)
+{
+    return validate_word(cfg, opt, store_error_actions);
+}
+
+static int validate_facility(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *value = cfg_opt_getnstr(opt, 0);
+    char name[128];
+
+    if (log_facility_from_name(value) >= 0)
+        return 0;
+    cfg_error(cfg, "%s: unknown syslog facility \"%s\" (mail, daemon, user, local0..local7)",
+              opt_display_name(cfg, opt, name, sizeof(name)), value);
+    return -1;
+}
+
+static int validate_socket(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *value = cfg_opt_getnstr(opt, 0);
+    char name[128];
+
+    if ((strncmp(value, "unix:", 5) == 0 && value[5] == '/')
+        || (strncmp(value, "local:", 6) == 0 && value[6] == '/')
+        || ((strncmp(value, "inet:", 5) == 0 || strncmp(value, "inet6:", 6) == 0) && strchr(value, '@') != NULL))
+        return 0;
+    cfg_error(cfg, "%s: \"%s\" is not unix:/path, inet:port@host or inet6:port@host",
+              opt_display_name(cfg, opt, name, sizeof(name)), value);
+    return -1;
+}
+
+static int validate_mode(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *value = cfg_opt_getnstr(opt, 0);
+    char name[128];
+    char *end;
+    long mode = strtol(value, &end, 8);
+
+    if (*value != '\0' && *end == '\0' && mode >= 0 && mode <= 0777)
+        return 0;
+    cfg_error(cfg, "%s: \"%s\" is not an octal file mode such as 0660", opt_display_name(cfg, opt, name, sizeof(name)),
+              value);
+    return -1;
+}
+
+static int validate_reply_code(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *value = cfg_opt_getnstr(opt, 0);
+    char name[128];
+
+    if (strlen(value) == 3 && (value[0] == '4' || value[0] == '5') && value[1] >= '0' && value[1] <= '9'
+        && value[2] >= '0' && value[2] <= '9')
+        return 0;
+    cfg_error(cfg, "%s: \"%s\" is not a 4xx or 5xx SMTP reply code", opt_display_name(cfg, opt, name, sizeof(name)),
+              value);
+    return -1;
+}
+
+static int validate_xcode(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *value = cfg_opt_getnstr(opt, 0);
+    char name[128];
+    unsigned a, b, c;
+    int n = 0;
+
+    if (sscanf(value, "%1u.%3u.%3u%n", &a, &b, &c, &n) == 3 && value[n] == '\0' && (a == 4 || a == 5))
+        return 0;
+    cfg_error(cfg, "%s: \"%s\" is not an enhanced status code such as 5.1.1",
+              opt_display_name(cfg, opt, name, sizeof(name)), value);
+    return -1;
+}
+
+static int validate_reject_text(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *value = cfg_opt_getnstr(opt, 0);
+    char name[128];
+
+    if (*value != '\0' && strlen(value) <= 400)
+        return 0;
+    cfg_error(cfg, "%s: must be 1 to 400 characters", opt_display_name(cfg, opt, name, sizeof(name)));
+    return -1;
+}
+
+/* Sizes: bytes, or with k/m/g (1024-based). */
+static int parse_size(const char *value, long *bytes)
+{
+    char *end;
+    long n;
+    long factor = 1;
+
+    errno = 0;
+    n = strtol(value, &end, 10);
+    if (errno != 0 || end == value || n <= 0)
+        return -1;
+    if (*end != '\0') {
+        switch (*end == '\0' ? 0 : (end[1] == '\0' ? end[0] | 0x20 : 0)) {
+        case 'k':
+            factor = 1024L;
+            break;
+        case 'm':
+            factor = 1024L * 1024;
+            break;
+        case 'g':
+            factor = 1024L * 1024 * 1024;
+            break;
+        default:
+            return -1;
+        }
+    }
+    if (n > LONG_MAX / factor)
+        return -1;
+    *bytes = n * factor;
+    return 0;
+}
+
+static int validate_size(cfg_t *cfg, cfg_opt_t *opt)
+{
+    long bytes;
+    char name[128];
+
+    if (parse_size(cfg_opt_getnstr(opt, 0), &bytes) == 0)
+        return 0;
+    cfg_error(cfg, "%s: \"%s\" is not a size such as 10M", opt_display_name(cfg, opt, name, sizeof(name)),
+              cfg_opt_getnstr(opt, 0));
+    return -1;
+}
+
+static int validate_positive_int(cfg_t *cfg, cfg_opt_t *opt)
+{
+    char name[128];
+    long value = cfg_opt_getnint(opt, 0);
+
+    if (value > 0 && value <= 1000000)
+        return 0;
+    cfg_error(cfg, "%s: %ld is not a number from 1 to 1000000", opt_display_name(cfg, opt, name, sizeof(name)), value);
+    return -1;
+}
+
+static int validate_reason_list(cfg_t *cfg, cfg_opt_t *opt)
+{
+    char name[128];
+    unsigned i;
+
+    for (i = 0; i < cfg_opt_size(opt); i++) {
+        const char *reason = cfg_opt_getnstr(opt, i);
+        const char *p;
+
+        for (p = reason; *p != '\0' && *p >= 'a' && *p <= 'z'; p++)
+            ;
+        if (*reason == '\0' || *p != '\0') {
+            cfg_error(cfg, "%s: \"%s\" is not a reason name such as userunknown or blocked",
+                      opt_display_name(cfg, opt, name, sizeof(name)), reason);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static cfg_opt_t milter_opts[] = {
+    CFG_STR("socket", DEFAULT_SOCKET, CFGF_NONE),
+    CFG_STR("socket-mode", "0660", CFGF_NONE),
+    CFG_STR("socket-group", "", CFGF_NONE),
+    CFG_STR("user", "", CFGF_NONE),
+    CFG_STR("pid-file", "", CFGF_NONE),
+    CFG_STR("syslog-facility", "mail", CFGF_NONE),
+    CFG_STR("reject-code", "550", CFGF_NONE),
+    CFG_STR("reject-xcode", "5.1.1", CFGF_NONE),
+    CFG_STR("reject-text", DEFAULT_REJECT_TEXT, CFGF_NONE),
+    CFG_STR("on-store-error", "accept", CFGF_NONE),
+    CFG_BOOL("dry-run", cfg_false, CFGF_NONE),
+    CFG_STR("stats-interval", "10s", CFGF_NONE),
+    CFG_STR("timeout", "10m", CFGF_NONE),
+    CFG_END()
+};
+
+static cfg_opt_t policy_opts[] = {
+    CFG_STR("hard-bounce-ttl", "7d", CFGF_NONE),
+    CFG_STR("soft-escalated-ttl", "7d", CFGF_NONE),
+    CFG_INT("soft-bounce-limit", 5, CFGF_NONE),
+    CFG_STR("soft-bounce-window", "7d", CFGF_NONE),
+    CFG_STR("complaint-ttl", "never", CFGF_NONE),
+    CFG_STR("unsubscribe-ttl", "never", CFGF_NONE),
+    CFG_STR("manual-ttl", "never", CFGF_NONE),
+    CFG_STR_LIST("never-suppress", "{}", CFGF_NONE),
+    CFG_BOOL("suppress-forwarded", cfg_false, CFGF_NONE),
+    CFG_STR("timeline-retention", "90d", CFGF_NONE),
+    CFG_INT("timeline-max-events", 100, CFGF_NONE),
+    CFG_END()
+};
+
+static cfg_opt_t ingest_opts[] = {
+    CFG_STR("quarantine", DEFAULT_QUARANTINE, CFGF_NONE),
+    CFG_STR("max-message-size", "10M", CFGF_NONE),
+    CFG_INT("max-mime-depth", 20, CFGF_NONE),
+    CFG_STR("verp-pattern", "", CFGF_NONE),
+    CFG_STR("seen-retention", "30d", CFGF_NONE),
+    CFG_END()
+};
+
+static cfg_opt_t top_opts[] = {
+    CFG_STR("store", DEFAULT_STORE, CFGF_NONE),
+    CFG_SEC("milter", milter_opts, CFGF_NONE),
+    CFG_SEC("policy", policy_opts, CFGF_NONE),
+    CFG_SEC("ingest", ingest_opts, CFGF_NONE),
+    CFG_END()
+};
+
+static const struct {
+    const char *path;
+    cfg_validate_callback_t check;
+} validators[] = {
+    { "milter|socket", validate_socket },
+    { "milter|socket-mode", validate_mode },
+    { "milter|syslog-facility", validate_facility },
+    { "milter|reject-code", validate_reply_code },
+    { "milter|reject-xcode", validate_xcode },
+    { "milter|reject-text", validate_reject_text },
+    { "milter|on-store-error", validate_on_store_error },
+    { "milter|stats-interval", validate_duration_finite },
+    { "milter|timeout", validate_duration_finite },
+    { "policy|hard-bounce-ttl", validate_duration_or_never },
+    { "policy|soft-escalated-ttl", validate_duration_or_never },
+    { "policy|soft-bounce-limit", validate_positive_int },
+    { "policy|soft-bounce-window", validate_duration_finite },
+    { "policy|complaint-ttl", validate_duration_or_never },
+    { "policy|unsubscribe-ttl", validate_duration_or_never },
+    { "policy|manual-ttl", validate_duration_or_never },
+    { "policy|never-suppress", validate_reason_list },
+    { "policy|timeline-retention", validate_duration_finite },
+    { "policy|timeline-max-events", validate_positive_int },
+    { "ingest|max-message-size", validate_size },
+    { "ingest|max-mime-depth", validate_positive_int },
+    { "ingest|seen-retention", validate_duration_finite },
+};
+
+/* Copy a string option; "" becomes NULL when empty_is_null. */
+static char *copy_str(cfg_t *sec, const char *key, bool empty_is_null)
+{
+    const char *value = cfg_getstr(sec, key);
+
+    if (value == NULL || (empty_is_null && *value == '\0'))
+        return NULL;
+    return strdup(value);
+}
+
+/* Already validated: cannot fail. */
+static long get_duration(cfg_t *sec, const char *key)
+{
+    long seconds = 0;
+
+    (void) duration_parse(cfg_getstr(sec, key), &seconds, NULL);
+    return seconds;
+}
+
+static void copy_milter(cfg_t *sec, struct milter_config *m)
+{
+    long mode = strtol(cfg_getstr(sec, "socket-mode"), NULL, 8);
+    const char *action = cfg_getstr(sec, "on-store-error");
+
+    m->socket = copy_str(sec, "socket", false);
+    m->socket_mode = (mode_t) mode;
+    m->socket_group = copy_str(sec, "socket-group", true);
+    m->user = copy_str(sec, "user", true);
+    m->pid_file = copy_str(sec, "pid-file", true);
+    m->syslog_facility_name = copy_str(sec, "syslog-facility", false);
+    m->syslog_facility = log_facility_from_name(m->syslog_facility_name);
+    m->reject_code = copy_str(sec, "reject-code", false);
+    m->reject_xcode = copy_str(sec, "reject-xcode", false);
+    m->reject_text = copy_str(sec, "reject-text", false);
+    m->on_store_error = strcasecmp(action, "reject") == 0     ? STORE_ERROR_REJECT
+                        : strcasecmp(action, "tempfail") == 0 ? STORE_ERROR_TEMPFAIL
+                                                              : STORE_ERROR_ACCEPT;
+    m->dry_run = cfg_getbool(sec, "dry-run");
+    m->stats_interval = get_duration(sec, "stats-interval");
+    m->timeout = (int) get_duration(sec, "timeout");
+}
+
+static int copy_policy(cfg_t *sec, struct policy_config *p)
+{
+    unsigned i;
+
+    p->hard_bounce_ttl = get_duration(sec, "hard-bounce-ttl");
+    p->soft_escalated_ttl = get_duration(sec, "soft-escalated-ttl");
+    p->soft_bounce_limit = (int) cfg_getint(sec, "soft-bounce-limit");
+    p->soft_bounce_window = get_duration(sec, "soft-bounce-window");
+    p->complaint_ttl = get_duration(sec, "complaint-ttl");
+    p->unsubscribe_ttl = get_duration(sec, "unsubscribe-ttl");
+    p->manual_ttl = get_duration(sec, "manual-ttl");
+    p->suppress_forwarded = cfg_getbool(sec, "suppress-forwarded");
+    p->timeline_retention = get_duration(sec, "timeline-retention");
+    p->timeline_max_events = (int) cfg_getint(sec, "timeline-max-events");
+    p->never_suppress_count = cfg_size(sec, "never-suppress");
+    p->never_suppress = calloc(p->never_suppress_count + 1, sizeof(char *));
+    if (p->never_suppress == NULL)
+        return -1;
+    for (i = 0; i < p->never_suppress_count; i++)
+        if ((p->never_suppress[i] = strdup(cfg_getnstr(sec, "never-suppress", i))) == NULL)
+            return -1;
+    return 0;
+}
+
+static void copy_ingest(cfg_t *sec, struct ingest_config *in)
+{
+    in->quarantine = copy_str(sec, "quarantine", false);
+    (void) parse_size(cfg_getstr(sec, "max-message-size"), &in->max_message_size);
+    in->max_mime_depth = (int) cfg_getint(sec, "max-mime-depth");
+    in->verp_pattern = copy_str(sec, "verp-pattern", true);
+    in->seen_retention = get_duration(sec, "seen-retention");
+}
+
+static int copy_config(cfg_t *cfg, const char *path, struct sup_config *out)
+{
+    out->path = strdup(path);
+    out->store = copy_str(cfg, "store", false);
+    copy_milter(cfg_getsec(cfg, "milter"), &out->milter);
+    if (copy_policy(cfg_getsec(cfg, "policy"), &out->policy) < 0)
+        return -1;
+    copy_ingest(cfg_getsec(cfg, "ingest"), &out->ingest);
+    if (out->path == NULL || out->store == NULL || out->milter.socket == NULL || out->milter.reject_text == NULL
+        || out->ingest.quarantine == NULL)
+        return -1;
+    return 0;
+}
+
+/* Checks across keys, once everything is parsed. */
+static int check_consistency(const struct sup_config *c, SUP_ERR *err)
+{
+    if (c->store[0] != '/')
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s: store: \"%s\" must be an absolute path", c->path, c->store);
+    if (c->milter.reject_code[0] != c->milter.reject_xcode[0])
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s: milter.reject-xcode \"%s\" does not match reject-code \"%s\"",
+                           c->path, c->milter.reject_xcode, c->milter.reject_code);
+    if (c->ingest.quarantine[0] != '/')
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s: ingest.quarantine: \"%s\" must be an absolute path", c->path,
+                           c->ingest.quarantine);
+    return 0;
+}
+
+static int parse_file(cfg_t *cfg, const char *path, bool allow_missing, SUP_ERR *err)
+{
+    int rc;
+
+    if (allow_missing && access(path, F_OK) != 0 && errno == ENOENT)
+        return 0;
+    rc = cfg_parse(cfg, path);
+    if (rc == CFG_FILE_ERROR)
+        return sup_err_set(err, errno == EACCES ? SUP_ERR_NOPERM : SUP_ERR_CONFIG, "cannot read config file %s: %s",
+                           path, strerror(errno));
+    if (rc != CFG_SUCCESS)
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s",
+                           conf_error_text[0] ? conf_error_text : "config file has a syntax error");
+    return 0;
+}
+
+int conf_load(const char *path, bool allow_missing, struct sup_config **out, SUP_ERR *err)
+{
+    struct sup_config *result;
+    cfg_t *cfg;
+    size_t i;
+    int rc = -1;
+
+    if (path == NULL)
+        path = CONFIG_DEFAULT_PATH;
+    *out = NULL;
+    if ((result = calloc(1, sizeof(*result))) == NULL)
+        return sup_err_set(err, SUP_ERR_SOFTWARE, "out of memory");
+    pthread_mutex_lock(&conf_lock);
+    conf_error_text[0] = '\0';
+    conf_loading_path = path;
+    if ((cfg = cfg_init(top_opts, CFGF_NONE)) == NULL) {
+        sup_err_set(err, SUP_ERR_SOFTWARE, "out of memory");
+        goto done;
+    }
+    cfg_set_error_function(cfg, conf_error_callback);
+    for (i = 0; i < sizeof(validators) / sizeof(validators[0]); i++)
+        cfg_set_validate_func(cfg, validators[i].path, validators[i].check);
+    if (parse_file(cfg, path, allow_missing, err) < 0)
+        goto done;
+    if (copy_config(cfg, path, result) < 0) {
+        sup_err_set(err, SUP_ERR_SOFTWARE, "out of memory loading %s", path);
+        goto done;
+    }
+    if (check_consistency(result, err) < 0)
+        goto done;
+    *out = result;
+    result = NULL;
+    rc = 0;
+done:
+    if (cfg != NULL)
+        cfg_free(cfg);
+    pthread_mutex_unlock(&conf_lock);
+    conf_free(result);
+    return rc;
+}
+
+void conf_free(struct sup_config *c)
+{
+    size_t i;
+
+    if (c == NULL)
+        return;
+    free(c->path);
+    free(c->store);
+    free(c->milter.socket);
+    free(c->milter.socket_group);
+    free(c->milter.user);
+    free(c->milter.pid_file);
+    free(c->milter.syslog_facility_name);
+    free(c->milter.reject_code);
+    free(c->milter.reject_xcode);
+    free(c->milter.reject_text);
+    if (c->policy.never_suppress != NULL)
+        for (i = 0; i < c->policy.never_suppress_count; i++)
+            free(c->policy.never_suppress[i]);
+    free(c->policy.never_suppress);
+    free(c->ingest.quarantine);
+    free(c->ingest.verp_pattern);
+    free(c);
+}
+
+bool conf_never_suppresses(const struct sup_config *c, const char *reason)
+{
+    size_t i;
+
+    if (reason == NULL)
+        return false;
+    for (i = 0; i < c->policy.never_suppress_count; i++)
+        if (strcmp(c->policy.never_suppress[i], reason) == 0)
+            return true;
+    return false;
+}

@@ -1,0 +1,89 @@
+/*
+ * conf.h: the one configuration file shared by milter-suppress,
+ * suppress-ingest and suppressctl (libconfuse syntax).  Documented key by
+ * key in milter-suppress.conf(5); keep the two in step.
+ *
+ * conf_load() validates everything: an unknown key, a bad value or an
+ * unreadable file is an error whose text names the file, line and key.
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "sup_err.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/milter-suppress/milter-suppress.conf"
+
+enum store_error_action {
+    STORE_ERROR_ACCEPT,         /* let the recipient through */
+    STORE_ERROR_TEMPFAIL,       /* 451 4.3.0, the client retries */
+    STORE_ERROR_REJECT,         /* 550, fail closed */
+};
+
+struct milter_config {
+    char *socket;               /* "unix:/path", "inet:port@host", "inet6:port@host" */
+    mode_t socket_mode;         /* for a unix socket */
+    char *socket_group;         /* group of a unix socket, NULL = leave */
+    char *user;                 /* drop to this user after opening the socket, NULL = stay */
+    char *pid_file;             /* NULL = none */
+    char *syslog_facility_name;
+    int syslog_facility;        /* LOG_MAIL etc. */
+    char *reject_code;          /* "550" */
+    char *reject_xcode;         /* "5.1.1" */
+    char *reject_text;          /* template: %{recipient} %{reason} %{expiry} %% */
+    enum store_error_action on_store_error;
+    bool dry_run;               /* log what would be rejected, reject nothing */
+    long stats_interval;        /* seconds between counter flushes to the store */
+    int timeout;                /* libmilter I/O timeout, seconds */
+};
+
+struct policy_config {
+    long hard_bounce_ttl;       /* seconds; hard bounce suppression length (7d) */
+    long soft_escalated_ttl;    /* seconds; suppression after soft bounces escalate (7d) */
+    int soft_bounce_limit;      /* soft bounces within the window that escalate (5) */
+    long soft_bounce_window;    /* seconds (7d) */
+    long complaint_ttl;         /* DURATION_NEVER (default) or seconds */
+    long unsubscribe_ttl;       /* DURATION_NEVER (default) or seconds */
+    long manual_ttl;            /* default TTL of suppressctl add (DURATION_NEVER) */
+    char **never_suppress;      /* reasons (Sisimai names) that never suppress */
+    size_t never_suppress_count;
+    bool suppress_forwarded;    /* suppress the original recipient of a forwarded failure */
+    long timeline_retention;    /* seconds events are kept (90d) */
+    int timeline_max_events;    /* events kept per address (100) */
+};
+
+struct ingest_config {
+    char *quarantine;           /* directory of messages that could not be processed */
+    long max_message_size;      /* bytes; larger messages are quarantined */
+    int max_mime_depth;         /* deeper nesting is quarantined */
+    char *verp_pattern;         /* e.g. "bounces+%{local}=%{domain}@example.org", NULL = none */
+    long seen_retention;        /* seconds message identities are remembered (30d) */
+};
+
+struct sup_config {
+    char *path;                 /* the file this came from */
+    char *store;                /* directory of the Berkeley DB environment */
+    struct milter_config milter;
+    struct policy_config policy;
+    struct ingest_config ingest;
+};
+
+/* Load and validate path (NULL = CONFIG_DEFAULT_PATH).  A missing file is
+ * an error unless allow_missing, in which case the defaults are used. */
+int conf_load(const char *path, bool allow_missing, struct sup_config **out, SUP_ERR *err);
+void conf_free(struct sup_config *cfg);
+/* True when reason (a Sisimai reason name) is listed in policy.never-suppress. */
+bool conf_never_suppresses(const struct sup_config *cfg, const char *reason);
+
+#endif

@@ -1,0 +1,182 @@
+/*
+ * store.h: the suppression store, shared by the milter, the ingest and
+ * suppressctl.  Like Postfix's dict layer this is the only interface the
+ * programs see; store_bdb.c implements it on a Berkeley DB 5.3
+ * transactional environment (the milter never calls BDB itself).
+ *
+ * The store holds three kinds of data, keyed by normalized address
+ * (addr_normalize()):
+ *   - suppressions: one STORE_ENTRY per suppressed address, with its reason
+ *     and expiry.  An expired entry is never reported as suppressed (checked
+ *     on read) and is removed by store_purge().
+ *   - the timeline: STORE_EVENTs per address (bounces, complaints, rejected
+ *     attempts, add, unblock...), kept for a bounded time and count.
+ *   - daily counters (accepted recipients, rejected attempts, bounces by
+ *     class), and the identities of bounce messages already processed.
+ *
+ * Several processes and threads use one environment at the same time.
+ * Functions that take a STORE_TXN run inside that transaction; with a NULL
+ * txn they run in their own (auto-commit).  On a deadlock or lock timeout a
+ * function returns -1 with err->cls == SUP_ERR_TEMP: abort the transaction
+ * and retry it (store_retry_delay() gives a backoff).
+ *
+ * Return values: 0 success; 1 "found"/"deleted" where documented; -1 error
+ * with err set.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "addr.h"
+#include "sup_err.h"
+
+typedef struct store STORE;
+typedef struct store_txn STORE_TXN;
+
+/* Why an address is suppressed. */
+enum store_reason {
+    STORE_REASON_HARD_BOUNCE = 1,
+    STORE_REASON_SOFT_ESCALATED,    /* soft-bounce-limit soft bounces in the window */
+    STORE_REASON_COMPLAINT,
+    STORE_REASON_UNSUBSCRIBE,
+    STORE_REASON_MANUAL,
+};
+/* "hard-bounce", "soft-bounce-escalated", "complaint", "unsubscribe", "manual" */
+const char *store_reason_name(enum store_reason reason);
+int store_reason_parse(const char *name, enum store_reason *reason);  /* 0 or -1 */
+
+#define STORE_SOURCE_MAX 64
+#define STORE_DETAIL_MAX 64
+#define STORE_STATUS_MAX 16
+#define STORE_RESPONSE_MAX 2048     /* remote responses are cut here (bounded) */
+
+typedef struct store_entry {
+    char address[ADDR_MAX + 1];
+    enum store_reason reason;
+    char source[STORE_SOURCE_MAX];   /* who decided: "suppress-ingest", "suppressctl", "import" */
+    char detail[STORE_DETAIL_MAX];   /* classifier reason ("userunknown") or operator note */
+    char status[STORE_STATUS_MAX];   /* last enhanced status code ("5.1.1"), may be empty */
+    time_t first_event;              /* when first suppressed */
+    time_t last_event;               /* when last (re)suppressed */
+    time_t expires;                  /* 0 = never */
+    uint32_t count;                  /* suppressing events seen (a later hard bounce adds one) */
+    char response[STORE_RESPONSE_MAX]; /* last remote response, may be empty */
+} STORE_ENTRY;
+
+/* Timeline event types. */
+enum store_event_type {
+    STORE_EV_HARD_BOUNCE = 1,
+    STORE_EV_SOFT_BOUNCE,
+    STORE_EV_ESCALATED,         /* soft bounces escalated to a suppression */
+    STORE_EV_COMPLAINT,
+    STORE_EV_UNSUBSCRIBE,
+    STORE_EV_DELAYED,
+    STORE_EV_AUTOREPLY,
+    STORE_EV_DELIVERED,
+    STORE_EV_FORWARDED,         /* a forwarded copy failed; recorded, not suppressed by default */
+    STORE_EV_REJECTED,          /* the milter refused a RCPT TO */
+    STORE_EV_ADD,               /* suppressctl add / import */
+    STORE_EV_UNBLOCK,           /* suppressctl remove */
+    STORE_EV_EXPIRED,           /* purge removed an expired suppression */
+    STORE_EV_IGNORED,           /* a failure whose reason never suppresses */
+};
+/* "hard-bounce", "soft-bounce", "escalated", "complaint", "unsubscribe", "delayed",
+ * "autoreply", "delivered", "forwarded", "rejected", "add", "unblock", "expired", "ignored" */
+const char *store_event_name(enum store_event_type type);
+int store_event_parse(const char *name, enum store_event_type *type);
+
+#define STORE_ACTOR_MAX 330
+typedef struct store_event {
+    char address[ADDR_MAX + 1];
+    time_t when;
+    enum store_event_type type;
+    char reason[STORE_DETAIL_MAX];   /* classifier or store reason, may be empty */
+    char status[STORE_STATUS_MAX];   /* "5.1.1", may be empty */
+    char actor[STORE_ACTOR_MAX];     /* sender of a rejected mail, program or user of an add */
+    char detail[STORE_DETAIL_MAX * 2]; /* client address, bounce message id, note */
+    char response[STORE_RESPONSE_MAX]; /* full remote response (bounded), may be empty */
+} STORE_EVENT;
+
+/* Daily counter names used by the programs (others may be added). */
+#define STORE_CTR_ACCEPTED      "accepted"      /* recipients the milter let through */
+#define STORE_CTR_REJECTED      "rejected"      /* recipients the milter refused */
+#define STORE_CTR_BOUNCE_PREFIX "bounce."       /* "bounce.hard", "bounce.soft", "bounce.complaint"... */
+
+/* store_open flags */
+#define STORE_CREATE   0x01     /* create the directory's environment if absent */
+#define STORE_NOSYNC   0x02     /* commits do not wait for the disk (milter: no fsync per RCPT) */
+#define STORE_RDONLY   0x04     /* open read-only (suppressctl list/show/export/stats) */
+
+int store_open(const char *dir, int flags, STORE **out, SUP_ERR *err);
+/* Close; safe with NULL.  Flushes the log for NOSYNC handles. */
+int store_close(STORE *st, SUP_ERR *err);
+
+int store_begin(STORE *st, STORE_TXN **txn, SUP_ERR *err);
+int store_commit(STORE_TXN *txn, SUP_ERR *err);
+void store_abort(STORE_TXN *txn);
+/* Sleep a little before retry number `attempt` (1, 2, ...) of a deadlocked txn. */
+void store_retry_delay(int attempt);
+
+/*
+ * Suppressions.  store_lookup returns 1 and fills *entry (if not NULL) when
+ * addr is suppressed at `now`; 0 when not (absent or expired); -1 on error.
+ * This is the milter's RCPT path: no allocation, one B-tree read.
+ */
+int store_lookup(STORE *st, STORE_TXN *txn, const char *addr, time_t now,
+                 STORE_ENTRY *entry, SUP_ERR *err);
+/* Like store_lookup but also returns expired entries (1 found, 0 absent). */
+int store_get(STORE *st, STORE_TXN *txn, const char *addr, STORE_ENTRY *entry, SUP_ERR *err);
+int store_put(STORE *st, STORE_TXN *txn, const STORE_ENTRY *entry, SUP_ERR *err);
+/* 1 deleted, 0 was not there. */
+int store_delete(STORE *st, STORE_TXN *txn, const char *addr, SUP_ERR *err);
+
+/* Iteration callbacks return 0 to go on, non-zero to stop (that value is returned). */
+typedef int (*store_entry_fn)(const STORE_ENTRY *entry, void *ctx);
+typedef int (*store_event_fn)(const STORE_EVENT *event, void *ctx);
+typedef int (*store_counter_fn)(const char *day, const char *name, uint64_t value, void *ctx);
+
+/* All entries in address order, expired ones included (callers check expires). */
+int store_iterate(STORE *st, store_entry_fn fn, void *ctx, SUP_ERR *err);
+
+/*
+ * Timeline.  store_event_add keeps at most max_events per address (oldest
+ * dropped; 0 = no limit).  store_events walks one address's events oldest
+ * first.  store_event_count counts events of `type` for addr since `since`.
+ */
+int store_event_add(STORE *st, STORE_TXN *txn, const STORE_EVENT *ev, int max_events, SUP_ERR *err);
+int store_events(STORE *st, STORE_TXN *txn, const char *addr, store_event_fn fn, void *ctx, SUP_ERR *err);
+int store_event_count(STORE *st, STORE_TXN *txn, const char *addr, enum store_event_type type,
+                      time_t since, SUP_ERR *err);
+
+/* Daily counters: day is "YYYY-MM-DD" (time_format_day()). */
+int store_counter_add(STORE *st, STORE_TXN *txn, const char *day, const char *name,
+                      uint64_t delta, SUP_ERR *err);
+/* All counters ordered by day then name. */
+int store_counters(STORE *st, store_counter_fn fn, void *ctx, SUP_ERR *err);
+
+/* Identities of processed bounce messages (idempotent ingest): 1 seen, 0 not. */
+int store_seen(STORE *st, STORE_TXN *txn, const char *message_key, SUP_ERR *err);
+int store_mark_seen(STORE *st, STORE_TXN *txn, const char *message_key, time_t when, SUP_ERR *err);
+
+/* What store_purge removed. */
+struct store_purge_result {
+    unsigned long expired_entries;
+    unsigned long old_events;
+    unsigned long old_seen;
+};
+/* Remove expired suppressions (recording an "expired" event for each),
+ * events older than now - event_retention, message identities older than
+ * now - seen_retention; then checkpoint and remove unneeded log files. */
+int store_purge(STORE *st, time_t now, long event_retention, long seen_retention,
+                struct store_purge_result *result, SUP_ERR *err);
+
+/* Checkpoint the environment and remove log files no longer needed. */
+int store_checkpoint(STORE *st, SUP_ERR *err);
+
+/* Copy the remote response into a bounded field, cutting at a UTF-8 boundary. */
+void store_copy_text(char *dst, size_t dstlen, const char *src);
+
+#endif
