@@ -28,9 +28,9 @@ typedef struct bounce_fields {
 
 /* First value of field `name` (case-insensitive) or NULL. */
 const char *fields_get(const BOUNCE_FIELDS *fields, const char *name);
-/* Parse an RFC 822 style header block (unfolds continuation lines; stops at
- * the first empty line unless all_groups).  Appends to *out.  Returns the
- * number of fields added. */
+/* Parse an RFC 822 style header block (unfolds continuation lines, skips
+ * lines that are no field and leading empty lines, stops at the first empty
+ * line after a field).  Appends to *out.  Returns the number of fields added. */
 size_t fields_parse(const char *text, BOUNCE_FIELDS *out);
 void fields_free(BOUNCE_FIELDS *fields);
 

@@ -43,11 +43,7 @@ void sup_err_prefix(SUP_ERR *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     memcpy(old, err->text, sizeof(old));
-    /* Prefix and old text are each bounded; the result is cut to fit. */
-    strncpy(err->text, prefix, sizeof(err->text) - 1);
-    err->text[sizeof(err->text) - 1] = '\0';
-    strncat(err->text, ": ", sizeof(err->text) - strlen(err->text) - 1);
-    strncat(err->text, old, sizeof(err->text) - strlen(err->text) - 1);
+    snprintf(err->text, sizeof(err->text), "%s: %s", prefix, old);
 }
 
 int sup_err_exit_code(const SUP_ERR *err)

@@ -1,0 +1,70 @@
+/*
+ * activehunter.c: detector for TransWARE Active!hunter (header X-AHMAILID):
+ *
+ *     ----- The following addresses had permanent fatal errors -----
+ *
+ *   >>> kijitora@example.org <kijitora@example.org>
+ *
+ *     ----- Transcript of session follows -----
+ *   550 sorry, no mailbox here by that name (#5.1.1 - chkusr)
+ *
+ * The first reply line of the transcript is the recipients' diagnostic.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "b_util.h"
+#include "detector.h"
+
+static bool activehunter_match(const BOUNCE_MSG *msg)
+{
+    return bmsg_header(msg, "X-AHMAILID") != NULL;
+}
+
+static int activehunter_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+{
+    B_LINES lines;
+    size_t first = report->count;
+    bool started = false;
+    bool transcript = false;
+    const char *error = NULL;
+
+    if (b_lines_split(msg->text, &lines) < 0)
+        return 0;
+    for (size_t i = 0; i < lines.n; i++) {
+        const char *line = lines.v[i];
+        const char *start;
+        size_t len;
+        char code[4];
+
+        if (strstr(line, "----- The following addresses had permanent fatal errors -----")) {
+            started = true;
+        } else if (strstr(line, "----- Transcript of session follows -----")) {
+            transcript = started;
+        } else if (started && !transcript && b_prefix(line, ">>> ")
+                   && b_angle_address(line, &start, &len)) {
+            char *addr = strndup(start, len);
+            BOUNCE_RCPT *rcpt = addr ? report_add(report) : NULL;
+
+            if (rcpt != NULL) {
+                rcpt_set_address(&rcpt->recipient, addr);
+                rcpt_set(&rcpt->action, "failed");
+            }
+            free(addr);
+        } else if (transcript && error == NULL && b_leading_replycode(line, code)) {
+            error = line;
+        }
+    }
+    for (size_t r = first; r < report->count; r++) {
+        rcpt_set(&report->rcpts[r].diagnostic, error);
+        b_fill_codes(&report->rcpts[r]);
+    }
+    b_lines_free(&lines);
+    if (report->count > first)
+        report->kind = REPORT_BOUNCE;
+    return (int) (report->count - first);
+}
+
+const DETECTOR detector_activehunter = { "activehunter", activehunter_match, activehunter_parse };

@@ -1,0 +1,141 @@
+/*
+ * exchange2003.c: Microsoft Exchange 5.5 - 2003 non-delivery reports.
+ *
+ * Offers detector_exchange2003.  Sent with "X-Mailer: Internet Mail
+ * Service (5.5.x)" or "Microsoft Exchange Server Internet Mail Connector",
+ * "X-MimeOLE: Produced By Microsoft Exchange", or relayed by a host
+ * "with Internet Mail Service (...)".  Plain text:
+ *
+ *   Your message
+ *     To:      ...
+ *   did not reach the following recipient(s):
+ *   user@example.jp on Thu, 29 Apr 2010 00:00:00 -0000
+ *       The recipient name is not recognized
+ *       MSEXCH:IMS:ORG:SITE:SERVER 0 (000C05A6) Unknown Recipient
+ *
+ * The hexadecimal code in the MSEXCH line is Exchange's own error code:
+ * the ones that name a cause state the reason.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bounce.h"
+#include "c_util.h"
+#include "detector.h"
+
+static const struct {
+    const char *code;
+    const char *reason;
+} msexch_codes[] = {
+    { "000C05A6", "userunknown" },      /* Unknown Recipient */
+    { "000C0595", "filtered" },         /* Ambiguous Recipient */
+    { "00010256", "systemerror" },      /* Too many recipients */
+    { "000D06B5", "systemerror" },      /* No proxy for recipient */
+    { "00120270", "networkerror" },     /* Too many hops */
+    { "00050311", "contenterror" },     /* Conversion to Internet format failed */
+    { "000502CC", "contenterror" },
+    { "000B0981", "securityerror" },    /* 502 Server does not support AUTH */
+    { NULL, NULL },
+};
+
+static bool exchange2003_match(const BOUNCE_MSG *msg)
+{
+    return c_header_has(msg, "X-Mailer", "Internet Mail Service (")
+        || c_header_has(msg, "X-Mailer", "Microsoft Exchange Server Internet Mail Connector")
+        || c_header_has(msg, "X-MimeOLE", "Produced By Microsoft Exchange")
+        || c_header_has(msg, "Received", " with Internet Mail Service (")
+        || c_header_present(msg, "X-MS-Embedded-Report");
+}
+
+/* "(000C05A6)" in an MSEXCH line -> reason, or NULL. */
+static const char *msexch_reason(const char *diag)
+{
+    const char *p = diag ? strstr(diag, "MSEXCH:") : NULL;
+
+    while (p != NULL && (p = strchr(p, '(')) != NULL) {
+        for (size_t i = 0; msexch_codes[i].code != NULL; i++)
+            if (strncmp(p + 1, msexch_codes[i].code, 8) == 0 && p[9] == ')')
+                return msexch_codes[i].reason;
+        p++;
+    }
+    return NULL;
+}
+
+/* "user@example.jp on <date>" (also "Name (SMTP=user@example.jp) on ..."). */
+static bool recipient_line(const char *line, size_t len, char *addr, size_t addrlen)
+{
+    const char *on = NULL;
+
+    for (size_t i = 0; i + 4 <= len; i++)
+        if (strncmp(line + i, " on ", 4) == 0) {
+            on = line + i;
+            break;
+        }
+    return on != NULL && c_find_address(line, (size_t) (on - line), addr, addrlen);
+}
+
+/* Exchange's bookkeeping lines are no part of the explanation. */
+static bool is_noise(const char *line, size_t len)
+{
+    while (len > 0 && isspace((unsigned char) *line)) {
+        line++;
+        len--;
+    }
+    return len == 0 || c_line_starts(line, len, "The MTS-ID", false)
+        || c_line_starts(line, len, ";l=", false);
+}
+
+static int exchange2003_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+{
+    const char *cursor = msg->text;
+    const char *line;
+    size_t len;
+    bool in_list = false;
+    size_t first = report->count;
+    C_BUF diag = { NULL, 0, 0 };
+    BOUNCE_RCPT *rcpt = NULL;
+
+    while ((line = c_next_line(&cursor, &len)) != NULL) {
+        char addr[320];
+
+        if (!in_list) {
+            in_list = c_line_contains(line, len, "did not reach the following recipient")
+                || c_line_contains(line, len, "recipient(s) could not be reached");
+            continue;
+        }
+        if (recipient_line(line, len, addr, sizeof(addr))) {
+            if (rcpt != NULL) {
+                char *text = c_buf_take(&diag);
+
+                if (text != NULL)
+                    c_set_response(rcpt, text, strlen(text));
+                free(text);
+            }
+            if ((rcpt = report_add(report)) == NULL)
+                break;
+            rcpt_set_address(&rcpt->recipient, addr);
+        } else if (rcpt != NULL && !is_noise(line, len)) {
+            c_buf_words(&diag, line, len);
+        }
+    }
+    if (rcpt != NULL) {
+        char *text = c_buf_take(&diag);
+
+        if (text != NULL)
+            c_set_response(rcpt, text, strlen(text));
+        free(text);
+    }
+    c_buf_free(&diag);
+    for (size_t i = first; i < report->count; i++)
+        report->rcpts[i].reason = msexch_reason(report->rcpts[i].diagnostic);
+    if (report->count > first)
+        report->kind = REPORT_BOUNCE;
+    return (int) (report->count - first);
+}
+
+const DETECTOR detector_exchange2003 = {
+    "exchange2003", exchange2003_match, exchange2003_parse,
+};

@@ -1,0 +1,96 @@
+/*
+ * mcafee.c: detector for McAfee Email Gateway / Email and Web Security
+ * (X-NAI-Header: Modified by McAfee ..., Subject "Delivery Status"):
+ *
+ *       --- The following addresses had delivery problems ---
+ *
+ *   <user@example.com>   (User unknown user@example.com)
+ *
+ * plus a delivery-status part whose groups carry only Original-Recipient,
+ * Action, Diagnostic-Code and Remote-MTA.  The DSN's Diagnostic-Code (with
+ * its reply code) is preferred; the text's parenthesis otherwise.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "b_util.h"
+#include "detector.h"
+
+static bool mcafee_match(const BOUNCE_MSG *msg)
+{
+    return b_header_has(msg, "X-NAI-Header", "Modified by McAfee")
+           && b_header_is(msg, "Subject", "Delivery Status");
+}
+
+/* "<user@example.com>   (text)": the address and the text. */
+static bool problem_line(const char *line, char **addr, const char **text, size_t *text_len)
+{
+    const char *start;
+    size_t len;
+    const char *open;
+    size_t n = strlen(line);
+
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+        n--;
+    if (line[0] != '<' || n == 0 || line[n - 1] != ')'
+        || !b_angle_address(line, &start, &len) || start != line + 1)
+        return false;
+    open = b_skip_blank(start + len + 1);
+    if (*open != '(')
+        return false;
+    *text = open + 1;
+    *text_len = (size_t) (line + n - 1 - *text);
+    *addr = strndup(start, len);
+    return *addr != NULL;
+}
+
+static int mcafee_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+{
+    B_LINES lines;
+    size_t first = report->count;
+    bool started = false;
+
+    if (b_lines_split(msg->text, &lines) < 0)
+        return 0;
+    for (size_t i = 0; i < lines.n; i++) {
+        const char *line = lines.v[i];
+        char *addr;
+        const char *text;
+        size_t len;
+        BOUNCE_RCPT *rcpt;
+
+        if (strstr(line, "--- The following addresses had delivery problems ---")) {
+            started = true;
+            continue;
+        }
+        if (!started || !problem_line(line, &addr, &text, &len))
+            continue;
+        if ((rcpt = report_add(report)) != NULL) {
+            rcpt_set_address(&rcpt->recipient, addr);
+            rcpt_set(&rcpt->action, "failed");
+            rcpt_setn(&rcpt->diagnostic, text, len);
+        }
+        free(addr);
+    }
+    for (size_t g = 0; g < msg->dsn_rcpt_count; g++) {
+        const BOUNCE_FIELDS *group = &msg->dsn_rcpts[g];
+        const char *addr = fields_get(group, "Final-Recipient");
+        BOUNCE_RCPT *rcpt;
+
+        if (addr == NULL)
+            addr = fields_get(group, "Original-Recipient");
+        if ((rcpt = b_report_find(report, first, b_dsn_value(addr))) == NULL)
+            continue;
+        b_dsn_apply(rcpt, group, &msg->dsn_message);
+    }
+    for (size_t r = first; r < report->count; r++)
+        b_fill_codes(&report->rcpts[r]);
+    b_lines_free(&lines);
+    if (report->count > first)
+        report->kind = REPORT_BOUNCE;
+    return (int) (report->count - first);
+}
+
+const DETECTOR detector_mcafee = { "mcafee", mcafee_match, mcafee_parse };

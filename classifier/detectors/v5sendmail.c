@@ -1,0 +1,211 @@
+/*
+ * v5sendmail.c: detector for bounces of Sendmail before DSNs (V5, early V8):
+ * plain text, "Returned mail: User unknown", a session transcript and the
+ * unsent message after "----- Unsent message follows -----".
+ *
+ *    ----- Transcript of session follows -----
+ *   While talking to mail.example.co.jp:
+ *   >>> RCPT To:<mikeneko@example.co.jp>
+ *   <<< 550 Requested User Mailbox not found. No such user here.
+ *   550 <mikeneko@example.co.jp>... User unknown
+ *
+ * Each "NNN <address>... text" line is one failed recipient; the remote
+ * server's reply ("<<< ...") just before it is its diagnostic, else the
+ * text sendmail wrote.  When no line names an address (a timeout), the
+ * recipient is the To: of the unsent message.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "b_util.h"
+#include "detector.h"
+
+static bool v5sendmail_match(const BOUNCE_MSG *msg)
+{
+    const char *subject = bmsg_header(msg, "Subject");
+
+    if (subject == NULL)
+        return false;
+    subject = b_skip_blank(subject);
+    /* "Returned mail: User unknown", "Returned mail: Host unknown"... */
+    return b_prefix_ci(subject, "Returned mail: ")
+           && isupper((unsigned char) subject[15]);
+}
+
+static bool is_marker(const char *line, const char *what)
+{
+    return strstr(line, "-----") != NULL && b_strcasestr(line, what) != NULL;
+}
+
+static bool is_end(const char *line)
+{
+    return is_marker(line, "Unsent message follows")
+           || is_marker(line, "No message was collected")
+           || is_marker(line, "Original message follows");
+}
+
+/* "550 <user@example.org>... User unknown": the address and the text. */
+static bool recipient_line(const char *line, char code[4], char **addr, const char **text)
+{
+    const char *start;
+    size_t len;
+    const char *p;
+
+    if (!b_leading_replycode(line, code))
+        return false;
+    p = b_skip_blank(b_skip_blank(line) + 3);
+    if (*p != '<' || !b_angle_address(p, &start, &len) || start != p + 1
+        || strncmp(start + len, ">...", 4) != 0)
+        return false;
+    *text = b_skip_blank(start + len + 4);
+    *addr = strndup(start, len);
+    return *addr != NULL;
+}
+
+/* "421 example.com (smtp)... Deferred: Connection timed out ...": the text. */
+static const char *host_line_text(const char *line)
+{
+    char code[4];
+    const char *dots = strstr(line, "... ");
+
+    if (!b_leading_replycode(line, code) || dots == NULL)
+        return NULL;
+    return b_skip_blank(dots + 4);
+}
+
+/* The To: of the unsent message after the "Unsent message follows" line. */
+static char *unsent_to(const B_LINES *lines)
+{
+    for (size_t i = 0; i < lines->n; i++) {
+        if (is_end(lines->v[i])) {
+            B_TEXT block = { NULL, 0, 0 };
+            BOUNCE_FIELDS fields = { NULL, 0 };
+            char *to = NULL;
+            size_t j = i + 1;
+
+            /* Rebuild the header block as text for fields_parse(). */
+            while (j < lines->n && b_blank(lines->v[j]))
+                j++;
+            for (; j < lines->n && !b_blank(lines->v[j]); j++) {
+                size_t len = block.len;
+
+                if (b_text_add(&block, lines->v[j]) < 0)
+                    break;
+                if (len > 0)
+                    block.s[len] = '\n';
+            }
+            if (block.s != NULL) {
+                fields_parse(block.s, &fields);
+                if (fields_get(&fields, "To") != NULL)
+                    to = strdup(fields_get(&fields, "To"));
+            }
+            fields_free(&fields);
+            b_text_free(&block);
+            return to;
+        }
+    }
+    return NULL;
+}
+
+static void finish(BOUNCE_RCPT *rcpt, const char *reply, const char *code,
+                   const char *text, const char *host)
+{
+    char own[4];
+
+    if (reply != NULL) {
+        rcpt_set(&rcpt->diagnostic, reply);
+    } else {
+        rcpt_set(&rcpt->diagnostic, text);
+        /* "554 <a@b>... 550 Host unknown": the inner code is the remote's. */
+        if (code != NULL && !b_leading_replycode(text, own))
+            rcpt_set(&rcpt->replycode, code);
+    }
+    if (rcpt->diagnostic != NULL)
+        b_squeeze(rcpt->diagnostic);
+    /* The host we talked to is the remote MTA only if it replied. */
+    if (reply != NULL)
+        rcpt_set(&rcpt->remote_mta, host);
+    rcpt_set(&rcpt->action, "failed");
+    b_fill_codes(rcpt);
+}
+
+static int v5sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+{
+    B_LINES lines;
+    size_t first = report->count;
+    size_t i = 0;
+    char *reply = NULL;         /* the remote reply waiting for its recipient */
+    const char *host = NULL;
+    const char *general = NULL; /* sendmail's text when no address is named */
+    char general_code[4] = "";
+    bool timeout;
+
+    if (b_lines_split(msg->text, &lines) < 0)
+        return 0;
+    while (i < lines.n && !is_marker(lines.v[i], "Transcript of session follows"))
+        i++;
+    for (i++; i < lines.n && !is_end(lines.v[i]); i++) {
+        char *line = lines.v[i];
+        char code[4];
+        char *addr;
+        const char *text;
+        size_t used;
+
+        if (b_prefix_ci(b_skip_blank(line), "While talking to ")
+            || b_prefix_ci(line, "... while talking to ")) {
+            char *name = line + (b_strcasestr(line, "talking to ") - line) + 11;
+            size_t len = strlen(name);
+
+            /* "mail.example.org:" or "mail.example.org.:" */
+            while (len > 0 && (name[len - 1] == ':' || name[len - 1] == '.'))
+                name[--len] = '\0';
+            host = name;
+            free(reply);
+            reply = NULL;
+        } else if (b_prefix(line, "<<< ")) {
+            free(reply);
+            reply = b_join_reply(lines.v, lines.n, i, "<<< ", &used);
+            if (used > 1)
+                i += used - 1;
+        } else if (recipient_line(line, code, &addr, &text)) {
+            BOUNCE_RCPT *rcpt = report_add(report);
+
+            if (rcpt != NULL) {
+                rcpt_set_address(&rcpt->recipient, addr);
+                finish(rcpt, reply, code, text, host);
+            }
+            free(addr);
+            free(reply);
+            reply = NULL;
+        } else if ((text = host_line_text(line)) != NULL) {
+            general = text;
+            b_leading_replycode(line, general_code);
+        }
+    }
+    if (report->count == first && general != NULL) {
+        char *to = unsent_to(&lines);
+        BOUNCE_RCPT *rcpt = to ? report_add(report) : NULL;
+
+        if (rcpt != NULL) {
+            rcpt_set_address(&rcpt->recipient, to);
+            finish(rcpt, NULL, general_code[0] ? general_code : NULL, general, host);
+        }
+        free(to);
+    }
+    free(reply);
+
+    /* Sendmail's own words for a message that sat in the queue too long. */
+    timeout = b_strcasestr(bmsg_header(msg, "Subject"), "Cannot send message for") != NULL;
+    for (size_t r = first; timeout && r < report->count; r++)
+        report->rcpts[r].reason = "expired";
+    b_lines_free(&lines);
+    if (report->count > first)
+        report->kind = REPORT_BOUNCE;
+    return (int) (report->count - first);
+}
+
+const DETECTOR detector_v5sendmail = { "v5sendmail", v5sendmail_match, v5sendmail_parse };

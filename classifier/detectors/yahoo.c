@@ -1,0 +1,107 @@
+/*
+ * yahoo.c: Yahoo! Mail bounces.
+ *
+ * Offers detector_yahoo.  Subject "Failure Notice", plain text:
+ *
+ *   Sorry, we were unable to deliver your message to the following address.
+ *   <user@example.jp>:
+ *   Remote host said: 550 5.1.1 <user@example.jp>... User Unknown [RCPT_TO]
+ *   --- Below this line is a copy of the message.
+ *
+ * (newer ones write "550: 5.1.1 ..." without "Remote host said:").  The
+ * bracketed SMTP command at the end and "Remote host said:" are Yahoo's;
+ * the rest is the remote server's response.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bounce.h"
+#include "c_util.h"
+#include "detector.h"
+
+static bool yahoo_match(const BOUNCE_MSG *msg)
+{
+    return c_header_present(msg, "X-YMailISG")
+        || c_header_has(msg, "From", "yahoo.")
+        || c_header_has(msg, "Subject", "Failure Notice");
+}
+
+/* Turn "550: 5.2.2 text" into "550 5.2.2 text" and drop Yahoo's
+ * "Remote host said:" and trailing "[RCPT_TO]". */
+static char *clean_response(char *text)
+{
+    static const char said[] = "Remote host said:";
+    char *p = text;
+    size_t len;
+    char code[4];
+
+    if (strncmp(p, said, strlen(said)) == 0)
+        p += strlen(said);
+    while (isspace((unsigned char) *p))
+        p++;
+    memmove(text, p, strlen(p) + 1);
+    if (c_reply_code_at(text, code) && text[3] == ':')
+        text[3] = ' ';
+    len = strlen(text);
+    if (len > 2 && text[len - 1] == ']') {
+        char *open = strrchr(text, '[');
+
+        if (open != NULL && open > text && open[-1] == ' '
+            && strspn(open + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == (size_t) (text + len - 1 - open - 1))
+            open[-1] = '\0';
+    }
+    return text;
+}
+
+static void finish(BOUNCE_RCPT *rcpt, C_BUF *buf)
+{
+    char *text = c_buf_take(buf);
+
+    if (rcpt != NULL && text != NULL) {
+        clean_response(text);
+        c_set_response(rcpt, text, strlen(text));
+    }
+    free(text);
+}
+
+static int yahoo_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+{
+    const char *cursor = msg->text;
+    const char *line;
+    size_t len;
+    bool started = false;
+    size_t first = report->count;
+    BOUNCE_RCPT *rcpt = NULL;
+    C_BUF buf = { NULL, 0, 0 };
+
+    while ((line = c_next_line(&cursor, &len)) != NULL) {
+        char addr[320];
+
+        if (!started) {
+            started = c_line_starts(line, len, "Sorry, we were unable to deliver your message", false);
+            continue;
+        }
+        if (c_line_starts(line, len, "--- Below this line is a copy of the message", false))
+            break;
+        if (len > 3 && line[0] == '<' && line[len - 1] == ':' && line[len - 2] == '>'
+            && c_find_address(line, len, addr, sizeof(addr))) {
+            finish(rcpt, &buf);
+            if ((rcpt = report_add(report)) == NULL)
+                break;
+            rcpt_set_address(&rcpt->recipient, addr);
+        } else if (rcpt != NULL) {
+            c_buf_words(&buf, line, len);
+        }
+    }
+    finish(rcpt, &buf);
+    if (report->count > first)
+        report->kind = REPORT_BOUNCE;
+    return (int) (report->count - first);
+}
+
+const DETECTOR detector_yahoo = {
+    "yahoo", yahoo_match, yahoo_parse,
+};

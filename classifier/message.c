@@ -1,0 +1,1004 @@
+/*
+ * message.c: one raw message -> BOUNCE_MSG (message.h).
+ *
+ * Offers ingest.c (and the tests) the decoded view every detector reads:
+ * headers, the human-readable text, the flattened body, the DSN groups,
+ * the ARF report and the returned message's headers.  GMime does all MIME
+ * work (structure, transfer encodings, charsets, RFC 2047); this file only
+ * walks the tree GMime builds and picks the parts out.  Nothing here may
+ * crash on a broken message: what GMime cannot structure is read as text.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gmime/gmime.h>
+
+#include "addr.h"
+#include "bounce.h"
+#include "message.h"
+
+/* What the walk over the MIME tree collects before it is stored in msg. */
+struct walk {
+    BOUNCE_MSG *msg;
+    GString *flat;
+    char *report_text;          /* first part of a multipart/report */
+    char *first_plain;          /* first text/plain part */
+    char *first_html;           /* first text/html part, reduced to text */
+};
+
+static int fields_move(BOUNCE_FIELDS *to, BOUNCE_FIELD *item);
+
+/* Lines end in LF only: CR before LF is dropped in place. */
+static void crlf_to_lf(char *text)
+{
+    char *out = text;
+
+    for (char *in = text; *in; in++) {
+        if (in[0] == '\r' && in[1] == '\n')
+            continue;
+        *out++ = *in;
+    }
+    *out = '\0';
+}
+
+/*
+ * bytes[0..len) as valid UTF-8 (g_malloc'd): as is when it already is,
+ * else GMime's best guess among its fallback charsets.  NUL bytes become
+ * spaces so the text is one C string.
+ */
+static char *utf8_text(const char *bytes, size_t len)
+{
+    char *copy;
+    char *decoded;
+
+    if (bytes == NULL || len == 0)
+        return g_strdup("");
+    copy = g_strndup(bytes, len);
+    for (size_t i = 0; i < len; i++)
+        if (copy[i] == '\0')
+            copy[i] = ' ';
+    if (g_utf8_validate(copy, (gssize) len, NULL)) {
+        crlf_to_lf(copy);
+        return copy;
+    }
+    decoded = g_mime_utils_decode_8bit(NULL, copy, len);
+    g_free(copy);
+    if (decoded == NULL || !g_utf8_validate(decoded, -1, NULL)) {
+        g_free(decoded);
+        decoded = g_utf8_make_valid(bytes, (gssize) len);
+    }
+    crlf_to_lf(decoded);
+    return decoded;
+}
+
+static bool charset_is_utf8(const char *charset)
+{
+    return g_ascii_strcasecmp(charset, "utf-8") == 0
+        || g_ascii_strcasecmp(charset, "utf8") == 0
+        || g_ascii_strcasecmp(charset, "us-ascii") == 0;
+}
+
+/*
+ * A leaf part's content: transfer encoding undone, converted from its
+ * charset to UTF-8 (GMime's charset filter), CRLF made LF.  g_malloc'd.
+ */
+static char *part_text(GMimePart *part)
+{
+    GMimeDataWrapper *content = g_mime_part_get_content(part);
+    const char *charset;
+    GMimeStream *mem;
+    GMimeStream *out;
+    GByteArray *bytes;
+    char *text;
+
+    if (content == NULL)
+        return g_strdup("");
+    charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+    mem = g_mime_stream_mem_new();
+    out = mem;
+    if (charset != NULL && !charset_is_utf8(charset)) {
+        GMimeFilter *filter = g_mime_filter_charset_new(charset, "UTF-8");
+
+        if (filter != NULL) {
+            out = g_mime_stream_filter_new(mem);
+            g_mime_stream_filter_add(GMIME_STREAM_FILTER(out), filter);
+            g_object_unref(filter);
+        }
+    }
+    g_mime_data_wrapper_write_to_stream(content, out);
+    g_mime_stream_flush(out);
+    bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    text = utf8_text((const char *) bytes->data, bytes->len);
+    if (out != mem)
+        g_object_unref(out);
+    g_object_unref(mem);
+    return text;
+}
+
+/* A whole (embedded) object written back as text: headers and body. */
+static char *object_text(GMimeObject *object)
+{
+    GMimeStream *mem = g_mime_stream_mem_new();
+    GByteArray *bytes;
+    char *text;
+
+    g_mime_object_write_to_stream(object, NULL, mem);
+    bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    text = utf8_text((const char *) bytes->data, bytes->len);
+    g_object_unref(mem);
+    return text;
+}
+
+/* ---- HTML reduced to text (for bounces that come as HTML only) ---- */
+
+static const struct {
+    const char *name;
+    const char *text;
+} html_entities[] = {
+    { "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" },
+    { "apos", "'" }, { "nbsp", " " }, { "#39", "'" },
+};
+
+/* Decode the entity at *p (just after '&'); advances *p past it. */
+static void html_entity(const char **p, GString *out)
+{
+    const char *semi = strchr(*p, ';');
+    size_t len;
+
+    if (semi == NULL || semi - *p > 10) {
+        g_string_append_c(out, '&');
+        return;
+    }
+    len = (size_t) (semi - *p);
+    if (**p == '#') {
+        gunichar c = (gunichar) ((*p)[1] == 'x' || (*p)[1] == 'X'
+                                 ? strtoul(*p + 2, NULL, 16) : strtoul(*p + 1, NULL, 10));
+        if (c != 0 && g_unichar_validate(c)) {
+            g_string_append_unichar(out, c);
+            *p = semi + 1;
+            return;
+        }
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(html_entities); i++) {
+        if (strlen(html_entities[i].name) == len
+            && strncasecmp(*p, html_entities[i].name, len) == 0) {
+            g_string_append(out, html_entities[i].text);
+            *p = semi + 1;
+            return;
+        }
+    }
+    g_string_append_c(out, '&');
+}
+
+/* True if the tag at p (after '<', maybe '/') is one that ends a line. */
+static bool html_tag_breaks_line(const char *p)
+{
+    static const char *const tags[] = { "br", "p", "div", "tr", "li", "h1", "h2", "h3",
+                                        "table", "pre", "blockquote", NULL };
+    if (*p == '/')
+        p++;
+    for (int i = 0; tags[i]; i++) {
+        size_t n = strlen(tags[i]);
+
+        if (strncasecmp(p, tags[i], n) == 0 && !isalnum((unsigned char) p[n]))
+            return true;
+    }
+    return false;
+}
+
+/* Skip a <script> or <style> element entirely. */
+static const char *html_skip_element(const char *p, const char *name)
+{
+    char close[16];
+    const char *end;
+
+    snprintf(close, sizeof(close), "</%s", name);
+    end = strcasestr(p, close);
+    if (end == NULL)
+        return p + strlen(p);
+    end = strchr(end, '>');
+    return end ? end + 1 : p + strlen(p);
+}
+
+static char *html_to_text(const char *html)
+{
+    GString *out = g_string_sized_new(strlen(html) / 2 + 1);
+    const char *p = html;
+
+    while (*p) {
+        if (*p == '<') {
+            const char *end;
+
+            if (strncasecmp(p, "<script", 7) == 0)
+                p = html_skip_element(p, "script");
+            else if (strncasecmp(p, "<style", 6) == 0)
+                p = html_skip_element(p, "style");
+            else if (strncmp(p, "<!--", 4) == 0) {
+                end = strstr(p, "-->");
+                p = end ? end + 3 : p + strlen(p);
+            } else {
+                if (html_tag_breaks_line(p + 1))
+                    g_string_append_c(out, '\n');
+                end = strchr(p, '>');
+                p = end ? end + 1 : p + strlen(p);
+            }
+        } else if (*p == '&') {
+            p++;
+            html_entity(&p, out);
+        } else if (*p == '\n' || *p == '\r') {
+            /* HTML line breaks are spaces; tags decide the lines. */
+            g_string_append_c(out, ' ');
+            p++;
+        } else {
+            g_string_append_c(out, *p++);
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* ---- header blocks ---- */
+
+/* Unfold in place: a line break and the white space around it become one
+ * space; surrounding space is trimmed. */
+static void unfold(char *value)
+{
+    char *out = value;
+
+    for (char *in = value; *in; in++) {
+        if (*in == '\r' || *in == '\n') {
+            while (out > value && (out[-1] == ' ' || out[-1] == '\t'))
+                out--;
+            while (in[1] == '\r' || in[1] == '\n' || in[1] == ' ' || in[1] == '\t')
+                in++;
+            *out++ = ' ';
+            continue;
+        }
+        *out++ = *in;
+    }
+    *out = '\0';
+    g_strstrip(value);
+}
+
+/* An object's headers as BOUNCE_FIELDS, values decoded (RFC 2047, 8-bit). */
+static void object_headers(GMimeObject *object, BOUNCE_FIELDS *out)
+{
+    GMimeHeaderList *list = g_mime_object_get_header_list(object);
+    int count = list ? g_mime_header_list_get_count(list) : 0;
+
+    if (count <= 0)
+        return;
+    out->items = calloc((size_t) count, sizeof(*out->items));
+    if (out->items == NULL)
+        return;
+    for (int i = 0; i < count; i++) {
+        GMimeHeader *header = g_mime_header_list_get_header_at(list, i);
+        const char *name = g_mime_header_get_name(header);
+        const char *raw = g_mime_header_get_raw_value(header);
+        char *value;
+
+        if (name == NULL)
+            continue;
+        /* Decode the raw value ourselves: unfolded, RFC 2047 words and
+         * 8-bit bytes made UTF-8 whatever GMime thinks of the header. */
+        value = g_mime_utils_header_decode_text(NULL, raw ? raw : "");
+        out->items[out->count].name = strdup(name);
+        out->items[out->count].value = strdup(value ? value : "");
+        g_free(value);
+        if (out->items[out->count].name == NULL || out->items[out->count].value == NULL) {
+            free(out->items[out->count].name);
+            free(out->items[out->count].value);
+            continue;
+        }
+        unfold(out->items[out->count].value);
+        out->count++;
+    }
+}
+
+/* GMime keeps the Content-* headers with the body part: put them back
+ * among the message's headers, where bounce.h promises all of them. */
+static void add_content_headers(GMimeObject *body, BOUNCE_FIELDS *headers)
+{
+    BOUNCE_FIELDS content = { NULL, 0 };
+
+    object_headers(body, &content);
+    for (size_t i = 0; i < content.count; i++) {
+        if (fields_get(headers, content.items[i].name) == NULL) {
+            fields_move(headers, &content.items[i]);
+        } else {
+            free(content.items[i].name);
+            free(content.items[i].value);
+        }
+    }
+    free(content.items);
+}
+
+static void flat_add_fields(GString *flat, const BOUNCE_FIELDS *fields)
+{
+    for (size_t i = 0; i < fields->count; i++)
+        g_string_append_printf(flat, "%s: %s\n", fields->items[i].name, fields->items[i].value);
+}
+
+static void flat_add_part(GString *flat, const char *type, const char *text)
+{
+    g_string_append_printf(flat, "Content-Type: %s\n", type);
+    g_string_append(flat, text);
+    if (flat->len > 0 && flat->str[flat->len - 1] != '\n')
+        g_string_append_c(flat, '\n');
+}
+
+/* ---- the DSN part (RFC 3464 / RFC 6533) ---- */
+
+static int fields_move(BOUNCE_FIELDS *to, BOUNCE_FIELD *item)
+{
+    BOUNCE_FIELD *items = realloc(to->items, (to->count + 1) * sizeof(*items));
+
+    if (items == NULL) {
+        free(item->name);
+        free(item->value);
+        return -1;
+    }
+    to->items = items;
+    to->items[to->count++] = *item;
+    return 0;
+}
+
+static BOUNCE_FIELDS *dsn_new_rcpt_group(BOUNCE_MSG *msg)
+{
+    BOUNCE_FIELDS *groups = realloc(msg->dsn_rcpts, (msg->dsn_rcpt_count + 1) * sizeof(*groups));
+
+    if (groups == NULL)
+        return NULL;
+    msg->dsn_rcpts = groups;
+    memset(&groups[msg->dsn_rcpt_count], 0, sizeof(*groups));
+    return &groups[msg->dsn_rcpt_count++];
+}
+
+/* Skip to the first line after the block of non-blank lines at p. */
+static const char *next_block(const char *p)
+{
+    bool in_block = false;
+
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        const char *next = eol ? eol + 1 : p + strlen(p);
+        bool blank = true;
+
+        for (const char *c = p; c < next; c++)
+            if (!isspace((unsigned char) *c))
+                blank = false;
+        if (blank && in_block)
+            return next;
+        if (!blank)
+            in_block = true;
+        p = next;
+    }
+    return p;
+}
+
+static bool is_rcpt_key(const char *name)
+{
+    return strcasecmp(name, "Final-Recipient") == 0 || strcasecmp(name, "Original-Recipient") == 0;
+}
+
+/* Fields that describe one recipient's delivery (RFC 3464 2.3). */
+static bool is_rcpt_field(const char *name)
+{
+    static const char *const names[] = {
+        "Original-Recipient", "Final-Recipient", "Action", "Status", "Remote-MTA",
+        "Diagnostic-Code", "Last-Attempt-Date", "Final-Log-ID", "Will-Retry-Until",
+        "X-Actual-Recipient", NULL,
+    };
+
+    for (int i = 0; names[i] != NULL; i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static size_t count_named(const BOUNCE_FIELD *items, size_t n, const char *name)
+{
+    size_t count = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(items[i].name, name) == 0)
+            count++;
+    return count;
+}
+
+static bool fields_overlap(const BOUNCE_FIELDS *a, const BOUNCE_FIELD *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fields_get(a, items[i].name) != NULL)
+            return true;
+    return false;
+}
+
+/* Move items[0..n) into *to (ownership passes; the array is the caller's). */
+static void fields_take(BOUNCE_FIELDS *to, BOUNCE_FIELD *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fields_move(to, &items[i]);
+}
+
+/*
+ * One run of per-recipient fields (a block, or the part of the first block
+ * after the per-message fields).  Normally one recipient; a sender that
+ * forgot the blank lines between recipients repeats Final-Recipient: the
+ * run is then cut before each repetition, keeping with it as many fields as
+ * came before the first one (its Original-Recipient, say).  A run without
+ * any recipient field completes the previous recipient when it adds only
+ * fields that one lacks (a stray blank line inside a group).
+ */
+static void dsn_add_rcpt_run(BOUNCE_MSG *msg, BOUNCE_FIELD *items, size_t n, bool part_has_rcpt)
+{
+    const char *key = count_named(items, n, "Final-Recipient") > 0 ? "Final-Recipient" : "Original-Recipient";
+    size_t keys = count_named(items, n, key);
+    size_t start = 0;
+    size_t prefix = 0;
+    size_t prev_key = 0;
+    bool first_key = true;
+
+    if (keys == 0 && part_has_rcpt && msg->dsn_rcpt_count > 0
+        && !fields_overlap(&msg->dsn_rcpts[msg->dsn_rcpt_count - 1], items, n)) {
+        fields_take(&msg->dsn_rcpts[msg->dsn_rcpt_count - 1], items, n);
+        return;
+    }
+    for (size_t i = 0; i < n && keys > 1; i++) {
+        size_t cut;
+        BOUNCE_FIELDS *group;
+
+        if (strcasecmp(items[i].name, key) != 0)
+            continue;
+        if (first_key) {
+            prefix = i;
+            prev_key = i;
+            first_key = false;
+            continue;
+        }
+        cut = i >= prefix && i - prefix > prev_key ? i - prefix : prev_key + 1;
+        if ((group = dsn_new_rcpt_group(msg)) == NULL)
+            break;
+        fields_take(group, items + start, cut - start);
+        start = cut;
+        prev_key = i;
+    }
+    if (start < n) {
+        BOUNCE_FIELDS *group = dsn_new_rcpt_group(msg);
+
+        if (group != NULL)
+            fields_take(group, items + start, n - start);
+        else
+            for (size_t i = start; i < n; i++) {
+                free(items[i].name);
+                free(items[i].value);
+            }
+    }
+}
+
+/*
+ * Split a delivery-status body into the per-message group and one group
+ * per recipient, appending to msg (a bounce may hold several DSN parts:
+ * the first one's per-message group is kept).  Blank lines separate the
+ * groups; dsn_add_rcpt_run copes with senders that forget them.
+ */
+static void parse_dsn(BOUNCE_MSG *msg, const char *text)
+{
+    const char *p = text;
+    bool first_block = true;
+    bool part_has_rcpt = false;
+
+    while (*p) {
+        BOUNCE_FIELDS block = { NULL, 0 };
+        size_t split = 0;
+
+        fields_parse(p, &block);
+        p = next_block(p);
+        if (block.count == 0) {
+            fields_free(&block);
+            continue;
+        }
+        if (first_block) {
+            /* The per-message fields, up to the first per-recipient one. */
+            bool has_rcpt = false;
+
+            for (size_t i = 0; i < block.count; i++)
+                has_rcpt = has_rcpt || is_rcpt_key(block.items[i].name);
+            while (split < block.count && !(has_rcpt && is_rcpt_field(block.items[split].name)))
+                split++;
+            if (msg->dsn_message.count == 0) {
+                fields_take(&msg->dsn_message, block.items, split);
+            } else {
+                for (size_t i = 0; i < split; i++) {
+                    free(block.items[i].name);
+                    free(block.items[i].value);
+                }
+            }
+            first_block = false;
+        }
+        if (split < block.count) {
+            dsn_add_rcpt_run(msg, block.items + split, block.count - split, part_has_rcpt);
+            part_has_rcpt = true;
+        }
+        free(block.items);
+    }
+}
+
+/* ---- walking the MIME tree ---- */
+
+/* Deepest nesting of containers under object, stopping once over max. */
+static int mime_depth(GMimeObject *object, int depth, int max)
+{
+    int deepest = depth;
+
+    if (max > 0 && depth > max)
+        return depth;
+    if (GMIME_IS_MULTIPART(object)) {
+        GMimeMultipart *multipart = GMIME_MULTIPART(object);
+        int count = g_mime_multipart_get_count(multipart);
+
+        for (int i = 0; i < count && !(max > 0 && deepest > max); i++) {
+            int d = mime_depth(g_mime_multipart_get_part(multipart, i), depth + 1, max);
+
+            if (d > deepest)
+                deepest = d;
+        }
+    } else if (GMIME_IS_MESSAGE_PART(object)) {
+        GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(object));
+        GMimeObject *body = inner ? g_mime_message_get_mime_part(inner) : NULL;
+
+        if (body != NULL) {
+            int d = mime_depth(body, depth + 1, max);
+
+            if (d > deepest)
+                deepest = d;
+        }
+    }
+    return deepest;
+}
+
+static void set_returned(BOUNCE_MSG *msg, BOUNCE_FIELDS *fields)
+{
+    if (msg->returned != NULL || fields->count == 0) {
+        fields_free(fields);
+        return;
+    }
+    msg->returned = malloc(sizeof(*msg->returned));
+    if (msg->returned == NULL) {
+        fields_free(fields);
+        return;
+    }
+    *msg->returned = *fields;
+}
+
+static bool is_dsn_type(const char *type)
+{
+    return strcmp(type, "message/delivery-status") == 0
+        || strcmp(type, "message/global-delivery-status") == 0;
+}
+
+static bool is_headers_type(const char *type)
+{
+    return strcmp(type, "text/rfc822-headers") == 0
+        || strcmp(type, "text/rfc822-header") == 0      /* a common misspelling */
+        || strcmp(type, "message/global-headers") == 0
+        || strcmp(type, "message/rfc822-headers") == 0;
+}
+
+/* A status or report part (whatever GMime made of it: leaf or message). */
+static void take_report_part(struct walk *w, const char *type, const char *text)
+{
+    if (is_dsn_type(type)) {
+        parse_dsn(w->msg, text);
+    } else if (strcmp(type, "message/feedback-report") == 0) {
+        if (w->msg->feedback == NULL && (w->msg->feedback = calloc(1, sizeof(BOUNCE_FIELDS))))
+            fields_parse(text, w->msg->feedback);
+    } else if (is_headers_type(type)) {
+        BOUNCE_FIELDS fields = { NULL, 0 };
+
+        fields_parse(text, &fields);
+        set_returned(w->msg, &fields);
+    }
+    flat_add_part(w->flat, type, text);
+}
+
+static void walk_leaf(struct walk *w, GMimePart *part, const char *type)
+{
+    char *text;
+
+    if (strncmp(type, "text/", 5) != 0 && strncmp(type, "message/", 8) != 0)
+        return;                 /* attachments: images, archives... */
+    text = part_text(part);
+    if (strcmp(type, "text/html") == 0) {
+        char *reduced = html_to_text(text);
+
+        g_free(text);
+        text = reduced;
+        if (w->first_html == NULL)
+            w->first_html = g_strdup(text);
+        flat_add_part(w->flat, type, text);
+    } else if (strcmp(type, "message/rfc822") == 0 || strcmp(type, "message/global") == 0) {
+        /* A returned message GMime did not parse (e.g. base64-encoded). */
+        BOUNCE_FIELDS fields = { NULL, 0 };
+
+        fields_parse(text, &fields);
+        g_string_append(w->flat, "Content-Type: message/rfc822\n");
+        flat_add_fields(w->flat, &fields);
+        set_returned(w->msg, &fields);
+    } else if (strncmp(type, "message/", 8) == 0 || is_headers_type(type)) {
+        take_report_part(w, type, text);
+    } else {
+        if (strcmp(type, "text/plain") == 0 && w->first_plain == NULL)
+            w->first_plain = g_strdup(text);
+        flat_add_part(w->flat, type, text);
+    }
+    g_free(text);
+}
+
+static char *lower_mime_type(GMimeObject *object)
+{
+    GMimeContentType *ct = g_mime_object_get_content_type(object);
+    char *type = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
+
+    if (type == NULL)
+        return g_strdup("text/plain");
+    for (char *p = type; *p; p++)
+        *p = (char) g_ascii_tolower(*p);
+    return type;
+}
+
+static void walk_object(struct walk *w, GMimeObject *object);
+
+static void walk_message_part(struct walk *w, GMimeMessagePart *part, const char *type)
+{
+    GMimeMessage *inner = g_mime_message_part_get_message(part);
+
+    if (inner == NULL)
+        return;
+    if (is_dsn_type(type) || strcmp(type, "message/feedback-report") == 0 || is_headers_type(type)) {
+        /* GMime parsed a status part as a message: write it back as text. */
+        char *text = object_text(GMIME_OBJECT(inner));
+
+        take_report_part(w, type, text);
+        g_free(text);
+        return;
+    }
+    /* The returned message: its headers only, never its body's text. */
+    BOUNCE_FIELDS fields = { NULL, 0 };
+
+    object_headers(GMIME_OBJECT(inner), &fields);
+    if (g_mime_message_get_mime_part(inner) != NULL)
+        add_content_headers(g_mime_message_get_mime_part(inner), &fields);
+    g_string_append(w->flat, "Content-Type: message/rfc822\n");
+    flat_add_fields(w->flat, &fields);
+    set_returned(w->msg, &fields);
+}
+
+/* The human-readable text inside the first part of a multipart/report. */
+static char *first_text_in(GMimeObject *object)
+{
+    char *type;
+    char *text = NULL;
+
+    if (GMIME_IS_MULTIPART(object)) {
+        GMimeMultipart *multipart = GMIME_MULTIPART(object);
+        char *html = NULL;
+
+        for (int i = 0; i < g_mime_multipart_get_count(multipart) && text == NULL; i++) {
+            GMimeObject *sub = g_mime_multipart_get_part(multipart, i);
+            char *found = first_text_in(sub);
+            char *subtype = lower_mime_type(sub);
+
+            if (found != NULL && strcmp(subtype, "text/html") == 0) {
+                if (html == NULL)
+                    html = found;
+                else
+                    g_free(found);
+            } else {
+                text = found;
+            }
+            g_free(subtype);
+        }
+        if (text == NULL)
+            return html;
+        g_free(html);
+        return text;
+    }
+    if (!GMIME_IS_PART(object))
+        return NULL;
+    type = lower_mime_type(object);
+    if (strcmp(type, "text/plain") == 0 || strcmp(type, "text/html") == 0) {
+        text = part_text(GMIME_PART(object));
+        if (strcmp(type, "text/html") == 0) {
+            char *reduced = html_to_text(text);
+
+            g_free(text);
+            text = reduced;
+        }
+    }
+    g_free(type);
+    return text;
+}
+
+static void walk_multipart(struct walk *w, GMimeMultipart *multipart, const char *type)
+{
+    int count = g_mime_multipart_get_count(multipart);
+
+    if (count == 0) {
+        /* A broken boundary: GMime found no parts, the text is all prologue. */
+        const char *prologue = g_mime_multipart_get_prologue(multipart);
+
+        if (prologue != NULL && w->first_plain == NULL) {
+            w->first_plain = utf8_text(prologue, strlen(prologue));
+            flat_add_part(w->flat, "text/plain", w->first_plain);
+        }
+        return;
+    }
+    if (strcmp(type, "multipart/report") == 0 && w->report_text == NULL)
+        w->report_text = first_text_in(g_mime_multipart_get_part(multipart, 0));
+    for (int i = 0; i < count; i++)
+        walk_object(w, g_mime_multipart_get_part(multipart, i));
+}
+
+static void walk_object(struct walk *w, GMimeObject *object)
+{
+    char *type = lower_mime_type(object);
+
+    if (GMIME_IS_MULTIPART(object))
+        walk_multipart(w, GMIME_MULTIPART(object), type);
+    else if (GMIME_IS_MESSAGE_PART(object))
+        walk_message_part(w, GMIME_MESSAGE_PART(object), type);
+    else if (GMIME_IS_PART(object))
+        walk_leaf(w, GMIME_PART(object), type);
+    g_free(type);
+}
+
+/* ---- putting it together ---- */
+
+/* Skip an mbox "From " envelope line at the start of a single message. */
+static size_t skip_from_line(const char *raw, size_t len)
+{
+    const char *eol;
+
+    if (len < 5 || strncmp(raw, "From ", 5) != 0)
+        return 0;
+    eol = memchr(raw, '\n', len);
+    return eol ? (size_t) (eol - raw) + 1 : len;
+}
+
+/* The body after the header block of raw text (for degraded parsing). */
+static const char *raw_body(const char *raw, size_t len, size_t *body_len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (raw[i] == '\n' && (raw[i + 1] == '\n'
+                               || (raw[i + 1] == '\r' && i + 2 < len && raw[i + 2] == '\n'))) {
+            size_t start = i + (raw[i + 1] == '\n' ? 2 : 3);
+
+            *body_len = len - start;
+            return raw + start;
+        }
+    }
+    *body_len = 0;
+    return raw + len;
+}
+
+static void set_envelope_recipient(BOUNCE_MSG *msg, const char *given)
+{
+    const char *value = given;
+
+    if (value == NULL || *value == '\0')
+        value = bmsg_header(msg, "Delivered-To");
+    if (value == NULL || *value == '\0')
+        value = bmsg_header(msg, "X-Original-To");
+    if (value != NULL && *value != '\0')
+        msg->envelope_recipient = g_strstrip(g_strdup(value));
+}
+
+/* Store the collected text and flat body, choosing `text` as bounce.h says. */
+static void finish_walk(struct walk *w, const char *raw, size_t len)
+{
+    BOUNCE_MSG *msg = w->msg;
+
+    if (w->report_text != NULL && *w->report_text != '\0') {
+        msg->text = w->report_text;
+        w->report_text = NULL;
+    } else if (w->first_plain != NULL) {
+        msg->text = w->first_plain;
+        w->first_plain = NULL;
+    } else if (w->first_html != NULL) {
+        msg->text = w->first_html;
+        w->first_html = NULL;
+    } else {
+        size_t body_len;
+        const char *body = raw_body(raw, len, &body_len);
+
+        msg->text = utf8_text(body, body_len);
+        if (w->flat->len == 0)
+            flat_add_part(w->flat, "text/plain", msg->text);
+    }
+    msg->flat = g_string_free(w->flat, FALSE);
+    w->flat = NULL;
+    g_free(w->report_text);
+    g_free(w->first_plain);
+    g_free(w->first_html);
+}
+
+/* When GMime cannot make a message of it: headers by hand, body as text. */
+static void degrade_to_text(BOUNCE_MSG *msg, const char *raw, size_t len)
+{
+    char *text = utf8_text(raw, len);
+    size_t body_len;
+    const char *body = raw_body(raw, len, &body_len);
+
+    fields_parse(text, &msg->headers);
+    g_free(text);
+    msg->content_type = g_strdup("text/plain");
+    msg->text = utf8_text(body, body_len);
+    msg->flat = g_strdup_printf("Content-Type: text/plain\n%s", msg->text);
+}
+
+int message_parse(const char *raw, size_t len, const char *path,
+                  const char *envelope_recipient, const MESSAGE_LIMITS *limits,
+                  BOUNCE_MSG *msg, SUP_ERR *err)
+{
+    GMimeStream *stream;
+    GMimeParser *parser;
+    GMimeMessage *message;
+    GMimeObject *body;
+    size_t skip;
+    int rc = 0;
+
+    memset(msg, 0, sizeof(*msg));
+    msg->path = path;
+    msg->raw_size = len;
+    if (limits != NULL && limits->max_size > 0 && len > limits->max_size)
+        return sup_err_set(err, SUP_ERR_INPUT, "%s: message too large (%zu bytes, ingest.max-message-size is %zu)",
+                           path, len, limits->max_size);
+    skip = skip_from_line(raw, len);
+    raw += skip;
+    len -= skip;
+
+    stream = g_mime_stream_mem_new_with_buffer(raw, len);
+    parser = g_mime_parser_new_with_stream(stream);
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    message = g_mime_parser_construct_message(parser, NULL);
+    g_object_unref(parser);
+    g_object_unref(stream);
+
+    body = message ? g_mime_message_get_mime_part(message) : NULL;
+    if (body == NULL) {
+        degrade_to_text(msg, raw, len);
+    } else if (limits != NULL && limits->max_depth > 0
+               && mime_depth(body, 1, limits->max_depth) > limits->max_depth) {
+        rc = sup_err_set(err, SUP_ERR_INPUT, "%s: MIME structure nested deeper than ingest.max-mime-depth (%d)",
+                         path, limits->max_depth);
+    } else {
+        struct walk w = { msg, g_string_new(NULL), NULL, NULL, NULL };
+        GMimeContentType *ct = g_mime_object_get_content_type(body);
+        const char *report_type = ct ? g_mime_content_type_get_parameter(ct, "report-type") : NULL;
+
+        object_headers(GMIME_OBJECT(message), &msg->headers);
+        add_content_headers(body, &msg->headers);
+        msg->content_type = lower_mime_type(body);
+        if (report_type != NULL)
+            msg->report_type = g_ascii_strdown(report_type, -1);
+        walk_object(&w, body);
+        finish_walk(&w, raw, len);
+    }
+    if (message != NULL)
+        g_object_unref(message);
+    if (rc == 0)
+        set_envelope_recipient(msg, envelope_recipient);
+    if (msg->text == NULL)
+        msg->text = g_strdup("");
+    if (msg->flat == NULL)
+        msg->flat = g_strdup("");
+    return rc;
+}
+
+void message_free(BOUNCE_MSG *msg)
+{
+    if (msg == NULL)
+        return;
+    fields_free(&msg->headers);
+    g_free(msg->content_type);
+    g_free(msg->report_type);
+    g_free(msg->text);
+    g_free(msg->flat);
+    fields_free(&msg->dsn_message);
+    for (size_t i = 0; i < msg->dsn_rcpt_count; i++)
+        fields_free(&msg->dsn_rcpts[i]);
+    free(msg->dsn_rcpts);
+    fields_free(msg->feedback);
+    free(msg->feedback);
+    fields_free(msg->returned);
+    free(msg->returned);
+    g_free(msg->envelope_recipient);
+    memset(msg, 0, sizeof(*msg));
+}
+
+/* ---- VERP ---- */
+
+static const char *verp_pattern;
+
+void message_set_verp_pattern(const char *pattern)
+{
+    verp_pattern = pattern != NULL && *pattern != '\0' ? pattern : NULL;
+}
+
+/*
+ * The pattern is literal text around %{local} and %{domain}, in either
+ * order: prefix P0, first placeholder, separator P1, second, suffix P2.
+ * Local parts may contain the separator ('='), domains do not: when the
+ * local part comes first the split is at the separator's last occurrence.
+ */
+int verp_decode(const char *pattern, const char *envelope, char *out, size_t outlen)
+{
+    const char *local_at = pattern ? strstr(pattern, "%{local}") : NULL;
+    const char *domain_at = pattern ? strstr(pattern, "%{domain}") : NULL;
+    const char *first, *second;
+    size_t first_len, second_len;
+    size_t p0, p1, p2, elen;
+    const char *sep;
+    const char *middle_end;
+    char addr[ADDR_MAX * 2];
+    const char *local, *domain;
+    size_t local_len, domain_len;
+    SUP_ERR err;
+
+    if (local_at == NULL || domain_at == NULL || envelope == NULL)
+        return -1;
+    first = local_at < domain_at ? local_at : domain_at;
+    second = local_at < domain_at ? domain_at : local_at;
+    first_len = first == local_at ? 8 : 9;
+    second_len = second == local_at ? 8 : 9;
+    p0 = (size_t) (first - pattern);
+    p1 = (size_t) (second - first - (ptrdiff_t) first_len);
+    p2 = strlen(second + second_len);
+    elen = strlen(envelope);
+    if (elen < p0 + p1 + p2 + 2 || strncasecmp(envelope, pattern, p0) != 0
+        || strcasecmp(envelope + elen - p2, second + second_len) != 0)
+        return -1;
+    middle_end = envelope + elen - p2;
+    /* Find the separator inside envelope[p0 .. middle_end). */
+    sep = NULL;
+    for (const char *p = envelope + p0 + 1; p + p1 < middle_end; p++) {
+        if (strncasecmp(p, first + first_len, p1) == 0) {
+            sep = p;
+            if (first != local_at)
+                break;          /* domain first: the first separator */
+        }
+    }
+    if (sep == NULL || p1 == 0)
+        return -1;
+    if (first == local_at) {
+        local = envelope + p0;
+        local_len = (size_t) (sep - local);
+        domain = sep + p1;
+        domain_len = (size_t) (middle_end - domain);
+    } else {
+        domain = envelope + p0;
+        domain_len = (size_t) (sep - domain);
+        local = sep + p1;
+        local_len = (size_t) (middle_end - local);
+    }
+    if (local_len == 0 || domain_len == 0 || local_len + domain_len + 2 > sizeof(addr))
+        return -1;
+    snprintf(addr, sizeof(addr), "%.*s@%.*s", (int) local_len, local, (int) domain_len, domain);
+    return addr_normalize(addr, out, outlen, &err);
+}
+
+int message_verp_recipient(const BOUNCE_MSG *msg, char *out, size_t outlen)
+{
+    char envelope[ADDR_MAX + 1];
+    SUP_ERR err;
+
+    if (verp_pattern == NULL || msg->envelope_recipient == NULL)
+        return -1;
+    if (addr_normalize(msg->envelope_recipient, envelope, sizeof(envelope), &err) != 0)
+        return -1;
+    return verp_decode(verp_pattern, envelope, out, outlen);
+}

@@ -1,0 +1,425 @@
+/*
+ * stats.c: counters and rejection events, written to the store by one
+ * background thread (see stats.h).
+ *
+ * Counters live in two day slots indexed by the parity of the UTC day
+ * number, so a count taken just before midnight is still booked on the
+ * day it happened when the flush runs after midnight.  This holds as long
+ * as a flush happens at least once a day: the interval is capped at an
+ * hour (STATS_MAX_INTERVAL).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "duration.h"
+#include "live_conf.h"
+#include "log.h"
+#include "stats.h"
+#include "store_link.h"
+
+#define SECONDS_PER_DAY 86400
+#define EVENT_BATCH 64          /* events written per transaction */
+#define TXN_ATTEMPTS 5          /* tries of a deadlocked transaction */
+
+struct day_counts {
+    atomic_uint_fast64_t accepted;
+    atomic_uint_fast64_t rejected;
+};
+
+static struct day_counts day_slots[2];
+
+/* The rejection queue: a ring with one producer lock, one consumer. */
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct stats_rejection queue[STATS_QUEUE_MAX];
+static size_t queue_head;
+static size_t queue_len;
+static atomic_ulong queue_dropped;
+
+/* The writer thread. */
+static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t writer_cond;
+static bool writer_stopping;
+static bool writer_kicked;
+static bool writer_running;
+static pthread_t writer_thread;
+static const char *writer_store_dir;
+
+static struct day_counts *slot_for(time_t now)
+{
+    return &day_slots[(now / SECONDS_PER_DAY) & 1];
+}
+
+void stats_count_accepted(time_t now)
+{
+    atomic_fetch_add_explicit(&slot_for(now)->accepted, 1, memory_order_relaxed);
+}
+
+void stats_count_rejected(time_t now)
+{
+    atomic_fetch_add_explicit(&slot_for(now)->rejected, 1, memory_order_relaxed);
+}
+
+bool stats_queue_rejection(const struct stats_rejection *rej)
+{
+    bool queued = false;
+
+    pthread_mutex_lock(&queue_lock);
+    if (queue_len < STATS_QUEUE_MAX) {
+        queue[(queue_head + queue_len) % STATS_QUEUE_MAX] = *rej;
+        queue_len++;
+        queued = true;
+    }
+    pthread_mutex_unlock(&queue_lock);
+    if (!queued)
+        atomic_fetch_add(&queue_dropped, 1);
+    return queued;
+}
+
+/*
+ * Run fn inside a transaction, retrying it when the store reports a
+ * deadlock or lock timeout (SUP_ERR_TEMP), as store.h asks.
+ */
+typedef int (*txn_body_fn)(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err);
+
+static int run_in_txn(STORE *st, txn_body_fn fn, void *ctx, SUP_ERR *err)
+{
+    int attempt;
+
+    for (attempt = 1;; attempt++) {
+        STORE_TXN *txn = NULL;
+        int rc = store_begin(st, &txn, err);
+
+        if (rc == 0) {
+            if (fn(st, txn, ctx, err) < 0) {
+                store_abort(txn);
+                rc = -1;
+            } else {
+                rc = store_commit(txn, err);
+            }
+        }
+        if (rc == 0)
+            return 0;
+        if (err->cls != SUP_ERR_TEMP || attempt >= TXN_ATTEMPTS)
+            return -1;
+        store_retry_delay(attempt);
+    }
+}
+
+struct counter_write {
+    const char *day;
+    uint64_t accepted;
+    uint64_t rejected;
+};
+
+static int write_counters(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
+{
+    const struct counter_write *cw = ctx;
+
+    if (cw->accepted > 0
+        && store_counter_add(st, txn, cw->day, STORE_CTR_ACCEPTED, cw->accepted, err) < 0)
+        return -1;
+    if (cw->rejected > 0
+        && store_counter_add(st, txn, cw->day, STORE_CTR_REJECTED, cw->rejected, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* Move the counts of today and yesterday to the store; on failure they go
+ * back into memory for the next flush. */
+static int flush_counters(STORE *st, time_t now, SUP_ERR *err)
+{
+    long today = (long) (now / SECONDS_PER_DAY);
+    long day;
+
+    for (day = today; day >= today - 1; day--) {
+        struct day_counts *slot = &day_slots[day & 1];
+        char daybuf[16];
+        struct counter_write cw;
+
+        cw.accepted = atomic_exchange(&slot->accepted, 0);
+        cw.rejected = atomic_exchange(&slot->rejected, 0);
+        if (cw.accepted == 0 && cw.rejected == 0)
+            continue;
+        cw.day = time_format_day((time_t) day * SECONDS_PER_DAY, daybuf, sizeof(daybuf));
+        if (run_in_txn(st, write_counters, &cw, err) < 0) {
+            atomic_fetch_add(&slot->accepted, cw.accepted);
+            atomic_fetch_add(&slot->rejected, cw.rejected);
+            sup_err_prefix(err, "writing counters of %s", cw.day);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct event_batch {
+    struct stats_rejection items[EVENT_BATCH];
+    size_t count;
+    int max_events;
+};
+
+static void event_from_rejection(const struct stats_rejection *rej, STORE_EVENT *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = STORE_EV_REJECTED;
+    ev->when = rej->when;
+    store_copy_text(ev->address, sizeof(ev->address), rej->address);
+    store_copy_text(ev->reason, sizeof(ev->reason), rej->reason);
+    store_copy_text(ev->status, sizeof(ev->status), rej->status);
+    store_copy_text(ev->actor, sizeof(ev->actor), rej->actor);
+    store_copy_text(ev->detail, sizeof(ev->detail), rej->detail);
+    store_copy_text(ev->response, sizeof(ev->response), rej->response);
+}
+
+static int write_events(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
+{
+    struct event_batch *batch = ctx;
+    STORE_EVENT ev;
+    size_t i;
+
+    for (i = 0; i < batch->count; i++) {
+        event_from_rejection(&batch->items[i], &ev);
+        if (store_event_add(st, txn, &ev, batch->max_events, err) < 0) {
+            sup_err_prefix(err, "recording the rejection of %s", batch->items[i].address);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Copy up to EVENT_BATCH queued events without removing them: they leave
+ * the queue only once the store has them. */
+static void peek_batch(struct event_batch *batch)
+{
+    size_t i;
+
+    pthread_mutex_lock(&queue_lock);
+    batch->count = queue_len < EVENT_BATCH ? queue_len : EVENT_BATCH;
+    for (i = 0; i < batch->count; i++)
+        batch->items[i] = queue[(queue_head + i) % STATS_QUEUE_MAX];
+    pthread_mutex_unlock(&queue_lock);
+}
+
+static void drop_batch(size_t count)
+{
+    pthread_mutex_lock(&queue_lock);
+    queue_head = (queue_head + count) % STATS_QUEUE_MAX;
+    queue_len -= count;
+    pthread_mutex_unlock(&queue_lock);
+}
+
+/*
+ * The store refused the data of some event in the batch (SUP_ERR_INPUT):
+ * retrying it cannot help and keeping it would block the queue for good.
+ * Write the events one at a time and drop only those refused.  Each event
+ * leaves the queue once it is written or dropped, so a later failure does
+ * not write anything twice.
+ */
+static int write_one_by_one(STORE *st, const struct event_batch *batch, SUP_ERR *err)
+{
+    static struct event_batch one;
+    size_t i;
+
+    one.max_events = batch->max_events;
+    one.count = 1;
+    for (i = 0; i < batch->count; i++) {
+        one.items[0] = batch->items[i];
+        if (run_in_txn(st, write_events, &one, err) < 0) {
+            if (err->cls != SUP_ERR_INPUT)
+                return -1;
+            log_error("dropping a rejection event the store refuses: %s", err->text);
+        }
+        drop_batch(1);
+    }
+    return 0;
+}
+
+static int flush_events(STORE *st, int max_events, SUP_ERR *err)
+{
+    static struct event_batch batch;    /* only the writer flushes */
+
+    batch.max_events = max_events;
+    for (;;) {
+        peek_batch(&batch);
+        if (batch.count == 0)
+            return 0;
+        if (run_in_txn(st, write_events, &batch, err) < 0) {
+            if (err->cls != SUP_ERR_INPUT)
+                return -1;      /* the store is unwell: keep them for later */
+            if (write_one_by_one(st, &batch, err) < 0)
+                return -1;
+            continue;
+        }
+        drop_batch(batch.count);
+    }
+}
+
+static int current_max_events(void)
+{
+    struct live_conf *ref = live_conf_acquire();
+    int max_events = ref != NULL ? live_conf_get(ref)->policy.timeline_max_events : 0;
+
+    live_conf_release(ref);
+    return max_events;
+}
+
+int stats_flush(STORE *st, SUP_ERR *err)
+{
+    unsigned long dropped = atomic_exchange(&queue_dropped, 0);
+    SUP_ERR counter_err;
+    int rc = 0;
+
+    if (dropped > 0)
+        log_warn("rejection queue full (%d): %lu rejection events were not recorded",
+                 STATS_QUEUE_MAX, dropped);
+    if (flush_events(st, current_max_events(), err) < 0)
+        rc = -1;
+    /* Counters go on their own: a bad event must not hold them back. */
+    if (flush_counters(st, time(NULL), rc == 0 ? err : &counter_err) < 0)
+        rc = -1;
+    return rc;
+}
+
+/* Seconds until the next flush: stats-interval, but at least hourly, which
+ * the two day slots need (see the top of this file). */
+static long current_interval(void)
+{
+    struct live_conf *ref = live_conf_acquire();
+    long interval = ref != NULL ? live_conf_get(ref)->milter.stats_interval : 60;
+
+    live_conf_release(ref);
+    if (interval < 1)
+        return 1;
+    return interval > STATS_MAX_INTERVAL ? STATS_MAX_INTERVAL : interval;
+}
+
+static void flush_and_log(STORE *st)
+{
+    SUP_ERR err;
+
+    sup_err_clear(&err);
+    if (stats_flush(st, &err) < 0)
+        log_error("statistics not written yet (kept for the next flush): %s", err.text);
+}
+
+static void checkpoint_and_log(STORE *st)
+{
+    SUP_ERR err;
+
+    sup_err_clear(&err);
+    if (store_checkpoint(st, &err) < 0)
+        log_error("store checkpoint failed: %s", err.text);
+}
+
+/* Sleep until the deadline, a kick or stop; called with writer_lock. */
+static void wait_for_work(long interval)
+{
+    struct timespec deadline;
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += interval;
+    while (!writer_stopping && !writer_kicked) {
+        if (pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline) == ETIMEDOUT)
+            break;
+    }
+    writer_kicked = false;
+}
+
+/* The store did not open at startup: try again, logging at most once a
+ * minute so that a long outage does not flood the log. */
+static void retry_open(time_t now)
+{
+    static time_t last_logged;
+    SUP_ERR err;
+
+    sup_err_clear(&err);
+    if (store_link_open(writer_store_dir, &err) == 0) {
+        log_info("store %s is open now; lookups use it from here on", writer_store_dir);
+        return;
+    }
+    if (now - last_logged >= 60) {
+        log_error("store still unavailable (retrying every %d s): %s", STORE_LINK_RETRY,
+                  err.text);
+        last_logged = now;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct timespec now, last_checkpoint;
+    STORE *st;
+
+    (void) arg;
+    clock_gettime(CLOCK_MONOTONIC, &last_checkpoint);
+    pthread_mutex_lock(&writer_lock);
+    while (!writer_stopping) {
+        long interval = current_interval();
+
+        if (store_link_get() == NULL && interval > STORE_LINK_RETRY)
+            interval = STORE_LINK_RETRY;
+        wait_for_work(interval);
+        pthread_mutex_unlock(&writer_lock);
+        if ((st = store_link_get()) == NULL)
+            retry_open(time(NULL));
+        if ((st = store_link_get()) != NULL) {
+            flush_and_log(st);
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec - last_checkpoint.tv_sec >= STATS_CHECKPOINT_INTERVAL) {
+                checkpoint_and_log(st);
+                last_checkpoint = now;
+            }
+        }
+        pthread_mutex_lock(&writer_lock);
+    }
+    pthread_mutex_unlock(&writer_lock);
+    /* Final flush at exit: nothing counted may be lost. */
+    if ((st = store_link_get()) != NULL)
+        flush_and_log(st);
+    else
+        log_error("store never opened: the counts of this run are lost");
+    return NULL;
+}
+
+int stats_start(const char *store_dir, SUP_ERR *err)
+{
+    pthread_condattr_t attr;
+    int rc;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&writer_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    writer_store_dir = store_dir;
+    writer_stopping = false;
+    rc = pthread_create(&writer_thread, NULL, writer_main, NULL);
+    if (rc != 0)
+        return sup_err_set(err, SUP_ERR_IO, "starting the statistics writer thread: %s",
+                           strerror(rc));
+    writer_running = true;
+    return 0;
+}
+
+void stats_wake(void)
+{
+    pthread_mutex_lock(&writer_lock);
+    writer_kicked = true;
+    pthread_cond_signal(&writer_cond);
+    pthread_mutex_unlock(&writer_lock);
+}
+
+void stats_stop(void)
+{
+    if (!writer_running)
+        return;
+    pthread_mutex_lock(&writer_lock);
+    writer_stopping = true;
+    pthread_cond_signal(&writer_cond);
+    pthread_mutex_unlock(&writer_lock);
+    pthread_join(writer_thread, NULL);
+    writer_running = false;
+}

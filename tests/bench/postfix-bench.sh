@@ -1,0 +1,129 @@
+#!/bin/bash
+# postfix-bench.sh: what milter-suppress costs a Postfix relay, in messages
+# per second (a benchmark that prints figures, not a test).
+#
+# One private Postfix instance (tests/integration/lib.sh) with three smtpd
+# listeners: through the milter on a unix socket, without any milter, and
+# through a second milter instance on a TCP socket.  Both milters use one
+# store holding 100k suppressed addresses.  smtp-source sends to a
+# recipient that is NOT suppressed (the common case: one store read per
+# RCPT), rounds alternate between the listeners so that drift of the
+# machine hits all three alike, and the medians and their ratios to "no
+# milter" are printed.  Target: unix-socket milter >= 0.97 of no milter.
+#
+# Then a single-session run shows the delayed-ACK stall of TCP milters
+# (shared/docs/mta-test-rig.md section 4): the MTA writes a macro packet
+# and the next command as two small writes; Nagle holds the second until
+# the milter's delayed ACK (~40 ms).  Unix sockets have no Nagle.
+#
+# usage: postfix-bench.sh   (as root; from the build tree, or set top_builddir)
+# Environment: ROUNDS (3), SESSIONS (20), MESSAGES (2000), SIZE (1024),
+#              ENTRIES (100000), SINGLE (200 messages of the -s 1 runs, 0 = skip)
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/../integration/lib.sh"
+
+ROUNDS=${ROUNDS:-3}
+SESSIONS=${SESSIONS:-20}
+MESSAGES=${MESSAGES:-2000}
+SIZE=${SIZE:-1024}
+ENTRIES=${ENTRIES:-100000}
+SINGLE=${SINGLE:-200}
+
+it_require_root
+it_require_tools postfix smtp-source smtp-sink
+it_require_built "$MILTER" "$STORE_TOOL"
+it_init bench
+SINK_DUMP=no
+
+CONF=$IT_DIR/milter.conf
+INET_CONF=$IT_DIR/milter-inet.conf
+STORE=$IT_DIR/store
+MILTER_INET_PORT=$(it_free_port)
+milter_conf "$CONF" 'stats-interval = "10s"'
+MILTER_SOCKET=inet:$MILTER_INET_PORT@127.0.0.1 milter_conf "$INET_CONF" \
+    'stats-interval = "10s"' "pid-file = \"$IT_DIR/run/milter-inet.pid\""
+
+calc() { awk "BEGIN { print $1 }"; }
+
+echo "# seeding the store with $ENTRIES suppressed addresses"
+t0=$(date +%s.%N)
+"$STORE_TOOL" "$STORE" bulk "$ENTRIES" bench.example || exit 1
+t1=$(date +%s.%N)
+printf '# seeded in %.1f s; %s\n' "$(calc "$t1 - $t0")" \
+    "$("$STORE_TOOL" "$STORE" lookup n000042@bench.example)"
+
+NOMILTER_PORT=$(it_free_port)
+INET_PORT=$(it_free_port)
+pf_setup "127.0.0.1:$NOMILTER_PORT inet n - n - - smtpd -o smtpd_milters=" \
+         "127.0.0.1:$INET_PORT inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:$MILTER_INET_PORT"
+milter_start "$CONF" || exit 1
+"$MILTER" -f -c "$INET_CONF" >>"$IT_DIR/log/milter-inet.log" 2>&1 &
+INET_MILTER_PID=$!
+IT_PIDS="$IT_PIDS $INET_MILTER_PID"
+it_wait_port "$MILTER_INET_PORT" 10 || { echo "inet milter did not start"; exit 1; }
+pf_start || exit 1
+
+queue_empty() { [ "$(pf_queue_size)" -eq 0 ]; }
+
+# CPU time (user + system, in clock ticks) PID has used so far.
+cpu_ticks() {
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# run PORT SESSIONS COUNT: one smtp-source run; prints msg/s.
+run() {
+    local port=$1 sessions=$2 count=$3 t0 t1
+    it_wait_for 60 queue_empty
+    t0=$(date +%s.%N)
+    smtp-source -s "$sessions" -m "$count" -l "$SIZE" -M client.test \
+        -f sender@example.org -t ok@example.com "127.0.0.1:$port" \
+        2>>"$IT_DIR/log/smtp-source.err" || { echo "smtp-source failed" >&2; return 1; }
+    t1=$(date +%s.%N)
+    calc "$count / ($t1 - $t0)"
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+echo "# $ROUNDS rounds of: smtp-source -s $SESSIONS -m $MESSAGES -l $SIZE, to a recipient not suppressed"
+printf '%-6s %14s %14s %14s\n' round "unix milter" "no milter" "inet milter"
+UNIX=() NONE=() INET=()
+UNIX_TICKS=0
+for r in $(seq 1 "$ROUNDS"); do
+    c0=$(cpu_ticks "$MILTER_PID")
+    u=$(run "$SMTPD_PORT" "$SESSIONS" "$MESSAGES") || exit 1
+    UNIX_TICKS=$((UNIX_TICKS + $(cpu_ticks "$MILTER_PID") - c0))
+    n=$(run "$NOMILTER_PORT" "$SESSIONS" "$MESSAGES") || exit 1
+    i=$(run "$INET_PORT" "$SESSIONS" "$MESSAGES") || exit 1
+    UNIX+=("$u") NONE+=("$n") INET+=("$i")
+    printf '%-6s %10.0f msg/s %8.0f msg/s %8.0f msg/s\n' "$r" "$u" "$n" "$i"
+done
+mu=$(median "${UNIX[@]}")
+mn=$(median "${NONE[@]}")
+mi=$(median "${INET[@]}")
+printf '%-6s %10.0f msg/s %8.0f msg/s %8.0f msg/s\n' median "$mu" "$mn" "$mi"
+printf 'ratio unix milter / no milter: %.3f (target >= 0.97)\n' "$(calc "$mu / $mn")"
+printf 'ratio inet milter / no milter: %.3f\n' "$(calc "$mi / $mn")"
+printf 'milter CPU per message (unix runs): %.0f us (%d ticks of 1/%d s for %d messages)\n' \
+    "$(calc "$UNIX_TICKS / $(getconf CLK_TCK) * 1000000 / ($ROUNDS * $MESSAGES)")" \
+    "$UNIX_TICKS" "$(getconf CLK_TCK)" "$((ROUNDS * MESSAGES))"
+
+if [ "$SINGLE" -gt 0 ]; then
+    echo "# one session at a time (smtp-source -s 1 -m $SINGLE): the TCP delayed-ACK stall"
+    su=$(run "$SMTPD_PORT" 1 "$SINGLE") || exit 1
+    sn=$(run "$NOMILTER_PORT" 1 "$SINGLE") || exit 1
+    si=$(run "$INET_PORT" 1 "$SINGLE") || exit 1
+    printf 'single session: unix milter %.0f msg/s, no milter %.0f msg/s, inet milter %.0f msg/s\n' \
+        "$su" "$sn" "$si"
+    echo "# A TCP milter pays ~40 ms per message when sessions run one after another"
+    echo "# (Nagle + delayed ACK on the MTA's two small writes); use a unix socket,"
+    echo "# or parallel sessions, where that matters."
+fi
+
+# The milter saw every message: its accepted counter (flushed at stop).
+milter_stop
+it_stop_pid "$INET_MILTER_PID"
+echo "# accepted recipients counted by the milters today: $("$STORE_TOOL" "$STORE" counter "$(today)" accepted)"
+echo "# machine: $(nproc) CPUs, $(uname -r); Postfix $(postconf -d -h mail_version 2>/dev/null)"
+exit 0

@@ -1,0 +1,301 @@
+/*
+ * store-bench.c: measures the suppression store the way the milter uses
+ * it.  Loads N entries (big NOSYNC transactions), then times random
+ * lookups that hit and that miss, with 1 and 2 threads on one STORE
+ * handle, and prints the figures and the size of the store on disk.
+ * With -m it loads nothing: it opens the store in -d, does the lookups and
+ * prints its resident memory (VmRSS/VmHWM), which approximates the
+ * milter's with that many entries.  Not a test: it asserts nothing.
+ *
+ *   store-bench [-n ENTRIES] [-d DIR] [-q LOOKUPS] [-k] [-m]
+ *     -n  entries to load (default 1000000)
+ *     -d  store directory (default: a new one under $TMPDIR, removed after)
+ *     -q  lookups per measurement (default 1000000)
+ *     -k  keep the store (with -d; needed before a later -m run)
+ *     -m  memory mode: use the store already in -d (loaded with the same -n)
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+#define LOAD_TXN_SIZE 10000
+
+static long n_entries = 1000000;
+static long n_lookups = 1000000;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const SUP_ERR *err)
+{
+    fprintf(stderr, "store-bench: %s: %s\n", what, err ? err->text : strerror(errno));
+    exit(1);
+}
+
+/* Entry i's address.  A miss is an address that sorts right next to a hit
+ * (another top-level domain), so misses reach random leaf pages too. */
+static void address_of(long i, bool hit, char *buf, size_t len)
+{
+    snprintf(buf, len, "user%ld@d%ld.example.%s", i, i % 1000, hit ? "com" : "net");
+}
+
+static void make_entry(long i, time_t now, STORE_ENTRY *e)
+{
+    memset(e, 0, sizeof(*e));
+    address_of(i, true, e->address, sizeof(e->address));
+    e->reason = STORE_REASON_HARD_BOUNCE;
+    store_copy_text(e->source, sizeof(e->source), "suppress-ingest");
+    store_copy_text(e->detail, sizeof(e->detail), "userunknown");
+    store_copy_text(e->status, sizeof(e->status), "5.1.1");
+    e->first_event = e->last_event = now;
+    e->expires = now + 7 * 86400;
+    e->count = 1;
+    snprintf(e->response, sizeof(e->response),
+             "550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table",
+             e->address);
+}
+
+static void load(const char *dir)
+{
+    STORE *st;
+    STORE_TXN *txn = NULL;
+    STORE_ENTRY *e = malloc(sizeof(*e));
+    SUP_ERR err;
+    time_t now = time(NULL);
+    double t0 = now_seconds(), secs;
+
+    if (store_open(dir, STORE_CREATE | STORE_NOSYNC, &st, &err) < 0)
+        die("open", &err);
+    for (long i = 0; i < n_entries; i++) {
+        if (txn == NULL && store_begin(st, &txn, &err) < 0)
+            die("begin", &err);
+        make_entry(i, now, e);
+        if (store_put(st, txn, e, &err) < 0)
+            die("put", &err);
+        if ((i + 1) % LOAD_TXN_SIZE == 0 || i + 1 == n_entries) {
+            if (store_commit(txn, &err) < 0)
+                die("commit", &err);
+            txn = NULL;
+        }
+    }
+    if (store_checkpoint(st, &err) < 0)
+        die("checkpoint", &err);
+    if (store_close(st, &err) < 0)
+        die("close", &err);
+    secs = now_seconds() - t0;
+    printf("load: %ld entries in %.1f s (%.0f puts/s)\n", n_entries, secs,
+           (double) n_entries / secs);
+    free(e);
+}
+
+struct lookup_job {
+    STORE *st;
+    bool hit;
+    unsigned seed;
+    long found;
+    long errors;
+};
+
+static void *lookup_thread(void *p)
+{
+    struct lookup_job *job = p;
+    STORE_ENTRY e;
+    SUP_ERR err;
+    char addr[ADDR_MAX + 1];
+    uint64_t x = job->seed * UINT64_C(0x9E3779B97F4A7C15) + 1;
+    time_t now = time(NULL);
+    long found = 0, errors = 0;   /* local: no false sharing between threads */
+
+    for (long q = 0; q < n_lookups; q++) {
+        /* xorshift64: cheap, so the figure is the store's */
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        address_of((long) (x % (uint64_t) n_entries), job->hit, addr, sizeof(addr));
+        int rc = store_lookup(job->st, NULL, addr, now, &e, &err);
+
+        if (rc == 1)
+            found++;
+        else if (rc < 0)
+            errors++;
+    }
+    job->found = found;
+    job->errors = errors;
+    return NULL;
+}
+
+/* Lookups per second over all threads. */
+static double measure(STORE *st, bool hit, int threads)
+{
+    pthread_t tids[8];
+    struct lookup_job jobs[8];
+    double t0 = now_seconds(), secs;
+    long found = 0, errors = 0;
+
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (struct lookup_job) { st, hit, (unsigned) (i + 1) * 7919u + (hit ? 0 : 13), 0, 0 };
+        if (pthread_create(&tids[i], NULL, lookup_thread, &jobs[i]) != 0)
+            die("pthread_create", NULL);
+    }
+    for (int i = 0; i < threads; i++) {
+        pthread_join(tids[i], NULL);
+        found += jobs[i].found;
+        errors += jobs[i].errors;
+    }
+    secs = now_seconds() - t0;
+    if (errors > 0 || found != (hit ? (long) threads * n_lookups : 0))
+        fprintf(stderr, "store-bench: %s lookups: %ld found, %ld errors (expected %ld found)\n",
+                hit ? "hit" : "miss", found, errors, hit ? (long) threads * n_lookups : 0);
+    return (double) threads * (double) n_lookups / secs;
+}
+
+/* Bytes the store directory takes on disk: (database files, everything). */
+static void disk_usage(const char *dir, double *db_mb, double *all_mb)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    struct stat sb;
+    char path[4096];
+
+    *db_mb = *all_mb = 0;
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (de->d_name[0] == '.' || stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+            continue;
+        *all_mb += (double) sb.st_blocks * 512 / 1048576;
+        if (strstr(de->d_name, ".db") != NULL && strncmp(de->d_name, "__db", 4) != 0)
+            *db_mb += (double) sb.st_blocks * 512 / 1048576;
+    }
+    closedir(d);
+}
+
+static void print_memory(const char *when)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0 || strncmp(line, "VmHWM:", 6) == 0
+            || strncmp(line, "RssAnon:", 8) == 0 || strncmp(line, "RssFile:", 8) == 0
+            || strncmp(line, "RssShmem:", 9) == 0)
+            printf("%s %s", when, line);
+    fclose(f);
+}
+
+static void remove_store(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char path[4096];
+
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (de->d_name[0] != '.')
+            unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = NULL;
+    char tmpl[4096];
+    bool keep = false, memory_mode = false;
+    STORE *st;
+    SUP_ERR err;
+    double db_mb, all_mb, t0;
+    int c;
+
+    while ((c = getopt(argc, argv, "n:d:q:km")) != -1) {
+        switch (c) {
+        case 'n':
+            n_entries = atol(optarg);
+            break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'q':
+            n_lookups = atol(optarg);
+            break;
+        case 'k':
+            keep = true;
+            break;
+        case 'm':
+            memory_mode = true;
+            break;
+        default:
+            fprintf(stderr, "usage: store-bench [-n ENTRIES] [-d DIR] [-q LOOKUPS] [-k] [-m]\n");
+            return 2;
+        }
+    }
+    if (n_entries < 1 || n_lookups < 1 || (memory_mode && dir == NULL)) {
+        fprintf(stderr, "store-bench: -n and -q must be positive; -m needs -d\n");
+        return 2;
+    }
+    if (dir == NULL) {
+        const char *base = getenv("TMPDIR");
+
+        snprintf(tmpl, sizeof(tmpl), "%s/store-bench.XXXXXX", base && *base ? base : "/tmp");
+        if (mkdtemp(tmpl) == NULL)
+            die("mkdtemp", NULL);
+        dir = tmpl;
+    }
+    printf("entries: %ld  lookups per run: %ld  store: %s\n", n_entries, n_lookups, dir);
+
+    if (memory_mode) {
+        print_memory("before open:");
+        t0 = now_seconds();
+        if (store_open(dir, 0, &st, &err) < 0)
+            die("open", &err);
+        printf("open: %.3f s\n", now_seconds() - t0);
+        printf("lookups/s, hit, 1 thread: %.0f\n", measure(st, true, 1));
+        print_memory("after lookups:");
+        store_close(st, &err);
+        return 0;
+    }
+
+    load(dir);
+    /* Let the kernel write the load out first: its writeback is not a
+     * cost of lookups, and would make the first figure depend on timing. */
+    t0 = now_seconds();
+    sync();
+    printf("sync after load: %.1f s\n", now_seconds() - t0);
+    if (store_open(dir, STORE_NOSYNC, &st, &err) < 0)
+        die("open", &err);
+    /* one warm-up pass so both thread counts see the same cache */
+    (void) measure(st, true, 1);
+    printf("lookups/s, hit,  1 thread:  %.0f\n", measure(st, true, 1));
+    printf("lookups/s, miss, 1 thread:  %.0f\n", measure(st, false, 1));
+    printf("lookups/s, hit,  2 threads: %.0f\n", measure(st, true, 2));
+    printf("lookups/s, miss, 2 threads: %.0f\n", measure(st, false, 2));
+    if (store_close(st, &err) < 0)
+        die("close", &err);
+    disk_usage(dir, &db_mb, &all_mb);
+    printf("on disk: databases %.1f MB, whole environment %.1f MB\n", db_mb, all_mb);
+    if (!keep || dir == tmpl)
+        remove_store(dir);
+    return 0;
+}

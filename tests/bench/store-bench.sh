@@ -1,0 +1,15 @@
+#!/bin/sh
+# store-bench.sh: run the store benchmark at 1M and 10M entries, then the
+# memory measurement of a process doing 1M random lookups on the 10M store.
+# Usage: store-bench.sh [path/to/store-bench]   (needs ~6 GB free in $TMPDIR)
+set -e
+bench=${1:-./bench/store-bench}
+base=$(mktemp -d "${TMPDIR:-/tmp}/store-bench.XXXXXX")
+trap 'rm -rf "$base"' EXIT INT TERM
+
+echo "== 1M entries"
+"$bench" -n 1000000 -d "$base/1m"
+echo "== 10M entries"
+"$bench" -n 10000000 -d "$base/10m" -k
+echo "== memory: 1M random lookups on the 10M store, fresh process"
+"$bench" -m -n 10000000 -d "$base/10m"

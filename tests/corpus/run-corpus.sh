@@ -1,0 +1,34 @@
+#!/bin/sh
+# run-corpus.sh: make check's accuracy test.  Runs suppress-ingest
+# --dry-run over the whole labelled corpus (tests/corpus/sisimai) through
+# compare.py and fails when a figure falls below its floor (floors) or
+# temporary-as-hard rises above its ceiling.  Known-wrong labels are in
+# exceptions.tsv.  The mismatches are listed in the test's log.
+#
+# Environment (set by the test harness): srcdir, top_builddir.
+
+here="${srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/corpus"
+build="${top_builddir:-$(pwd)/..}"
+python=/usr/bin/python3
+
+if [ ! -x "$python" ]; then
+    echo "SKIP: $python is missing"
+    exit 77
+fi
+ingest="$build/classifier/suppress-ingest"
+if [ ! -x "$ingest" ]; then
+    echo "ERROR: $ingest is not built"
+    exit 99
+fi
+
+# The corpus as distributed must be the corpus tested: every file in the
+# directory is listed for the tarball and the other way round.
+listed=$(sed -n 's|^.*corpus/\(sisimai/eml/[^ \\]*\.eml\).*$|\1|p' "$here/corpus-files.am" | LC_ALL=C sort)
+present=$(cd "$here" && ls sisimai/eml/*.eml | LC_ALL=C sort)
+if [ "$listed" != "$present" ]; then
+    echo "ERROR: corpus-files.am and sisimai/eml/ disagree; run tests/corpus/make-file-list.sh"
+    exit 99
+fi
+
+exec "$python" "$here/compare.py" --ingest "$ingest" --labels "$here/sisimai/labels.tsv" \
+    --floors "$here/floors" --exceptions "$here/exceptions.tsv" --brief

@@ -1,0 +1,47 @@
+#!/bin/bash
+# miltertest.sh: per-recipient verdicts of milter-suppress over the milter
+# protocol, driven by miltertest (verdicts.lua), and what the rejections
+# record: sender and client address per connection, in the timeline.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+it_require_tools miltertest
+it_require_built "$MILTER" "$STORE_TOOL"
+it_init miltertest
+
+CONF=$IT_DIR/milter.conf
+STORE=$IT_DIR/store
+milter_conf "$CONF"
+"$STORE_TOOL" "$STORE" put blocked@example.com hard-bounce +604800
+"$STORE_TOOL" "$STORE" put complained@example.com complaint 0
+"$STORE_TOOL" "$STORE" put expired@example.com hard-bounce -1
+check "milter-suppress starts" milter_start "$CONF"
+[ "$IT_FAIL" -eq 0 ] || it_finish
+
+miltertest -D "SOCK=unix:$IT_DIR/run/milter.sock" \
+    -s "$top_srcdir/tests/integration/verdicts.lua" >"$IT_DIR/log/miltertest.log" 2>&1
+rc=$?
+while read -r line; do
+    case $line in
+    "ok - "*) ok "${line#ok - }" ;;
+    "not ok - "*) notok "${line#not ok - }" ;;
+    esac
+done <"$IT_DIR/log/miltertest.log"
+check "miltertest script ran to the end (exit 0)" test "$rc" -eq 0
+if [ "$rc" -ne 0 ]; then it_show_log "$IT_DIR/log/miltertest.log"; fi
+
+events() { "$STORE_TOOL" "$STORE" events blocked@example.com | grep '^rejected|'; }
+three_events() { [ "$(events | wc -l)" -eq 3 ]; }
+check "three rejections of blocked@ recorded (after the 1 s flush)" it_wait_for 10 three_events
+check "rejection records the sender and the client address of the connection" \
+    test "$(events | head -n 1 | cut -d'|' -f2,3)" = "sender@example.org|192.0.2.7"
+check "the second message's rejection records its own sender" \
+    test "$(events | tail -n 1 | cut -d'|' -f2,3)" = "other@example.org|192.0.2.7"
+counter_is() { [ "$("$STORE_TOOL" "$STORE" counter "$(today)" "$1")" = "$2" ]; }
+check "the rejected counter counts the 4 refusals" it_wait_for 10 counter_is rejected 4
+check "the accepted counter counts the 4 others (the non-address too)" \
+    it_wait_for 10 counter_is accepted 4
+
+milter_stop
+check "SIGTERM: milter exits 0" test $? -eq 0
+it_finish

@@ -1,0 +1,48 @@
+-- verdicts.lua: miltertest script, per-recipient verdicts of milter-suppress
+-- straight over the milter protocol (no MTA).  Prints "ok - ..." or
+-- "not ok - ..." per check; the shell test counts them.
+-- Expects SOCK (the milter's socket) from miltertest -D.
+
+local function check(desc, cond)
+    if cond then mt.echo("ok - " .. desc) else mt.echo("not ok - " .. desc) end
+end
+
+local function rcpt(conn, addr)
+    if mt.rcptto(conn, addr) ~= nil then
+        mt.echo("not ok - mt.rcptto " .. addr .. " failed")
+        return nil
+    end
+    return mt.getreply(conn)
+end
+
+local conn = mt.connect(SOCK, 20, 0.25)
+check("miltertest connects to the milter", conn ~= nil)
+if conn == nil then os.exit(1) end
+
+-- What the milter negotiated: no steps it does not need, no actions.
+check("negotiated: no HELO", mt.test_option(conn, SMFIP_NOHELO))
+check("negotiated: no headers", mt.test_option(conn, SMFIP_NOHDRS))
+check("negotiated: no body", mt.test_option(conn, SMFIP_NOBODY))
+check("negotiated: RCPT is sent", not mt.test_option(conn, SMFIP_NORCPT))
+check("negotiated: never changes a message", not mt.test_action(conn, SMFIF_ADDHDRS))
+
+check("conninfo accepted", mt.conninfo(conn, "client.example", "192.0.2.7") == nil)
+check("MAIL FROM accepted", mt.mailfrom(conn, "<sender@example.org>") == nil)
+
+check("ok@ -> continue", rcpt(conn, "<ok@example.com>") == SMFIR_CONTINUE)
+check("blocked@ -> reply code (rejected)", rcpt(conn, "<blocked@example.com>") == SMFIR_REPLYCODE)
+check("next recipient in the same message -> continue",
+      rcpt(conn, "<ok2@example.com>") == SMFIR_CONTINUE)
+check("Blocked@EXAMPLE.com -> rejected (normalized)",
+      rcpt(conn, "<Blocked@EXAMPLE.com>") == SMFIR_REPLYCODE)
+check("expired@ -> continue", rcpt(conn, "<expired@example.com>") == SMFIR_CONTINUE)
+check("not an address -> continue", rcpt(conn, "<not an address>") == SMFIR_CONTINUE)
+check("complained@ -> rejected", rcpt(conn, "<complained@example.com>") == SMFIR_REPLYCODE)
+
+-- A second message on the same connection: the sender is reset.
+check("abort accepted", mt.abort(conn) == nil)
+check("second MAIL FROM accepted", mt.mailfrom(conn, "<other@example.org>") == nil)
+check("blocked@ in the second message -> rejected",
+      rcpt(conn, "<blocked@example.com>") == SMFIR_REPLYCODE)
+
+mt.disconnect(conn)

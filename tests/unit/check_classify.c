@@ -1,0 +1,431 @@
+/*
+ * check_classify.c: unit tests of classify.c: the reason and the class of
+ * each reported recipient, from the response as a whole.
+ *
+ * The examples of /work/shared/reference (SMTP2GO's articles on hard and
+ * soft bounces) come out as the articles say; then the cases where the
+ * content overrides the code ("552 mailbox full" is soft, "450 user
+ * unknown" is hard, a 5xx saying "try again later" is soft), the report
+ * kinds, actions, and the SMTP phase.
+ *
+ * classify.c and rules.c are compiled into this test (#includes below):
+ * the real code, with its static helpers reachable.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.c"
+#include "rules.c"
+
+/* A recipient as a detector would report it (strings not owned: the
+ * classifier only reads them). */
+static BOUNCE_RCPT make_rcpt(const char *action, const char *status, const char *code,
+                             const char *diag)
+{
+    BOUNCE_RCPT r;
+
+    memset(&r, 0, sizeof(r));
+    r.recipient = (char *) "bob@example.org";
+    r.action = (char *) action;
+    r.status = (char *) status;
+    r.replycode = (char *) code;
+    r.diagnostic = (char *) diag;
+    return r;
+}
+
+typedef struct example {
+    const char *status;         /* enhanced status, or NULL */
+    const char *code;           /* reply code, or NULL */
+    const char *diag;           /* the remote server's response */
+    enum bounce_class cls;
+    const char *reason;
+} EXAMPLE;
+
+static void check_example(const EXAMPLE *e)
+{
+    BOUNCE_RCPT r = make_rcpt("failed", e->status, e->code, e->diag);
+
+    classify_rcpt(&r, REPORT_BOUNCE);
+    ck_assert_msg(r.cls == e->cls, "\"%s\": class %s, expected %s", e->diag,
+                  bounce_class_name(r.cls), bounce_class_name(e->cls));
+    ck_assert_msg(r.reason != NULL && strcmp(r.reason, e->reason) == 0,
+                  "\"%s\": reason %s, expected %s", e->diag, r.reason ? r.reason : "(null)", e->reason);
+}
+
+/* bounce_class_name() lives in report.c (the ingest core); this test
+ * needs only the names, so it carries its own copy of the list. */
+const char *bounce_class_name(enum bounce_class cls)
+{
+    static const char *const names[] = {
+        "unknown", "hard", "soft", "complaint", "delayed", "autoreply", "delivered",
+    };
+    return (size_t) cls < sizeof(names) / sizeof(names[0]) ? names[cls] : "?";
+}
+
+/* ---- SMTP2GO, "How to fix Hard Bounces": hard bounce examples ------ */
+START_TEST(test_reference_hard_bounces)
+{
+    static const EXAMPLE examples[] = {
+        { "5.5.0", "550", "550 5.5.0 Requested action not taken: mailbox unavailable", CLASS_HARD, "userunknown" },
+        { "5.4.1", "550", "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", CLASS_HARD, "userunknown" },
+        { NULL, "550", "550 No Such User Here", CLASS_HARD, "userunknown" },
+        { NULL, "552", "552 1 Requested mail action aborted, mailbox not found", CLASS_HARD, "userunknown" },
+        { "5.7.1", "550", "550 5.7.1 Message rejected due to SPF policy", CLASS_HARD, "authfailure" },
+        { "5.7.1", "550", "550 5.7.1 Sender ID (PRA) Not Permitted", CLASS_HARD, "authfailure" },
+    };
+    for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
+        check_example(&examples[i]);
+}
+END_TEST
+
+/* The same texts as detectors often report them: the code only inside
+ * the text, or no code at all.  The class must not change. */
+START_TEST(test_reference_hard_bounces_text_only)
+{
+    static const EXAMPLE examples[] = {
+        { NULL, NULL, "550 5.5.0 Requested action not taken: mailbox unavailable", CLASS_HARD, "userunknown" },
+        { NULL, NULL, "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", CLASS_HARD, "userunknown" },
+        { NULL, NULL, "550 No Such User Here", CLASS_HARD, "userunknown" },
+        { NULL, NULL, "552 1 Requested mail action aborted, mailbox not found", CLASS_HARD, "userunknown" },
+    };
+    for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
+        check_example(&examples[i]);
+}
+END_TEST
+
+/* ---- "Hard bounce vs soft bounce": hard examples ------------------- */
+START_TEST(test_reference_hard_messages)
+{
+    static const EXAMPLE examples[] = {
+        { NULL, NULL, "The email account that you tried to reach does not exist", CLASS_HARD, "userunknown" },
+        { NULL, NULL, "User unknown", CLASS_HARD, "userunknown" },
+        { NULL, NULL, "This user doesn't have a yahoo.com account", CLASS_HARD, "userunknown" },
+        { "5.1.1", "550", "550 5.1.1 Recipient address rejected", CLASS_HARD, "userunknown" },
+        /* the same with the code only in the text */
+        { NULL, NULL, "550 5.1.1 Recipient address rejected", CLASS_HARD, "userunknown" },
+    };
+    for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
+        check_example(&examples[i]);
+}
+END_TEST
+
+/* ---- "Hard bounce vs soft bounce": soft examples ------------------- */
+START_TEST(test_reference_soft_messages)
+{
+    static const EXAMPLE examples[] = {
+        { NULL, NULL, "Recipient address rejected: Mailbox full", CLASS_SOFT, "mailboxfull" },
+        { "5.2.2", "552", "552 5.2.2 <bob@example.org>: Recipient address rejected: Mailbox full", CLASS_SOFT, "mailboxfull" },
+        { NULL, NULL, "The email account that you tried to reach is over quota", CLASS_SOFT, "mailboxfull" },
+        { "4.7.0", "421", "421 4.7.0 Try again later", CLASS_SOFT, "onhold" },
+        { NULL, "452", "452 Insufficient system storage", CLASS_SOFT, "systemfull" },
+    };
+    for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
+        check_example(&examples[i]);
+}
+END_TEST
+
+/* ---- the content overrides the code ------------------------------- */
+START_TEST(test_content_over_code)
+{
+    static const EXAMPLE examples[] = {
+        /* 5xx but temporary by nature */
+        { NULL, "552", "552 mailbox full", CLASS_SOFT, "mailboxfull" },
+        { "5.3.4", "552", "552 5.3.4 Message size exceeds fixed maximum message size", CLASS_SOFT, "mesgtoobig" },
+        { "5.4.7", "554", "554 5.4.7 Delivery expired (message too old)", CLASS_SOFT, "expired" },
+        /* 4xx but the address is bad */
+        { NULL, "450", "450 user unknown", CLASS_HARD, "userunknown" },
+        { "4.1.1", "450", "450 4.1.1 <bob@example.org>: Recipient address rejected: User unknown in local recipient table", CLASS_HARD, "userunknown" },
+        { "4.1.2", "450", "450 4.1.2 <bob@example.org>: Recipient address rejected: Domain not found", CLASS_HARD, "hostunknown" },
+        /* a 5xx that says try again later */
+        { "5.7.1", "550", "550 5.7.1 Service refused, please try again later", CLASS_SOFT, "securityerror" },
+        { "5.7.1", "550", "550 5.7.1 <bob@example.org>: Recipient address rejected: User bob@example.org temporary locked. Please try again later!", CLASS_SOFT, "suspend" },
+        /* a 4xx that says it will never work */
+        { NULL, "451", "451 this is a permanent error, do not retry", CLASS_HARD, "onhold" },
+        /* policy refusals under 5xx stay hard (SMTP2GO: SPF failures are hard) */
+        { "5.7.1", "554", "554 5.7.1 <bob@example.org>: Relay access denied", CLASS_HARD, "norelaying" },
+        { "5.7.1", "550", "550 5.7.1 Message content rejected, UBE, id=00000-22-225", CLASS_HARD, "spamdetected" },
+        /* null MX is final even without a code; "not accepting now" is not */
+        { "4.0.0", NULL, "DNS type 'mx' lookup of example.org responded with code NOERROR The domain example.org doesn't receive email according to the administrator: returned Null MX", CLASS_HARD, "notaccept" },
+        { "4.3.2", "453", "453 4.3.2 System not accepting network messages", CLASS_SOFT, "notaccept" },
+    };
+    for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
+        check_example(&examples[i]);
+}
+END_TEST
+
+/* ---- text and status code combined ------------------------------- */
+START_TEST(test_text_and_status)
+{
+    static const EXAMPLE examples[] = {
+        /* the code names the reason, the text is generic */
+        { "5.1.1", "550", "550 5.1.1 Requested action not taken", CLASS_HARD, "userunknown" },
+        { "5.2.2", "552", "552 5.2.2 Requested action aborted", CLASS_SOFT, "mailboxfull" },
+        { "5.1.6", "550", "550 5.1.6 Requested action not taken", CLASS_HARD, "hasmoved" },
+        /* a precise code beats vague text */
+        { "5.2.2", "554", "554 5.2.2 Service currently unavailable", CLASS_SOFT, "mailboxfull" },
+        /* precise text beats the generic x.7.1 */
+        { "5.7.1", "550", "550 5.7.1 IP address blacklisted by recipient", CLASS_HARD, "blocked" },
+        /* x.2.1 (mailbox disabled) with "user unknown": the text is precise */
+        { "5.2.1", "550", "550 5.2.1 <bob@example.org>... User Unknown", CLASS_HARD, "userunknown" },
+        /* x.2.3 is the per-mailbox size limit */
+        { "5.2.3", "552", "552 5.2.3 Message length exceeds administrative limit", CLASS_SOFT, "exceedlimit" },
+        { "5.3.4", "552", "552 5.3.4 Message length exceeds administrative limit", CLASS_SOFT, "mesgtoobig" },
+        /* x.1.8: a bad SENDER address, even if the text says "not found" */
+        { "5.1.8", "501", "The address couldn't be found. The response was: 501 5.1.8 Sender address rejected", CLASS_HARD, "rejected" },
+        /* a status code alone */
+        { "5.1.2", NULL, NULL, CLASS_HARD, "hostunknown" },
+        { "4.4.7", NULL, NULL, CLASS_SOFT, "expired" },
+        { "5.6.0", NULL, NULL, CLASS_HARD, "contenterror" },
+    };
+    for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
+        check_example(&examples[i]);
+}
+END_TEST
+
+/* ---- where in the SMTP dialogue ---------------------------------- */
+START_TEST(test_smtp_phase)
+{
+    static const EXAMPLE examples[] = {
+        /* after DATA an "unknown user" is a content filter speaking */
+        { NULL, "550", "host mx.example.org[192.0.2.1] said: 550 Unknown user bob@example.org (in reply to end of DATA command)", CLASS_HARD, "filtered" },
+        /* at MAIL FROM it is about our sender */
+        { "5.1.7", "550", "SMTP error from remote mail server after MAIL FROM:<a@example.net>: 550 5.1.7 No such domain example.net", CLASS_HARD, "rejected" },
+        { "5.1.0", "553", "SMTP error from remote mail server after MAIL FROM:<a@example.net>: 553 5.1.0 example.net does not exist", CLASS_HARD, "rejected" },
+        /* at connection time about our host */
+        { "5.0.0", "501", "Connected to 192.0.2.1 but my name was rejected. Remote host said: 501 5.0.0 Invalid domain name", CLASS_HARD, "blocked" },
+        { NULL, NULL, "host mx.example.org[192.0.2.1] refused to talk to me: 554 mx.example.org", CLASS_HARD, "blocked" },
+        { NULL, NULL, "host mx.example.org[192.0.2.1] refused to talk to me: 421 busy", CLASS_SOFT, "blocked" },
+        /* at RCPT the user is unknown, also under x.2.1 */
+        { "5.2.1", "550", "SMTP error from remote mail server after RCPT TO:<bob@example.org>: 550 5.2.1 <bob@example.org>... User Unknown", CLASS_HARD, "userunknown" },
+    };
+    for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
+        check_example(&examples[i]);
+    ck_assert_int_eq(smtp_phase(NULL), PHASE_UNKNOWN);
+    ck_assert_int_eq(smtp_phase("550 5.1.1 User unknown"), PHASE_UNKNOWN);
+    ck_assert_int_eq(smtp_phase("550 User unknown (IN REPLY TO RCPT TO COMMAND)"), PHASE_RCPT);
+}
+END_TEST
+
+/* ---- codes found in the text when the fields are empty ----------- */
+START_TEST(test_codes_in_text)
+{
+    BOUNCE_RCPT r = make_rcpt("failed", NULL, NULL,
+                              "host mx.example.org[192.0.2.1] said: 550-5.7.1 <bob@example.org> denied (#5.7.1)");
+    CODES c;
+
+    codes_of(&r, &c);
+    ck_assert_str_eq(c.status, "5.7.1");
+    ck_assert_str_eq(c.replycode, "550");
+    /* IP addresses and version numbers are not codes */
+    r = make_rcpt("failed", NULL, NULL, "connect to 203.0.113.2 (4.16.55.1) failed, v2.4.10");
+    codes_of(&r, &c);
+    ck_assert_ptr_null(c.status);
+    ck_assert_ptr_null(c.replycode);
+    /* the detector's own fields win */
+    r = make_rcpt("failed", "5.1.1", "550", "451 4.3.0 something else");
+    codes_of(&r, &c);
+    ck_assert_str_eq(c.status, "5.1.1");
+    ck_assert_str_eq(c.replycode, "550");
+    /* only the text: Gmail's "said: 550-5.1.1" */
+    r = make_rcpt("failed", NULL, NULL, "said: 550-5.1.1 The email account that you tried to reach does not exist.");
+    classify_rcpt(&r, REPORT_BOUNCE);
+    ck_assert_int_eq(r.cls, CLASS_HARD);
+    ck_assert_str_eq(r.reason, "userunknown");
+}
+END_TEST
+
+/* ---- nothing to go on --------------------------------------------- */
+START_TEST(test_no_information)
+{
+    static const EXAMPLE examples[] = {
+        { NULL, NULL, NULL, CLASS_UNKNOWN, "undefined" },
+        { "5.0.0", NULL, NULL, CLASS_HARD, "undefined" },
+        { "4.0.0", NULL, "", CLASS_SOFT, "undefined" },
+        { NULL, NULL, "Something went wrong", CLASS_UNKNOWN, "onhold" },
+        { NULL, "550", "550 Rejected", CLASS_HARD, "onhold" },
+        { NULL, "451", "451 Rejected", CLASS_SOFT, "onhold" },
+        { NULL, "503", "503 Improper sequence of commands", CLASS_HARD, "syntaxerror" },
+        { NULL, "504", "504 bad things", CLASS_HARD, "syntaxerror" },
+    };
+    for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
+        check_example(&examples[i]);
+}
+END_TEST
+
+/* ---- kinds and actions -------------------------------------------- */
+START_TEST(test_complaint)
+{
+    BOUNCE_RCPT r = make_rcpt(NULL, NULL, NULL, "This is an email abuse report");
+
+    r.feedback_type = (char *) "abuse";
+    classify_rcpt(&r, REPORT_COMPLAINT);
+    ck_assert_int_eq(r.cls, CLASS_COMPLAINT);
+    ck_assert_str_eq(r.reason, "feedback");
+}
+END_TEST
+
+START_TEST(test_autoreply)
+{
+    BOUNCE_RCPT r = make_rcpt(NULL, NULL, NULL, "I'm out of the office until Monday.");
+
+    classify_rcpt(&r, REPORT_AUTOREPLY);
+    ck_assert_int_eq(r.cls, CLASS_AUTOREPLY);
+    ck_assert_str_eq(r.reason, "vacation");
+}
+END_TEST
+
+START_TEST(test_delivered)
+{
+    static const char *const actions[] = { "delivered", "relayed", "expanded" };
+
+    for (size_t i = 0; i < 3; i++) {
+        BOUNCE_RCPT r = make_rcpt(actions[i], "2.0.0", "250", "250 2.0.0 Ok");
+        classify_rcpt(&r, REPORT_BOUNCE);
+        ck_assert_int_eq(r.cls, CLASS_DELIVERED);
+        ck_assert_str_eq(r.reason, "delivered");
+    }
+    /* a 2.x.x status under a missing action is a success too */
+    BOUNCE_RCPT r = make_rcpt(NULL, "2.1.5", "250", "250 2.1.5 Ok");
+    classify_rcpt(&r, REPORT_BOUNCE);
+    ck_assert_int_eq(r.cls, CLASS_DELIVERED);
+}
+END_TEST
+
+START_TEST(test_delayed)
+{
+    /* a warning keeps the reason of its cause */
+    BOUNCE_RCPT r = make_rcpt("delayed", "4.2.2", "452", "452 4.2.2 Mailbox full");
+    classify_rcpt(&r, REPORT_BOUNCE);
+    ck_assert_int_eq(r.cls, CLASS_DELAYED);
+    ck_assert_str_eq(r.reason, "mailboxfull");
+
+    /* and is "expired" when the cause is unknown */
+    r = make_rcpt("delayed", "4.0.0", NULL, "Delivery to the following recipient has been delayed, will retry");
+    classify_rcpt(&r, REPORT_BOUNCE);
+    ck_assert_int_eq(r.cls, CLASS_DELAYED);
+    ck_assert_str_eq(r.reason, "expired");
+
+    r = make_rcpt("delayed", NULL, NULL, NULL);
+    classify_rcpt(&r, REPORT_BOUNCE);
+    ck_assert_int_eq(r.cls, CLASS_DELAYED);
+    ck_assert_str_eq(r.reason, "expired");
+}
+END_TEST
+
+START_TEST(test_detector_reason)
+{
+    /* a reason the format states (SES bounceSubType) is kept ... */
+    BOUNCE_RCPT r = make_rcpt("failed", "5.0.0", "550", "550 Rejected");
+    r.reason = "suspend";
+    classify_rcpt(&r, REPORT_BOUNCE);
+    ck_assert_str_eq(r.reason, "suspend");
+    ck_assert_int_eq(r.cls, CLASS_HARD);
+
+    r = make_rcpt("failed", NULL, NULL, NULL);
+    r.reason = "userunknown";
+    classify_rcpt(&r, REPORT_BOUNCE);
+    ck_assert_str_eq(r.reason, "userunknown");
+    ck_assert_int_eq(r.cls, CLASS_HARD);
+
+    /* ... but "I don't know" answers are worked out again */
+    r = make_rcpt("failed", "5.1.1", "550", "550 5.1.1 Mailbox does not exist");
+    r.reason = "onhold";
+    classify_rcpt(&r, REPORT_BOUNCE);
+    ck_assert_str_eq(r.reason, "userunknown");
+
+    r = make_rcpt("failed", NULL, "550", "550 mailbox full");
+    r.reason = "undefined";
+    classify_rcpt(&r, REPORT_BOUNCE);
+    ck_assert_str_eq(r.reason, "mailboxfull");
+    ck_assert_int_eq(r.cls, CLASS_SOFT);
+}
+END_TEST
+
+START_TEST(test_classify_report)
+{
+    BOUNCE_RCPT rcpts[3];
+    BOUNCE_REPORT report;
+
+    rcpts[0] = make_rcpt("failed", "5.1.1", "550", "550 5.1.1 User unknown");
+    rcpts[1] = make_rcpt("failed", "4.2.2", "452", "452 4.2.2 Mailbox full");
+    rcpts[2] = make_rcpt("delayed", NULL, NULL, "connect to mx.example.org[192.0.2.1]:25: Connection timed out");
+    memset(&report, 0, sizeof(report));
+    report.kind = REPORT_BOUNCE;
+    report.rcpts = rcpts;
+    report.count = 3;
+    report.alloc = 3;
+    classify_report(&report);
+    ck_assert_int_eq(rcpts[0].cls, CLASS_HARD);
+    ck_assert_int_eq(rcpts[1].cls, CLASS_SOFT);
+    ck_assert_int_eq(rcpts[2].cls, CLASS_DELAYED);
+    ck_assert_str_eq(rcpts[2].reason, "expired");
+}
+END_TEST
+
+START_TEST(test_temporary_reasons)
+{
+    static const char *const temporary[] = {
+        "mailboxfull", "exceedlimit", "systemfull", "toomanyconn", "speeding",
+        "networkerror", "systemerror", "expired", "mesgtoobig",
+    };
+    static const char *const others[] = {
+        "userunknown", "hostunknown", "hasmoved", "notaccept", "blocked",
+        "rejected", "filtered", "suspend", "onhold", "undefined", "feedback", NULL,
+    };
+    for (size_t i = 0; i < sizeof(temporary) / sizeof(temporary[0]); i++) {
+        ck_assert_msg(classify_reason_is_temporary(temporary[i]), "%s", temporary[i]);
+        /* and soft under any code */
+        BOUNCE_RCPT r = make_rcpt("failed", "5.0.0", "550", "550 Rejected");
+        r.reason = temporary[i];
+        classify_rcpt(&r, REPORT_BOUNCE);
+        ck_assert_msg(r.cls == CLASS_SOFT, "%s under 550 is %s", temporary[i], bounce_class_name(r.cls));
+    }
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        ck_assert_msg(!classify_reason_is_temporary(others[i]), "%s", others[i] ? others[i] : "NULL");
+}
+END_TEST
+
+static Suite *classify_suite(void)
+{
+    Suite *s = suite_create("classify");
+    TCase *tc = tcase_create("reference");
+
+    tcase_add_test(tc, test_reference_hard_bounces);
+    tcase_add_test(tc, test_reference_hard_bounces_text_only);
+    tcase_add_test(tc, test_reference_hard_messages);
+    tcase_add_test(tc, test_reference_soft_messages);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("content");
+    tcase_add_test(tc, test_content_over_code);
+    tcase_add_test(tc, test_text_and_status);
+    tcase_add_test(tc, test_smtp_phase);
+    tcase_add_test(tc, test_no_information);
+    tcase_add_test(tc, test_codes_in_text);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("kinds");
+    tcase_add_test(tc, test_complaint);
+    tcase_add_test(tc, test_autoreply);
+    tcase_add_test(tc, test_delivered);
+    tcase_add_test(tc, test_delayed);
+    tcase_add_test(tc, test_detector_reason);
+    tcase_add_test(tc, test_classify_report);
+    tcase_add_test(tc, test_temporary_reasons);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(classify_suite());
+
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

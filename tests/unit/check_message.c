@@ -1,0 +1,824 @@
+/*
+ * check_message.c: unit tests of suppress-ingest's parsing core: the
+ * field parser (fields.c), message.c on hand-made messages (RFC 2047,
+ * base64 and quoted-printable DSN parts, global DSNs, nested messages,
+ * text/rfc822-headers, HTML-only and 8-bit bounces, broken MIME, limits),
+ * the report helpers (report.c, detectors.c), VERP decoding, and the
+ * generic detectors (rfc3464, arf, autoreply, fallback).
+ *
+ * Samples live in data/ingest/; they are written for these tests, not
+ * taken from the corpus.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gmime/gmime.h>
+
+#include "addr.h"
+#include "bounce.h"
+#include "classify.h"
+#include "detector.h"
+#include "ingest.h"
+#include "message.h"
+
+extern const DETECTOR detector_rfc3464;
+extern const DETECTOR detector_arf;
+extern const DETECTOR detector_autoreply;
+extern const DETECTOR detector_fallback;
+
+#define DATA_DIR TESTS_SRCDIR "/unit/data/ingest/"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static char *read_sample(const char *name, size_t *len)
+{
+    char path[512];
+    gchar *data;
+    gsize size;
+
+    snprintf(path, sizeof(path), "%s%s", DATA_DIR, name);
+    ck_assert_msg(g_file_get_contents(path, &data, &size, NULL), "cannot read %s", path);
+    *len = size;
+    return data;
+}
+
+/* Parse a sample with no limits; the caller message_free()s. */
+static void load_with(const char *name, const char *envelope, BOUNCE_MSG *msg)
+{
+    MESSAGE_LIMITS limits = { 0, 0 };
+    SUP_ERR err;
+    size_t len;
+    char *raw = read_sample(name, &len);
+
+    ck_assert_msg(message_parse(raw, len, name, envelope, &limits, msg, &err) == 0, "%s: %s", name, err.text);
+    g_free(raw);
+}
+
+static void load(const char *name, BOUNCE_MSG *msg)
+{
+    load_with(name, NULL, msg);
+}
+
+static void parse_string(const char *raw, BOUNCE_MSG *msg)
+{
+    MESSAGE_LIMITS limits = { 0, 0 };
+    SUP_ERR err;
+
+    ck_assert_msg(message_parse(raw, strlen(raw), "inline", NULL, &limits, msg, &err) == 0, "%s", err.text);
+}
+
+/* ---- fields_parse ----------------------------------------------------- */
+
+START_TEST(test_fields_folding)
+{
+    BOUNCE_FIELDS f = { NULL, 0 };
+
+    ck_assert_uint_eq(fields_parse("Diagnostic-Code: smtp; 550-5.1.1 one\r\n"
+                                   "    550 5.1.1 two\r\n"
+                                   "\tthree\r\n"
+                                   "Action: failed\r\n", &f), 2);
+    ck_assert_str_eq(f.items[0].name, "Diagnostic-Code");
+    ck_assert_str_eq(f.items[0].value, "smtp; 550-5.1.1 one 550 5.1.1 two three");
+    ck_assert_str_eq(fields_get(&f, "action"), "failed");
+    ck_assert_ptr_null(fields_get(&f, "Status"));
+    fields_free(&f);
+    ck_assert_uint_eq(f.count, 0);
+}
+END_TEST
+
+START_TEST(test_fields_junk)
+{
+    BOUNCE_FIELDS f = { NULL, 0 };
+
+    /* Leading blank lines skipped, prose and colon-less lines skipped, a
+     * space before the colon tolerated, the block ends at a blank line. */
+    ck_assert_uint_eq(fields_parse("\n\r\n"
+                                   "This is not a field, even with a colon: see?\n"
+                                   "no colon at all\n"
+                                   "   orphan continuation\n"
+                                   "Reporting-MTA : dns; mx.example\n"
+                                   ": empty name\n"
+                                   "Status:5.1.1\n"
+                                   "\n"
+                                   "Final-Recipient: rfc822; after@blank.example\n", &f), 2);
+    ck_assert_str_eq(fields_get(&f, "Reporting-MTA"), "dns; mx.example");
+    ck_assert_str_eq(fields_get(&f, "Status"), "5.1.1");
+    ck_assert_ptr_null(fields_get(&f, "Final-Recipient"));
+    fields_free(&f);
+
+    /* Appends to what is there already; empty and NULL input add nothing. */
+    ck_assert_uint_eq(fields_parse("A: 1\n", &f), 1);
+    ck_assert_uint_eq(fields_parse("B: 2", &f), 1);
+    ck_assert_uint_eq(f.count, 2);
+    ck_assert_uint_eq(fields_parse("", &f), 0);
+    ck_assert_uint_eq(fields_parse(NULL, &f), 0);
+    ck_assert_str_eq(fields_get(&f, "b"), "2");
+    fields_free(&f);
+}
+END_TEST
+
+START_TEST(test_fields_decoding)
+{
+    BOUNCE_FIELDS f = { NULL, 0 };
+
+    /* RFC 2047 words, and raw Latin-1 bytes that must come out as UTF-8. */
+    fields_parse("Subject: =?ISO-8859-1?Q?Caf=E9?= =?UTF-8?B?4oCT?= ok\n"
+                 "X-Raw: Empf\xe4nger unbekannt\n", &f);
+    ck_assert_str_eq(fields_get(&f, "Subject"), "Café– ok");
+    ck_assert(g_utf8_validate(fields_get(&f, "X-Raw"), -1, NULL));
+    ck_assert_str_eq(fields_get(&f, "X-Raw"), "Empfänger unbekannt");
+    fields_free(&f);
+}
+END_TEST
+
+/* ---- message.c -------------------------------------------------------- */
+
+START_TEST(test_message_dsn_basic)
+{
+    BOUNCE_MSG m;
+
+    load("dsn-basic.eml", &m);
+    ck_assert_str_eq(m.content_type, "multipart/report");
+    ck_assert_str_eq(m.report_type, "delivery-status");
+    ck_assert_str_eq(bmsg_header(&m, "subject"), "Undelivered Mail – returned");
+    ck_assert_str_eq(bmsg_header(&m, "Content-Type"),
+                     "multipart/report; report-type=delivery-status; boundary=\"BOUNDARY-1\"");
+    ck_assert_str_eq(m.envelope_recipient, "bounces@sender.example");
+    ck_assert_uint_gt(m.raw_size, 1000);
+    ck_assert_ptr_nonnull(strstr(m.text, "I'm sorry to have to inform you"));
+    ck_assert_ptr_null(strstr(m.text, "Reporting-MTA"));
+    ck_assert_ptr_null(strchr(m.text, '\r'));
+    /* The DSN: one per-message group, two recipients, values unfolded. */
+    ck_assert_str_eq(fields_get(&m.dsn_message, "Reporting-MTA"), "dns; mx.sender.example");
+    ck_assert_uint_eq(m.dsn_rcpt_count, 2);
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Diagnostic-Code"),
+                     "smtp; 550 5.1.1 <alice@dest.example>: Recipient address rejected: User unknown");
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[1], "Action"), "delayed");
+    /* The returned message's headers, decoded. */
+    ck_assert_ptr_nonnull(m.returned);
+    ck_assert_str_eq(bmsg_returned_header(&m, "Subject"), "Café news");
+    ck_assert_str_eq(bmsg_returned_header(&m, "To"), "alice@dest.example, bob@dest.example");
+    ck_assert_ptr_null(m.feedback);
+    /* The flat body: every text and status part, then the returned headers. */
+    ck_assert_ptr_nonnull(strstr(m.flat, "Content-Type: text/plain\nI'm sorry"));
+    ck_assert_ptr_nonnull(strstr(m.flat, "Content-Type: message/delivery-status\nReporting-MTA:"));
+    ck_assert_ptr_nonnull(strstr(m.flat, "Content-Type: message/rfc822\n"));
+    ck_assert_ptr_nonnull(strstr(m.flat, "Message-ID: <original.1@sender.example>"));
+    ck_assert_ptr_null(strstr(m.flat, "Hello."));
+    message_free(&m);
+    ck_assert_ptr_null(m.text);
+}
+END_TEST
+
+START_TEST(test_message_envelope_override)
+{
+    BOUNCE_MSG m;
+
+    load_with("dsn-basic.eml", "bounces+x=y.example@sender.example", &m);
+    ck_assert_str_eq(m.envelope_recipient, "bounces+x=y.example@sender.example");
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_base64_dsn_and_headers_part)
+{
+    BOUNCE_MSG m;
+
+    load("dsn-base64.eml", &m);
+    /* quoted-printable Latin-1 text -> UTF-8 */
+    ck_assert_ptr_nonnull(strstr(m.text, "être remis à carol@dest.example"));
+    /* base64 DSN with CRLF lines */
+    ck_assert_uint_eq(m.dsn_rcpt_count, 1);
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Final-Recipient"), "rfc822; carol@dest.example");
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Status"), "5.0.0");
+    /* text/rfc822-headers is the returned message */
+    ck_assert_str_eq(bmsg_returned_header(&m, "To"), "carol@dest.example");
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_global_dsn)
+{
+    BOUNCE_MSG m;
+
+    load("dsn-qp-global.eml", &m);
+    ck_assert_str_eq(m.report_type, "global-delivery-status");
+    ck_assert_uint_eq(m.dsn_rcpt_count, 1);
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Final-Recipient"), "utf-8; jürgen@dest.example");
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Diagnostic-Code"), "smtp; 552 5.2.2 Postfach voll (über Quota)");
+    ck_assert_str_eq(bmsg_returned_header(&m, "To"), "jürgen@dest.example");
+    ck_assert_ptr_nonnull(strstr(m.text, "n’a pas été remis"));
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_dsn_without_blank_lines)
+{
+    BOUNCE_MSG m;
+
+    load("dsn-noblank.eml", &m);
+    ck_assert_str_eq(fields_get(&m.dsn_message, "Reporting-MTA"), "dns; mx.sender.example");
+    ck_assert_ptr_null(fields_get(&m.dsn_message, "Final-Recipient"));
+    ck_assert_uint_eq(m.dsn_rcpt_count, 2);
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Original-Recipient"), "rfc822; dan@dest.example");
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Status"), "5.1.1");
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[1], "Original-Recipient"), "rfc822; eve@dest.example");
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[1], "Diagnostic-Code"), "smtp; 550 5.1.2 Host unknown");
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_dsn_field_order)
+{
+    BOUNCE_MSG m;
+
+    /* Action before Final-Recipient, Original-Recipient after it: one
+     * recipient; a stray blank line inside the group does not split it. */
+    parse_string("From: MAILER-DAEMON@x.example\n"
+                 "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"
+                 "--b\nContent-Type: text/plain\n\nfailed\n"
+                 "--b\nContent-Type: message/delivery-status\n\n"
+                 "Reporting-MTA: dns; x.example\n\n"
+                 "Action: failed\nFinal-Recipient: rfc822; a@y.example\n"
+                 "Original-Recipient: rfc822; a@y.example\n\n"
+                 "Status: 4.3.0\nDiagnostic-Code: smtp; 451 4.3.0 later\n"
+                 "--b--\n", &m);
+    ck_assert_uint_eq(m.dsn_rcpt_count, 1);
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Status"), "4.3.0");
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Original-Recipient"), "rfc822; a@y.example");
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_nested_rfc822)
+{
+    BOUNCE_MSG m;
+
+    load("nested-rfc822.eml", &m);
+    ck_assert_str_eq(m.content_type, "multipart/mixed");
+    ck_assert_ptr_null(m.report_type);
+    /* text/plain of the alternative, not the HTML, not the returned body */
+    ck_assert_ptr_nonnull(strstr(m.text, "The following address failed:\n"));
+    ck_assert_ptr_null(strstr(m.text, "<p>"));
+    ck_assert_ptr_null(strstr(m.text, "trap@"));
+    ck_assert_ptr_null(strstr(m.flat, "trap@"));
+    /* the HTML alternative is in the flat body, reduced to text */
+    ck_assert_ptr_nonnull(strstr(m.flat, "Content-Type: text/html\n"));
+    ck_assert_ptr_nonnull(strstr(m.flat, "<frank@dest.example>"));
+    ck_assert_str_eq(bmsg_returned_header(&m, "To"), "frank@dest.example");
+    ck_assert_str_eq(bmsg_returned_header(&m, "Content-Type"), "multipart/mixed; boundary=\"inner\"");
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_broken_mime)
+{
+    BOUNCE_MSG m;
+
+    /* A multipart whose boundary never appears: the text is all there. */
+    load("broken-mime.eml", &m);
+    ck_assert_ptr_nonnull(strstr(m.text, "<grace@dest.example>: host mx.dest.example said: 550 5.1.1"));
+    ck_assert_ptr_nonnull(strstr(m.flat, "grace@dest.example"));
+    ck_assert_uint_eq(m.dsn_rcpt_count, 0);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_html_only)
+{
+    BOUNCE_MSG m;
+
+    load("html-only.eml", &m);
+    ck_assert_ptr_nonnull(strstr(m.text, "Delivery has failed to these recipients:"));
+    ck_assert_ptr_nonnull(strstr(m.text, "heidi@dest.example\n550 5.1.1 User unknown & gone – sorry"));
+    ck_assert_ptr_null(strstr(m.text, "color"));
+    ck_assert_ptr_null(strstr(m.text, "<p>"));
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_8bit_undeclared)
+{
+    BOUNCE_MSG m;
+
+    load("latin1-8bit.eml", &m);
+    ck_assert(g_utf8_validate(m.text, -1, NULL));
+    ck_assert_ptr_nonnull(strstr(m.text, "Empfänger unbekannt"));
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_mbox_from_line)
+{
+    BOUNCE_MSG m;
+
+    parse_string("From MAILER-DAEMON Mon Mar  2 10:00:00 2026\n"
+                 "From: MAILER-DAEMON@x.example\nSubject: test\n\nbody\n", &m);
+    ck_assert_str_eq(bmsg_header(&m, "Subject"), "test");
+    ck_assert_str_eq(m.text, "body\n");
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_garbage)
+{
+    static const char *const inputs[] = {
+        "", "\n\n\n", "no headers at all, just text", "\xff\xfe\x00\x01 binary",
+        "Content-Type: multipart/mixed; boundary=\"\"\n\n--\n--\n",
+        "Content-Type: message/rfc822\n\n",
+        "Content-Type: multipart/report; boundary=x\n\n--x\nContent-Type: message/delivery-status\n"
+        "Content-Transfer-Encoding: base64\n\n!!!not base64!!!\n--x--\n",
+    };
+    static const size_t lengths[] = { 0, 3, 28, 12, 0, 0, 0 };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(inputs); i++) {
+        BOUNCE_MSG m;
+        MESSAGE_LIMITS limits = { 0, 0 };
+        SUP_ERR err;
+        size_t len = lengths[i] ? lengths[i] : strlen(inputs[i]);
+
+        ck_assert_int_eq(message_parse(inputs[i], len, "junk", NULL, &limits, &m, &err), 0);
+        ck_assert_ptr_nonnull(m.text);
+        ck_assert_ptr_nonnull(m.flat);
+        ck_assert(g_utf8_validate(m.text, -1, NULL));
+        ck_assert(g_utf8_validate(m.flat, -1, NULL));
+        message_free(&m);
+    }
+}
+END_TEST
+
+START_TEST(test_message_size_limit)
+{
+    MESSAGE_LIMITS limits = { 100, 0 };
+    BOUNCE_MSG m;
+    SUP_ERR err;
+    size_t len;
+    char *raw = read_sample("dsn-basic.eml", &len);
+
+    ck_assert_int_eq(message_parse(raw, len, "big.eml", NULL, &limits, &m, &err), -1);
+    ck_assert_int_eq(err.cls, SUP_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.text, "big.eml"));
+    ck_assert_ptr_nonnull(strstr(err.text, "max-message-size"));
+    message_free(&m);
+    limits.max_size = len;
+    ck_assert_int_eq(message_parse(raw, len, "exact.eml", NULL, &limits, &m, &err), 0);
+    message_free(&m);
+    g_free(raw);
+}
+END_TEST
+
+/* A message with `depth` nested multiparts around one text part. */
+static char *nested_message(int depth)
+{
+    GString *s = g_string_new("From: x@y.example\n");
+
+    for (int i = 0; i < depth; i++)
+        g_string_append_printf(s, "Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n", i, i);
+    g_string_append(s, "Content-Type: text/plain\n\ndeep\n");
+    for (int i = depth - 1; i >= 0; i--)
+        g_string_append_printf(s, "--b%d--\n", i);
+    return g_string_free(s, FALSE);
+}
+
+START_TEST(test_message_depth_limit)
+{
+    MESSAGE_LIMITS limits = { 0, 20 };
+    BOUNCE_MSG m;
+    SUP_ERR err;
+    char *ok = nested_message(19);
+    char *deep = nested_message(40);
+
+    ck_assert_int_eq(message_parse(ok, strlen(ok), "ok", NULL, &limits, &m, &err), 0);
+    ck_assert_str_eq(m.text, "deep");
+    message_free(&m);
+    ck_assert_int_eq(message_parse(deep, strlen(deep), "deep", NULL, &limits, &m, &err), -1);
+    ck_assert_int_eq(err.cls, SUP_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.text, "max-mime-depth"));
+    message_free(&m);
+    g_free(ok);
+    g_free(deep);
+}
+END_TEST
+
+START_TEST(test_message_dsn_parsed_as_message)
+{
+    BOUNCE_MSG m;
+
+    /* GMime versions differ on whether a delivery-status part is a leaf or
+     * a message: make it a message (this test runs in its own process). */
+    g_mime_object_register_type("message", "delivery-status", GMIME_TYPE_MESSAGE_PART);
+    g_mime_object_register_type("message", "feedback-report", GMIME_TYPE_MESSAGE_PART);
+    load("dsn-basic.eml", &m);
+    ck_assert_str_eq(fields_get(&m.dsn_message, "Reporting-MTA"), "dns; mx.sender.example");
+    ck_assert_uint_eq(m.dsn_rcpt_count, 2);
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Final-Recipient"), "rfc822; Alice@Dest.Example");
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[1], "Final-Recipient"), "rfc822; bob@dest.example");
+    message_free(&m);
+    load("arf-standard.eml", &m);
+    ck_assert_ptr_nonnull(m.feedback);
+    ck_assert_str_eq(fields_get(m.feedback, "Feedback-Type"), "abuse");
+    ck_assert_str_eq(fields_get(m.feedback, "Original-Rcpt-To"), "<Ivan@isp.example>");
+    message_free(&m);
+}
+END_TEST
+
+/* ---- report helpers --------------------------------------------------- */
+
+START_TEST(test_rcpt_set_address)
+{
+    char *field = NULL;
+
+    ck_assert_int_eq(rcpt_set_address(&field, "RFC822; <John@Example.COM>"), 0);
+    ck_assert_str_eq(field, "john@example.com");
+    ck_assert_int_eq(rcpt_set_address(&field, "utf-8; user@example.org"), 0);
+    ck_assert_str_eq(field, "user@example.org");
+    ck_assert_int_eq(rcpt_set_address(&field, "  <bob@example.net>:  "), 0);
+    ck_assert_str_eq(field, "bob@example.net");
+    /* not an address: kept, lowercased, and said so */
+    ck_assert_int_eq(rcpt_set_address(&field, "Undisclosed Recipients"), -1);
+    ck_assert_str_eq(field, "undisclosed recipients");
+    ck_assert_int_eq(rcpt_set_address(&field, "rfc822;"), -1);
+    ck_assert_ptr_null(field);
+    rcpt_set(&field, "  trimmed  ");
+    ck_assert_str_eq(field, "trimmed");
+    rcpt_setn(&field, "abcdef", 3);
+    ck_assert_str_eq(field, "abc");
+    rcpt_set(&field, NULL);
+    ck_assert_ptr_null(field);
+}
+END_TEST
+
+START_TEST(test_header_first_address)
+{
+    char out[ADDR_MAX + 1];
+
+    ck_assert_int_eq(header_first_address("\"Doe, John\" <J.Doe@X.example>, b@y.example", out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "j.doe@x.example");
+    ck_assert_int_eq(header_first_address("a@x.example (Alice, at work)", out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "a@x.example");
+    ck_assert_int_eq(header_first_address("Undisclosed recipients:;, c@z.example", out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "c@z.example");
+    ck_assert_int_eq(header_first_address("<Undisclosed Recipients>", out, sizeof(out)), -1);
+    ck_assert_int_eq(header_first_address(NULL, out, sizeof(out)), -1);
+}
+END_TEST
+
+START_TEST(test_status_in_text)
+{
+    const char *found;
+    char code[4];
+
+    ck_assert_uint_eq(text_find_status("host 10.5.1.1 said: 550 5.1.1 <a@b>... unknown", &found), 5);
+    ck_assert(strncmp(found, "5.1.1", 5) == 0);
+    ck_assert_uint_eq(text_find_status("#5.7.133 RESOLVER.RST", &found), 7);
+    ck_assert_uint_eq(text_find_status("released 2.10.2013 and 1.2.3", &found), 0);
+    ck_assert_uint_eq(text_find_status(NULL, &found), 0);
+    ck_assert(text_leading_replycode(" 552 too big", code));
+    ck_assert_str_eq(code, "552");
+    ck_assert(!text_leading_replycode("5521 no", code));
+    ck_assert(!text_leading_replycode("5.1.1 no", code));
+}
+END_TEST
+
+START_TEST(test_complete_codes)
+{
+    BOUNCE_RCPT r;
+
+    memset(&r, 0, sizeof(r));
+    rcpt_set(&r.status, "5.0.0");
+    rcpt_set(&r.diagnostic, "550 5.1.1 The email account that you tried to reach does not exist");
+    rcpt_complete_codes(&r);
+    ck_assert_str_eq(r.status, "5.1.1");
+    ck_assert_str_eq(r.replycode, "550");
+    /* A specific status is not replaced by what the text says. */
+    rcpt_set(&r.status, "5.2.2");
+    rcpt_complete_codes(&r);
+    ck_assert_str_eq(r.status, "5.2.2");
+    /* Nor by a code of another class. */
+    rcpt_set(&r.status, "4.0.0");
+    rcpt_complete_codes(&r);
+    ck_assert_str_eq(r.status, "4.0.0");
+    free(r.status);
+    free(r.replycode);
+    free(r.diagnostic);
+}
+END_TEST
+
+START_TEST(test_verp_decode)
+{
+    char out[ADDR_MAX + 1];
+
+    ck_assert_int_eq(verp_decode("bounces+%{local}=%{domain}@example.org",
+                                 "bounces+John.Doe=Dest.Example@example.org", out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "john.doe@dest.example");
+    /* the local part may contain the separator; the domain cannot */
+    ck_assert_int_eq(verp_decode("bounces+%{local}=%{domain}@example.org",
+                                 "bounces+a=b=c.example@example.org", out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "a=b@c.example");
+    ck_assert_int_eq(verp_decode("b-%{domain}-%{local}@example.org",
+                                 "b-dest.example-x-y@example.org", out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "x-y@dest.example");
+    ck_assert_int_eq(verp_decode("bounces+%{local}=%{domain}@example.org",
+                                 "other@example.org", out, sizeof(out)), -1);
+    ck_assert_int_eq(verp_decode("bounces+%{local}=%{domain}@example.org",
+                                 "bounces+=x@example.org", out, sizeof(out)), -1);
+    ck_assert_int_eq(verp_decode("no placeholders", "x@y", out, sizeof(out)), -1);
+}
+END_TEST
+
+/* ---- detectors -------------------------------------------------------- */
+
+/* Run every detector, classify, like suppress-ingest does. */
+static void detect(const char *name, const char *envelope, BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+{
+    memset(report, 0, sizeof(*report));
+    load_with(name, envelope, msg);
+    detect_report(msg, report);
+    classify_report(report);
+}
+
+START_TEST(test_rfc3464_detector)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    load("dsn-basic.eml", &m);
+    memset(&r, 0, sizeof(r));
+    ck_assert(detector_rfc3464.match(&m));
+    ck_assert_int_eq(detector_rfc3464.parse(&m, &r), 2);
+    ck_assert_int_eq(r.kind, REPORT_BOUNCE);
+    ck_assert_str_eq(r.rcpts[0].recipient, "alice@dest.example");
+    ck_assert_str_eq(r.rcpts[0].original_recipient, "alice@dest.example");
+    ck_assert(!r.rcpts[0].forwarded);
+    ck_assert_str_eq(r.rcpts[0].action, "failed");
+    ck_assert_str_eq(r.rcpts[0].status, "5.1.1");
+    ck_assert_str_eq(r.rcpts[0].diagnostic, "550 5.1.1 <alice@dest.example>: Recipient address rejected: User unknown");
+    ck_assert_str_eq(r.rcpts[0].reporting_mta, "mx.sender.example");
+    ck_assert_str_eq(r.rcpts[0].remote_mta, "mx.dest.example");
+    ck_assert_str_eq(r.rcpts[1].recipient, "bob@dest.example");
+    ck_assert_str_eq(r.rcpts[1].action, "delayed");
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_rfc3464_vague_status)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    detect("dsn-base64.eml", NULL, &m, &r);
+    ck_assert_uint_eq(r.count, 1);
+    ck_assert_str_eq(r.detector, "rfc3464");
+    ck_assert_str_eq(r.rcpts[0].status, "5.1.1");     /* Status 5.0.0, text 5.1.1 */
+    ck_assert_str_eq(r.rcpts[0].replycode, "550");
+    ck_assert_int_eq(r.rcpts[0].cls, CLASS_HARD);
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_rfc3464_forwarded)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    detect("expanded-from.eml", NULL, &m, &r);
+    ck_assert_uint_eq(r.count, 1);
+    ck_assert_str_eq(r.rcpts[0].recipient, "peggy@elsewhere.example");
+    ck_assert_str_eq(r.rcpts[0].original_recipient, "peggy@dest.example");
+    ck_assert(r.rcpts[0].forwarded);
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_rfc3464_recipient_from_returned)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    memset(&r, 0, sizeof(r));
+    parse_string("From: MAILER-DAEMON@x.example\n"
+                 "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"
+                 "--b\nContent-Type: text/plain\n\nfailed\n"
+                 "--b\nContent-Type: message/delivery-status\n\n"
+                 "Reporting-MTA: dns; x.example\n\nAction: failed\nStatus: 5.1.1\n"
+                 "--b\nContent-Type: text/rfc822-headers\n\nTo: Someone <Someone@Y.example>\nSubject: s\n"
+                 "--b--\n", &m);
+    ck_assert_int_eq(detector_rfc3464.parse(&m, &r), 1);
+    ck_assert_str_eq(r.rcpts[0].recipient, "someone@y.example");
+    ck_assert_str_eq(r.rcpts[0].status, "5.1.1");
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_arf_standard)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    detect("arf-standard.eml", NULL, &m, &r);
+    ck_assert_int_eq(r.kind, REPORT_COMPLAINT);
+    ck_assert_str_eq(r.detector, "arf");
+    ck_assert_uint_eq(r.count, 1);
+    ck_assert_str_eq(r.rcpts[0].recipient, "ivan@isp.example");
+    ck_assert_str_eq(r.rcpts[0].feedback_type, "abuse");
+    ck_assert_str_eq(r.rcpts[0].reason, "feedback");
+    ck_assert_str_eq(r.rcpts[0].reporting_mta, "fbl.isp.example");
+    ck_assert_int_eq(r.rcpts[0].cls, CLASS_COMPLAINT);
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_arf_redacted_verp)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    /* Without a VERP pattern the redacted address cannot be recovered. */
+    message_set_verp_pattern(NULL);
+    detect("arf-redacted.eml", "bounces+judy=isp.example@sender.example", &m, &r);
+    ck_assert_uint_eq(r.count, 1);
+    ck_assert_ptr_null(r.rcpts[0].recipient);
+    report_clear(&r);
+    message_free(&m);
+
+    message_set_verp_pattern("bounces+%{local}=%{domain}@sender.example");
+    detect("arf-redacted.eml", "bounces+judy=isp.example@sender.example", &m, &r);
+    message_set_verp_pattern(NULL);
+    ck_assert_uint_eq(r.count, 1);
+    ck_assert_str_eq(r.rcpts[0].recipient, "judy@isp.example");
+    ck_assert_str_eq(r.rcpts[0].feedback_type, "opt-out");
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_arf_nonstandard)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    detect("complaint-microsoft.eml", NULL, &m, &r);
+    ck_assert_int_eq(r.kind, REPORT_COMPLAINT);
+    ck_assert_str_eq(r.rcpts[0].recipient, "kate@outlook.example");
+    ck_assert_str_eq(r.rcpts[0].feedback_type, "abuse");
+    report_clear(&r);
+    message_free(&m);
+
+    detect("unsubscribe.eml", NULL, &m, &r);
+    ck_assert_int_eq(r.kind, REPORT_COMPLAINT);
+    ck_assert_str_eq(r.rcpts[0].recipient, "leo@mail.example");
+    ck_assert_str_eq(r.rcpts[0].feedback_type, "opt-out");
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_autoreply)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    detect("vacation.eml", NULL, &m, &r);
+    ck_assert_int_eq(r.kind, REPORT_AUTOREPLY);
+    ck_assert_str_eq(r.detector, "autoreply");
+    ck_assert_str_eq(r.rcpts[0].recipient, "mallory@dest.example");
+    ck_assert_str_eq(r.rcpts[0].reason, "vacation");
+    ck_assert_int_eq(r.rcpts[0].cls, CLASS_AUTOREPLY);
+    ck_assert_str_eq(r.rcpts[0].diagnostic,
+                     "I am out of the office until Monday. I will read your message when I am back.");
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_autoreply_not_for_bounces)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    /* A bounce with "Auto-Submitted: auto-replied" (as Postfix sends) is a bounce. */
+    load("autosubmitted-bounce.eml", &m);
+    ck_assert(!detector_autoreply.match(&m));
+    message_free(&m);
+    detect("autosubmitted-bounce.eml", NULL, &m, &r);
+    ck_assert_int_eq(r.kind, REPORT_BOUNCE);
+    ck_assert_str_eq(r.rcpts[0].recipient, "niaj@dest.example");
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_fallback)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    load("latin1-8bit.eml", &m);
+    memset(&r, 0, sizeof(r));
+    ck_assert(detector_fallback.match(&m));
+    ck_assert_int_eq(detector_fallback.parse(&m, &r), 1);
+    ck_assert_str_eq(r.rcpts[0].recipient, "quentin@dest.example");
+    ck_assert_str_eq(r.rcpts[0].diagnostic, "550 5.1.1 Empfänger unbekannt");
+    report_clear(&r);
+    message_free(&m);
+
+    /* Only the bounce's own words count: not the returned message's. */
+    load("nested-rfc822.eml", &m);
+    ck_assert_int_eq(detector_fallback.parse(&m, &r), 1);
+    ck_assert_str_eq(r.rcpts[0].recipient, "frank@dest.example");
+    ck_assert_str_eq(r.rcpts[0].diagnostic, "550 5.1.1 No such user here");
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_not_a_report)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    /* A person writing to the bounce address, mentioning an error code. */
+    detect("plain-noreport.eml", NULL, &m, &r);
+    ck_assert_int_eq(r.kind, REPORT_NONE);
+    ck_assert_uint_eq(r.count, 0);
+    ck_assert_ptr_null(r.detector);
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+static Suite *message_suite(void)
+{
+    Suite *s = suite_create("message");
+    TCase *tc;
+
+    tc = tcase_create("fields");
+    tcase_add_test(tc, test_fields_folding);
+    tcase_add_test(tc, test_fields_junk);
+    tcase_add_test(tc, test_fields_decoding);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("message");
+    tcase_add_test(tc, test_message_dsn_basic);
+    tcase_add_test(tc, test_message_envelope_override);
+    tcase_add_test(tc, test_message_base64_dsn_and_headers_part);
+    tcase_add_test(tc, test_message_global_dsn);
+    tcase_add_test(tc, test_message_dsn_without_blank_lines);
+    tcase_add_test(tc, test_message_dsn_field_order);
+    tcase_add_test(tc, test_message_nested_rfc822);
+    tcase_add_test(tc, test_message_broken_mime);
+    tcase_add_test(tc, test_message_html_only);
+    tcase_add_test(tc, test_message_8bit_undeclared);
+    tcase_add_test(tc, test_message_mbox_from_line);
+    tcase_add_test(tc, test_message_garbage);
+    tcase_add_test(tc, test_message_size_limit);
+    tcase_add_test(tc, test_message_depth_limit);
+    tcase_add_test(tc, test_message_dsn_parsed_as_message);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("helpers");
+    tcase_add_test(tc, test_rcpt_set_address);
+    tcase_add_test(tc, test_header_first_address);
+    tcase_add_test(tc, test_status_in_text);
+    tcase_add_test(tc, test_complete_codes);
+    tcase_add_test(tc, test_verp_decode);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("detectors");
+    tcase_add_test(tc, test_rfc3464_detector);
+    tcase_add_test(tc, test_rfc3464_vague_status);
+    tcase_add_test(tc, test_rfc3464_forwarded);
+    tcase_add_test(tc, test_rfc3464_recipient_from_returned);
+    tcase_add_test(tc, test_arf_standard);
+    tcase_add_test(tc, test_arf_redacted_verp);
+    tcase_add_test(tc, test_arf_nonstandard);
+    tcase_add_test(tc, test_autoreply);
+    tcase_add_test(tc, test_autoreply_not_for_bounces);
+    tcase_add_test(tc, test_fallback);
+    tcase_add_test(tc, test_not_a_report);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    g_mime_init();
+    sr = srunner_create(message_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    g_mime_shutdown();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,185 @@
+#!/bin/sh
+# test-ingest.sh: suppress-ingest end to end on a real store in a temp
+# directory: Maildir (good and junk messages: good ones gone after commit,
+# junk quarantined with its reason, nothing lost), the same message twice
+# (nothing changes), mbox mode (locked, rewritten, mode kept), stdin mode
+# and its exit codes, a busy store (a real lock held by another process:
+# EX_TEMPFAIL, the message stays), a store the user may not open, and -n.
+set -u
+
+: "${top_builddir:?run from make check}" "${srcdir:?run from make check}"
+INGEST=$top_builddir/classifier/suppress-ingest
+PROBE=$top_builddir/tests/unit/ingest-probe
+DATA=$srcdir/unit/data/ingest
+[ -x "$INGEST" ] || { echo "no $INGEST"; exit 99; }
+[ -x "$PROBE" ] || { echo "no $PROBE"; exit 99; }
+
+T=$(mktemp -d /tmp/test-ingest.XXXXXX) || exit 99
+HOLDER=
+cleanup() {
+    if [ -n "$HOLDER" ]; then kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null; fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+ok() { echo "ok: $*"; }
+# expect_eq WHAT GOT WANT
+expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: got '$2', want '$3'"; fi; }
+
+STORE=$T/store
+Q=$T/quarantine
+cat > "$T/conf" <<EOF
+store = "$STORE"
+ingest {
+  quarantine = "$Q"
+  max-message-size = "64k"
+  verp-pattern = "bounces+%{local}=%{domain}@sender.example"
+}
+EOF
+run() { "$INGEST" -v -c "$T/conf" "$@" 2>>"$T/log"; }
+count_files() { find "$1" -maxdepth 1 -type f ! -name '*.reason' ! -name '.*' 2>/dev/null | wc -l; }
+count_reasons() { find "$1" -maxdepth 1 -type f -name '*.reason' 2>/dev/null | wc -l; }
+
+# ---- -n ------------------------------------------------------------------
+run -n; expect_eq "-n on a good config" $? 0
+printf 'store = "%s"\nno-such-key = 1\n' "$STORE" > "$T/bad.conf"
+"$INGEST" -c "$T/bad.conf" -n 2>"$T/bad.err"; expect_eq "-n on a bad config exits EX_CONFIG" $? 78
+grep -q "no-such-key" "$T/bad.err" && ok "config error names the key" || fail "config error text: $(cat "$T/bad.err")"
+
+# ---- Maildir: good and junk ------------------------------------------------
+MD=$T/maildir
+mkdir -p "$MD/new" "$MD/cur" "$MD/tmp"
+for f in dsn-basic arf-standard vacation expanded-from; do cp "$DATA/$f.eml" "$MD/new/1000.$f"; done
+cp "$DATA/dsn-noblank.eml" "$MD/cur/1001.noblank:2,S"
+cp "$DATA/plain-noreport.eml" "$MD/new/1002.human"
+: > "$MD/new/1003.empty"
+head -c 70000 /dev/zero | tr '\0' 'x' > "$MD/new/1004.huge"
+BEFORE=$(( $(count_files "$MD/new") + $(count_files "$MD/cur") ))
+
+# A dry run changes nothing.
+run --dry-run --maildir "$MD" > "$T/dry.out"; expect_eq "dry run exit" $? 0
+expect_eq "dry run leaves the Maildir" $(( $(count_files "$MD/new") + $(count_files "$MD/cur") )) "$BEFORE"
+[ ! -d "$STORE" ] && ok "dry run creates no store" || fail "dry run created the store"
+
+run --maildir "$MD"; expect_eq "maildir run exit" $? 0
+expect_eq "new/ emptied" "$(count_files "$MD/new")" 0
+expect_eq "cur/ emptied" "$(count_files "$MD/cur")" 0
+expect_eq "junk quarantined" "$(count_files "$Q")" 3
+expect_eq "every quarantined message has a reason" "$(count_reasons "$Q")" 3
+APPLIED=$("$PROBE" "$STORE" counter bounce.hard)
+expect_eq "nothing lost: applied + quarantined = before" $((5 + $(count_files "$Q"))) "$BEFORE"
+grep -l "source: $MD/new/1004.huge" "$Q"/*.reason >/dev/null && grep -q "too large" "$Q"/*.reason \
+    && ok "too-large message quarantined with its reason" || fail "too-large reason missing"
+grep -q "reason: not a report" "$Q"/*.reason && ok "non-report quarantined as such" || fail "not-a-report reason missing"
+expect_eq "hard bounce suppressed" "$("$PROBE" "$STORE" entry alice@dest.example | cut -d' ' -f1,3)" "hard-bounce 1"
+expect_eq "delayed recipient not suppressed" "$("$PROBE" "$STORE" entry bob@dest.example; echo $?)" 1
+expect_eq "complaint suppressed permanently" "$("$PROBE" "$STORE" entry ivan@isp.example)" "complaint 0 1"
+expect_eq "auto-reply recorded, not suppressed" "$("$PROBE" "$STORE" events mallory@dest.example)" 1
+expect_eq "forwarded failure recorded on the original" "$("$PROBE" "$STORE" events peggy@dest.example)" 1
+expect_eq "forwarded failure not suppressed" "$("$PROBE" "$STORE" entry peggy@dest.example; echo $?)" 1
+expect_eq "bounce.hard counter" "$APPLIED" 4
+grep -q "to=<alice@dest.example> class=hard reason=userunknown status=5.1.1 event=hard-bounce action=suppressed until" "$T/log" \
+    && ok "decision logged" || fail "decision log line missing"
+
+# ---- the same message twice --------------------------------------------------
+EVENTS=$("$PROBE" "$STORE" events alice@dest.example)
+cp "$DATA/dsn-basic.eml" "$MD/new/2000.again"
+run --maildir "$MD"; expect_eq "duplicate run exit" $? 0
+expect_eq "duplicate removed from the Maildir" "$(count_files "$MD/new")" 0
+expect_eq "duplicate changes no timeline" "$("$PROBE" "$STORE" events alice@dest.example)" "$EVENTS"
+expect_eq "duplicate changes no counter" "$("$PROBE" "$STORE" counter bounce.hard)" 4
+grep -q "already processed" "$T/log" && ok "duplicate logged" || fail "duplicate not logged"
+
+# ---- mbox --------------------------------------------------------------------
+MBOX=$T/bounces.mbox
+for f in dsn-base64 plain-noreport unsubscribe; do
+    echo "From MAILER-DAEMON Mon Mar  2 10:00:00 2026"
+    sed 's/^From />From /' "$DATA/$f.eml"
+    echo
+done > "$MBOX"
+chmod 0640 "$MBOX"
+QBEFORE=$(count_files "$Q")
+run --mbox "$MBOX"; expect_eq "mbox run exit" $? 0
+expect_eq "mbox emptied" "$(wc -c < "$MBOX")" 0
+expect_eq "mbox mode kept" "$(stat -c %a "$MBOX")" 640
+[ ! -e "$MBOX.lock" ] && ok "dot-lock released" || fail "dot-lock left behind"
+expect_eq "mbox junk quarantined" "$(count_files "$Q")" $((QBEFORE + 1))
+expect_eq "mbox bounce applied" "$("$PROBE" "$STORE" entry carol@dest.example | cut -d' ' -f1)" hard-bounce
+expect_eq "mbox unsubscribe applied" "$("$PROBE" "$STORE" entry leo@mail.example | cut -d' ' -f1)" unsubscribe
+
+# A locked mbox is left alone: EX_TEMPFAIL.
+cp "$DATA/dsn-basic.eml" "$T/one" && { echo "From x Mon Mar  2 10:00:00 2026"; cat "$T/one"; } > "$MBOX"
+echo $$ > "$MBOX.lock"
+run --mbox "$MBOX"; expect_eq "locked mbox exits EX_TEMPFAIL" $? 75
+[ "$(wc -c < "$MBOX")" -gt 0 ] && ok "locked mbox untouched" || fail "locked mbox changed"
+rm -f "$MBOX.lock"
+
+# ---- stdin (Postfix pipe) ----------------------------------------------------
+run < "$DATA/dsn-noblank.eml"; expect_eq "stdin bounce exit" $? 0
+QBEFORE=$(count_files "$Q")
+run < "$DATA/plain-noreport.eml"; expect_eq "stdin junk exit (quarantined)" $? 0
+expect_eq "stdin junk quarantined" "$(count_files "$Q")" $((QBEFORE + 1))
+run -r "bounces+judy=isp.example@sender.example" < "$DATA/arf-redacted.eml"; expect_eq "stdin VERP complaint exit" $? 0
+expect_eq "VERP decoded the redacted complaint" "$("$PROBE" "$STORE" entry judy@isp.example | cut -d' ' -f1)" unsubscribe
+# No way to quarantine: EX_TEMPFAIL, so Postfix keeps the message.
+sed "s|quarantine = \"$Q\"|quarantine = \"/dev/null/quarantine\"|" "$T/conf" > "$T/noq.conf"
+"$INGEST" -c "$T/noq.conf" < "$DATA/plain-noreport.eml" 2>>"$T/log"
+expect_eq "stdin junk without a quarantine exits EX_TEMPFAIL" $? 75
+# A store that cannot be opened: EX_TEMPFAIL on stdin, the real class otherwise.
+sed "s|store = \"$STORE\"|store = \"/dev/null/store\"|" "$T/conf" > "$T/nostore.conf"
+"$INGEST" -c "$T/nostore.conf" < "$DATA/dsn-basic.eml" 2>>"$T/log"
+expect_eq "stdin with a broken store exits EX_TEMPFAIL" $? 75
+"$INGEST" -c "$T/bad.conf" < "$DATA/dsn-basic.eml" 2>>"$T/log"
+expect_eq "stdin with a bad config exits EX_TEMPFAIL" $? 75
+
+# ---- a busy store: another process holds the record's lock ------------------
+mkdir -p "$T/busy/new" "$T/busy/cur"
+cp "$DATA/dsn-base64.eml" "$T/busy/new/3000.busy"
+"$PROBE" "$STORE" hold carol@dest.example 30 > "$T/hold.out" 2>&1 &
+HOLDER=$!
+i=0; while [ $i -lt 50 ] && ! grep -qs held "$T/hold.out"; do sleep 0.2; i=$((i + 1)); done
+grep -qs held "$T/hold.out" || fail "the lock holder did not start: $(cat "$T/hold.out")"
+sed -i 's/dsn-base64@/dsn-base64-busy@/' "$T/busy/new/3000.busy"
+run --maildir "$T/busy"; expect_eq "busy store exits EX_TEMPFAIL" $? 75
+expect_eq "message stays while the store is busy" "$(count_files "$T/busy/new")" 1
+run < "$T/busy/new/3000.busy"; expect_eq "busy store on stdin exits EX_TEMPFAIL" $? 75
+# mbox: what was committed before the busy message leaves, the rest stays.
+{ for f in "$DATA/vacation.eml" "$T/busy/new/3000.busy" "$DATA/unsubscribe.eml"; do
+      echo "From MAILER-DAEMON Mon Mar  2 10:00:00 2026"; cat "$f"; echo
+  done; } > "$MBOX"
+run --mbox "$MBOX"; expect_eq "busy store in mbox mode exits EX_TEMPFAIL" $? 75
+expect_eq "mbox keeps the messages from the busy one on" \
+    "$(grep -c '^Message-ID: <\(vac-1\|dsn-base64-busy\|unsub-1\)@' "$MBOX")" 2
+grep -q '^Message-ID: <vac-1@' "$MBOX" && fail "committed message still in the mbox" || ok "committed message left the mbox"
+wait "$HOLDER"; HOLDER=
+run --maildir "$T/busy"; expect_eq "retry after the lock is gone" $? 0
+expect_eq "message gone after the retry" "$(count_files "$T/busy/new")" 0
+run --mbox "$MBOX"; expect_eq "mbox retry after the lock is gone" $? 0
+expect_eq "mbox empty after the retry" "$(wc -c < "$MBOX")" 0
+
+# ---- a store the user may not use (needs root to switch users) ---------------
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+    P=$T/perm
+    mkdir -p "$P/store" "$P/md/new" "$P/md/cur" "$P/q"
+    chmod 0700 "$P/store"
+    chmod 0777 "$P/md/new" "$P/md/cur" "$P/q"
+    chmod 0755 "$T" "$P" "$P/md"
+    cp "$DATA/dsn-basic.eml" "$P/md/new/4000.perm"; chmod 0644 "$P/md/new/4000.perm"
+    printf 'store = "%s"\ningest {\n  quarantine = "%s"\n}\n' "$P/store" "$P/q" > "$P/conf"
+    chmod 0644 "$P/conf"
+    AS_NOBODY="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+    $AS_NOBODY "$INGEST" -c "$P/conf" --maildir "$P/md" 2>>"$T/log"
+    expect_eq "unreadable store exits EX_NOPERM" $? 77
+    expect_eq "message stays when the store cannot be opened" "$(count_files "$P/md/new")" 1
+    $AS_NOBODY "$INGEST" -c "$P/conf" < "$DATA/dsn-basic.eml" 2>>"$T/log"
+    expect_eq "unreadable store on stdin exits EX_TEMPFAIL" $? 75
+else
+    echo "skip: permission checks need root, setpriv and user nobody"
+fi
+
+if [ "$FAILS" -ne 0 ]; then
+    echo "--- log:"; cat "$T/log"
+    exit 1
+fi
+exit 0
