@@ -95,6 +95,12 @@ typedef struct bounce_rcpt {
     char *action;               /* "failed", "delayed", "delivered", "relayed", "expanded"; NULL = failed */
     char *status;               /* enhanced status "5.1.1", or NULL */
     char *replycode;            /* SMTP reply code "550", or NULL */
+    /* The SMTP command the remote server answered with this failure:
+     * "CONN", "HELO" (also EHLO), "MAIL", "RCPT", "DATA" (after the
+     * message), or NULL when the format does not say.  classify() reads it:
+     * "user unknown" after DATA is a content filter speaking, not a
+     * missing mailbox. */
+    char *command;
     char *diagnostic;           /* the remote server's full response (or the MTA's explanation), one line, or NULL */
     char *reporting_mta;        /* host name, or NULL */
     char *remote_mta;           /* host name, or NULL */

@@ -29,6 +29,7 @@ static void output_rcpt_json(FILE *fp, const char *file, const BOUNCE_REPORT *re
     json_kv_str(fp, &first, "action", action);
     json_kv_str(fp, &first, "status", rcpt->status);
     json_kv_str(fp, &first, "replycode", rcpt->replycode);
+    json_kv_str(fp, &first, "command", rcpt->command);
     json_kv_str(fp, &first, "reason", rcpt->reason);
     json_kv_str(fp, &first, "class", bounce_class_name(rcpt->cls));
     json_kv_bool(fp, &first, "forwarded", rcpt->forwarded);

@@ -154,6 +154,7 @@ static void rcpt_free(BOUNCE_RCPT *rcpt)
     free(rcpt->action);
     free(rcpt->status);
     free(rcpt->replycode);
+    free(rcpt->command);
     free(rcpt->diagnostic);
     free(rcpt->reporting_mta);
     free(rcpt->remote_mta);
