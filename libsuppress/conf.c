@@ -28,7 +28,7 @@
 #define DEFAULT_STORE      LOCALSTATEDIR "/lib/milter-suppress"
 #define DEFAULT_SOCKET     "unix:" RUNSTATEDIR "/milter-suppress/milter.sock"
 #define DEFAULT_QUARANTINE LOCALSTATEDIR "/spool/milter-suppress/quarantine"
-#define DEFAULT_REJECT_TEXT "Recipient address suppressed (%{reason}) until %{expiry}"
+#define DEFAULT_REJECT_TEXT "Recipient address suppressed (%{reason}, expires %{expiry})"
 
 /*
  * libconfuse reports errors through a callback without user data, so the

@@ -63,7 +63,7 @@ check "accept: logged" milter_log_has "store lookup of <someone@example.com> fai
 check "reload with on-store-error = reject" reload_with reject
 send reject other@example.com
 check "reject: 550 5.1.1 with reason store-error" \
-    transcript_has reject '^<\*\* 550 5\.1\.1 Recipient address suppressed \(store-error\) until never$'
+    transcript_has reject '^<\*\* 550 5\.1\.1 Recipient address suppressed \(store-error, expires never\)$'
 check "reject: logged" milter_log_has "store lookup of <other@example.com> failed, rejecting (on-store-error = reject)"
 
 # --- the volume comes back: the milter opens the store by itself
@@ -74,7 +74,7 @@ check "the milter opens the store once it can (retry)" it_wait_for 15 store_open
 suppress_add "$CONF" blocked@example.com hard-bounce 7d
 send recovered blocked@example.com
 check "after recovery: suppressed recipient refused with 550" \
-    transcript_has recovered '^<\*\* 550 5\.1\.1 Recipient address suppressed \(hard-bounce\) until '
+    transcript_has recovered '^<\*\* 550 5\.1\.1 Recipient address suppressed \(hard-bounce, expires '
 send recovered-ok fine@example.com
 check "after recovery: other recipient delivered" delivered fine@example.com
 
