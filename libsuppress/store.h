@@ -108,13 +108,18 @@ typedef struct store_event {
 /* store_open flags */
 #define STORE_CREATE   0x01     /* create the directory's environment if absent */
 #define STORE_NOSYNC   0x02     /* commits do not wait for the disk (milter: no fsync per RCPT) */
-#define STORE_RDONLY   0x04     /* open read-only (suppressctl list/show/export/stats) */
+#define STORE_RDONLY   0x04     /* open read-only (suppressctl list/show/export/stats); on a
+                                 * directory where nothing was ever written: SUP_ERR_NOTFOUND */
+/* A process may open the same directory more than once (the handles share
+ * one environment); a STORE is not usable across fork(): open it in the child. */
 
 int store_open(const char *dir, int flags, STORE **out, SUP_ERR *err);
 /* Close; safe with NULL.  Flushes the log for NOSYNC handles. */
 int store_close(STORE *st, SUP_ERR *err);
 
 int store_begin(STORE *st, STORE_TXN **txn, SUP_ERR *err);
+/* store_commit ends the transaction whether it succeeds or fails: never
+ * store_abort it afterwards. */
 int store_commit(STORE_TXN *txn, SUP_ERR *err);
 void store_abort(STORE_TXN *txn);
 /* Sleep a little before retry number `attempt` (1, 2, ...) of a deadlocked txn. */
@@ -123,7 +128,8 @@ void store_retry_delay(int attempt);
 /*
  * Suppressions.  store_lookup returns 1 and fills *entry (if not NULL) when
  * addr is suppressed at `now`; 0 when not (absent or expired); -1 on error.
- * This is the milter's RCPT path: no allocation, one B-tree read.
+ * This is the milter's RCPT path: no allocation, one B-tree read.  With a
+ * NULL txn it reads uncommitted data, so it never waits for a writer.
  */
 int store_lookup(STORE *st, STORE_TXN *txn, const char *addr, time_t now,
                  STORE_ENTRY *entry, SUP_ERR *err);
@@ -169,7 +175,9 @@ struct store_purge_result {
 };
 /* Remove expired suppressions (recording an "expired" event for each),
  * events older than now - event_retention, message identities older than
- * now - seen_retention; then checkpoint and remove unneeded log files. */
+ * now - seen_retention; then checkpoint and remove unneeded log files.
+ * A negative retention (DURATION_NEVER) keeps everything.  The "expired"
+ * event is dated at the entry's expiry. */
 int store_purge(STORE *st, time_t now, long event_retention, long seen_retention,
                 struct store_purge_result *result, SUP_ERR *err);
 

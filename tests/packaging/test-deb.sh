@@ -18,6 +18,7 @@ set -u
 build=$(cd "${1:?usage: test-deb.sh BUILD_DIR}" && pwd)
 top=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/test-deb.XXXXXX)
+chmod 0755 "$work"     # smtp-sink (as nobody) writes under it
 pass=0
 fail=0
 milter_pid=
