@@ -3,12 +3,17 @@
  * up in the suppression store; a suppressed one is refused with the
  * configured reply (that recipient only), anything else goes on.
  *
+ * Mail that Postfix did not receive over SMTP (sendmail(1), pickup) comes
+ * to non_smtpd_milters from cleanup(8), which cannot refuse a single
+ * recipient: there a suppressed recipient is let through at RCPT and
+ * removed at end of message (smfi_delrcpt), so the others are delivered.
+ *
  * The accept path is one B-tree read and one atomic add: no store write,
  * no lock held across I/O.  Rejections, rarer, are queued for the stats
  * writer (stats.c).  Only connect, MAIL and RCPT are negotiated, and
  * connect and MAIL without a reply, so the MTA waits on us at the option
  * negotiation of each connection, once per recipient, and once at end of
- * message.
+ * message.  The one action asked for is removing a recipient.
  */
 #include "config.h"
 
@@ -34,9 +39,23 @@
 #define TEMPFAIL_XCODE "4.3.0"
 #define TEMPFAIL_TEXT "Suppression list temporarily unavailable, try again later"
 
+/* Detail of the rejection record of a recipient removed at end of message. */
+#define REMOVED_NOTE "non-SMTP submission, recipient removed at end of message"
+
+/* A recipient to remove at end of message, spelled as the MTA gave it. */
+struct removal {
+    struct removal *next;
+    char rcpt[];
+};
+
 struct session {
     char client[INET6_ADDRSTRLEN];      /* "unknown" when the MTA gave none */
     char sender[STORE_ACTOR_MAX];       /* "" = null sender or none yet */
+    bool can_remove;                    /* the MTA granted SMFIF_DELRCPT */
+    bool cleanup_client;                /* connect looked like Postfix cleanup(8) */
+    unsigned long rcpts;                /* RCPT events of this message */
+    unsigned long removals;             /* entries in remove */
+    struct removal *remove;             /* newest first */
 };
 
 /* This connection's state, created on first use (connect may be skipped,
@@ -56,7 +75,9 @@ static struct session *session_of(SMFICTX *ctx)
  * Ask the MTA for connect, MAIL and RCPT only, and tell it not to wait for
  * a reply to connect and MAIL (libmilter answers for us if the MTA does
  * not know the no-reply flags, so returning SMFIS_NOREPLY below is always
- * right once this has run, and it runs for every MTA connection).
+ * right once this has run, and it runs for every MTA connection).  The
+ * only action is removing a recipient, for non-SMTP mail; an MTA that
+ * does not offer it gets the refusal at RCPT as before.
  */
 static sfsistat filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                                  unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -65,16 +86,94 @@ static sfsistat filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
     const unsigned long wanted = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY
                                  | SMFIP_NOUNKNOWN | SMFIP_NODATA
                                  | SMFIP_NR_CONN | SMFIP_NR_MAIL;
+    struct session *s = session_of(ctx);
 
-    (void) ctx;
-    (void) f0;
     (void) f2;
     (void) f3;
-    *pf0 = 0;                   /* we never change a message */
+    *pf0 = SMFIF_DELRCPT & f0;
     *pf1 = wanted & f1;
     *pf2 = 0;
     *pf3 = 0;
+    if (s != NULL)
+        s->can_remove = (*pf0 & SMFIF_DELRCPT) != 0;
     return SMFIS_CONTINUE;
+}
+
+/*
+ * Postfix's cleanup(8) hands mail that did not arrive through smtpd(8)
+ * (sendmail(1) and pickup, the usual "non_smtpd_milters = $smtpd_milters")
+ * to the milter as an emulated session from localhost, 127.0.0.1, client
+ * port 0 (cleanup_milter.c, NO_CLIENT_PORT); an SMTP client has its
+ * ephemeral port (but see removal_context).  There a recipient cannot be
+ * refused: Postfix 3.7 logs
+ *   milter-reject: RCPT from localhost[127.0.0.1]: 5.1.1 ...
+ *   warning: ...: milter configuration error: can't reject recipient
+ *       in non-smtpd(8) submission
+ *   warning: ...: message not accepted, try again later
+ * and the whole message, other recipients too, stays in the maildrop,
+ * retried forever.
+ */
+bool filter_connect_is_cleanup(const struct sockaddr *client)
+{
+    const struct sockaddr_in *sin;
+
+    if (client == NULL || client->sa_family != AF_INET)
+        return false;
+    sin = (const struct sockaddr_in *) (const void *) client;
+    return sin->sin_port == 0 && sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+}
+
+/*
+ * The recipient of this RCPT is to be removed at end of message rather
+ * than refused.  Both signals must agree, else it is refused as before:
+ * the connect from cleanup(8), and no {rcpt_mailer} (cleanup never sends
+ * it; smtpd does by default).  The second keeps on the SMTP path an smtpd
+ * session that XCLIENT made 127.0.0.1 without a port, which reaches the
+ * milter as port 0 too.
+ */
+static bool removal_context(SMFICTX *ctx, const struct session *s)
+{
+    if (s == NULL || !s->cleanup_client)
+        return false;
+    if (!s->can_remove) {
+        log_debug("non-SMTP submission, but the MTA did not grant removing recipients: "
+                  "refusing at RCPT");
+        return false;
+    }
+    if (smfi_getsymval(ctx, "{rcpt_mailer}") != NULL) {
+        log_debug("client 127.0.0.1 port 0, but the MTA sent {rcpt_mailer}: "
+                  "an SMTP session, refusing at RCPT");
+        return false;
+    }
+    return true;
+}
+
+static void forget_removals(struct session *s)
+{
+    struct removal *r, *next;
+
+    for (r = s->remove; r != NULL; r = next) {
+        next = r->next;
+        free(r);
+    }
+    s->remove = NULL;
+    s->removals = 0;
+    s->rcpts = 0;
+}
+
+/* Remember rcpt for filter_eom; false when out of memory. */
+static bool remember_removal(struct session *s, const char *rcpt)
+{
+    size_t len = strlen(rcpt);
+    struct removal *r = malloc(sizeof(*r) + len + 1);
+
+    if (r == NULL)
+        return false;
+    memcpy(r->rcpt, rcpt, len + 1);
+    r->next = s->remove;
+    s->remove = r;
+    s->removals++;
+    return true;
 }
 
 static sfsistat filter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
@@ -83,7 +182,10 @@ static sfsistat filter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostadd
     const void *ip = NULL;
 
     (void) hostname;
-    if (s == NULL || hostaddr == NULL)
+    if (s == NULL)
+        return SMFIS_NOREPLY;
+    s->cleanup_client = filter_connect_is_cleanup(hostaddr);
+    if (hostaddr == NULL)
         return SMFIS_NOREPLY;
     if (hostaddr->sa_family == AF_INET)
         ip = &((struct sockaddr_in *) (void *) hostaddr)->sin_addr;
@@ -118,6 +220,7 @@ static sfsistat filter_envfrom(SMFICTX *ctx, char **argv)
     struct session *s = session_of(ctx);
 
     if (s != NULL) {
+        forget_removals(s);     /* a new message on the same connection */
         s->sender[0] = '\0';
         if (argv != NULL && argv[0] != NULL)
             remember_sender(s, argv[0]);
@@ -148,7 +251,7 @@ static void set_reply(SMFICTX *ctx, const char *code, const char *xcode, const c
 
 static void queue_rejection(const struct milter_config *mc, const struct session *s,
                             const char *addr, const char *reason, time_t now,
-                            const char *text)
+                            const char *text, bool removed)
 {
     struct stats_rejection rej;
     char visible[REPLY_TEXT_MAX + 1];
@@ -160,15 +263,42 @@ static void queue_rejection(const struct milter_config *mc, const struct session
     store_copy_text(rej.status, sizeof(rej.status), mc->reject_xcode);
     store_copy_text(rej.actor, sizeof(rej.actor),
                     s != NULL && s->sender[0] != '\0' ? s->sender : "<>");
-    store_copy_text(rej.detail, sizeof(rej.detail), s != NULL ? s->client : "unknown");
+    if (removed)
+        snprintf(rej.detail, sizeof(rej.detail), "%s, " REMOVED_NOTE,
+                 s != NULL ? s->client : "unknown");
+    else
+        store_copy_text(rej.detail, sizeof(rej.detail), s != NULL ? s->client : "unknown");
     visible_text(text, visible, sizeof(visible));
     snprintf(rej.response, sizeof(rej.response), "%s %s %s", mc->reject_code,
              mc->reject_xcode, visible);
     stats_queue_rejection(&rej);
 }
 
+/*
+ * A suppressed recipient of non-SMTP mail: kept for removal at end of
+ * message, recorded like a refusal.  Out of memory, it is refused as
+ * before (the message waits in the queue and is tried again).
+ */
+static sfsistat remove_suppressed(SMFICTX *ctx, const struct milter_config *mc,
+                                  struct session *s, const char *rcpt, const char *addr,
+                                  const char *reason, const char *text, time_t now)
+{
+    if (!remember_removal(s, rcpt)) {
+        log_error("out of memory keeping <%s> for removal; refusing it at RCPT instead", addr);
+        set_reply(ctx, mc->reject_code, mc->reject_xcode, text);
+        stats_count_rejected(now);
+        queue_rejection(mc, s, addr, reason, now, text, false);
+        return SMFIS_REJECT;
+    }
+    log_info("remove at end of message (non-SMTP submission): from=<%s> to=<%s> reason=%s "
+             "client=[%s]", s->sender, addr, reason, s->client);
+    stats_count_rejected(now);
+    queue_rejection(mc, s, addr, reason, now, text, true);
+    return SMFIS_CONTINUE;
+}
+
 static sfsistat refuse_suppressed(SMFICTX *ctx, const struct milter_config *mc,
-                                  const struct session *s, const char *addr,
+                                  struct session *s, const char *rcpt, const char *addr,
                                   const STORE_ENTRY *entry, time_t now)
 {
     const char *reason = store_reason_name(entry->reason);
@@ -184,15 +314,23 @@ static sfsistat refuse_suppressed(SMFICTX *ctx, const struct milter_config *mc,
         return SMFIS_CONTINUE;
     }
     reply_expand(mc->reject_text, &vars, text, sizeof(text));
+    if (rcpt != NULL && removal_context(ctx, s))
+        return remove_suppressed(ctx, mc, s, rcpt, addr, reason, text, now);
     set_reply(ctx, mc->reject_code, mc->reject_xcode, text);
     log_info("reject: from=<%s> to=<%s> reason=%s client=[%s]", sender, addr, reason, client);
     stats_count_rejected(now);
-    queue_rejection(mc, s, addr, reason, now, text);
+    queue_rejection(mc, s, addr, reason, now, text, false);
     return SMFIS_REJECT;
 }
 
+/*
+ * In non-SMTP mail, "reject" removes the recipient at end of message (a
+ * refusal would hold the whole message); "tempfail" holds the message in
+ * the queue on purpose, and Postfix tries it again until the store answers.
+ */
 static sfsistat on_store_error(SMFICTX *ctx, const struct milter_config *mc,
-                               const char *addr, const SUP_ERR *err, time_t now)
+                               struct session *s, const char *rcpt, const char *addr,
+                               const SUP_ERR *err, time_t now)
 {
     struct reply_vars vars = { addr, "store-error", 0 };
     char text[REPLY_BUF_SIZE];
@@ -204,6 +342,11 @@ static sfsistat on_store_error(SMFICTX *ctx, const struct milter_config *mc,
         stats_count_accepted(now);
         return SMFIS_CONTINUE;
     case STORE_ERROR_REJECT:
+        if (rcpt != NULL && removal_context(ctx, s) && remember_removal(s, rcpt)) {
+            log_error("store lookup of <%s> failed, removing it at end of message "
+                      "(on-store-error = reject, non-SMTP submission): %s", addr, err->text);
+            return SMFIS_CONTINUE;
+        }
         log_error("store lookup of <%s> failed, rejecting (on-store-error = reject): %s",
                   addr, err->text);
         reply_expand(mc->reject_text, &vars, text, sizeof(text));
@@ -253,9 +396,13 @@ static sfsistat filter_envrcpt(SMFICTX *ctx, char **argv)
     const struct milter_config *mc;
     time_t now;
     sfsistat verdict;
+    const char *rcpt;
     int found;
 
     now = time(NULL);
+    rcpt = argv != NULL ? argv[0] : NULL;
+    if (s != NULL)
+        s->rcpts++;
     if (!recipient_address(ctx, argv, addr, sizeof(addr))) {
         stats_count_accepted(now);
         return SMFIS_CONTINUE;
@@ -265,24 +412,71 @@ static sfsistat filter_envrcpt(SMFICTX *ctx, char **argv)
     sup_err_clear(&err);
     found = store_link_lookup(addr, now, &entry, &err);
     if (found < 0) {
-        verdict = on_store_error(ctx, mc, addr, &err, now);
+        verdict = on_store_error(ctx, mc, s, rcpt, addr, &err, now);
     } else if (found == 0) {
         stats_count_accepted(now);
         verdict = SMFIS_CONTINUE;
     } else {
-        verdict = refuse_suppressed(ctx, mc, s, addr, &entry, now);
+        verdict = refuse_suppressed(ctx, mc, s, rcpt, addr, &entry, now);
     }
     live_conf_release(ref);
     return verdict;
 }
 
-/* The message ended early (RSET, lost connection): forget its sender. */
+/*
+ * End of message: remove the recipients kept at RCPT.  If one cannot be
+ * removed the message is tempfailed (held and tried again) rather than
+ * delivered to it.
+ *
+ * When every recipient is removed, Postfix 3.7 (tested) queues the message
+ * with its recipients marked deleted and qmgr(8) drops it at once
+ * ("QUEUEID: removed"): nothing is delivered, bounced or left in the
+ * queue.  That is already right, so there is no SMFIS_DISCARD here: a
+ * discard would also drop recipients that another milter adds at end of
+ * message.  The log line says why the message went nowhere.
+ */
+static sfsistat filter_eom(SMFICTX *ctx)
+{
+    struct session *s = smfi_getpriv(ctx);
+    const char *queue_id;
+    struct removal *r;
+    bool failed = false;
+
+    if (s == NULL || s->remove == NULL)
+        return SMFIS_CONTINUE;          /* the SMTP path: nothing to do */
+    if ((queue_id = smfi_getsymval(ctx, "i")) == NULL)
+        queue_id = "NOQUEUE";
+    for (r = s->remove; r != NULL; r = r->next) {
+        if (smfi_delrcpt(ctx, r->rcpt) == MI_SUCCESS) {
+            log_info("%s: removed recipient <%s> (suppressed, non-SMTP submission)",
+                     queue_id, r->rcpt);
+        } else {
+            log_error("%s: libmilter could not remove recipient <%s>; "
+                      "holding the message (tempfail)", queue_id, r->rcpt);
+            failed = true;
+        }
+    }
+    if (!failed && s->removals >= s->rcpts)
+        log_info("%s: all %lu recipients removed; the message goes nowhere",
+                 queue_id, s->removals);
+    forget_removals(s);
+    if (failed) {
+        set_reply(ctx, TEMPFAIL_CODE, TEMPFAIL_XCODE, "Could not remove a suppressed recipient");
+        return SMFIS_TEMPFAIL;
+    }
+    return SMFIS_CONTINUE;
+}
+
+/* The message ended early (RSET, lost connection): forget its sender and
+ * the recipients kept for removal. */
 static sfsistat filter_abort(SMFICTX *ctx)
 {
     struct session *s = smfi_getpriv(ctx);
 
-    if (s != NULL)
+    if (s != NULL) {
         s->sender[0] = '\0';
+        forget_removals(s);
+    }
     return SMFIS_CONTINUE;
 }
 
@@ -293,6 +487,7 @@ static sfsistat filter_close(SMFICTX *ctx)
 
     if (s != NULL) {
         smfi_setpriv(ctx, NULL);
+        forget_removals(s);
         free(s);
     }
     return SMFIS_CONTINUE;
@@ -301,7 +496,7 @@ static sfsistat filter_close(SMFICTX *ctx)
 struct smfiDesc filter_desc = {
     .xxfi_name = "milter-suppress",
     .xxfi_version = SMFI_VERSION,
-    .xxfi_flags = 0,
+    .xxfi_flags = SMFIF_DELRCPT,
     .xxfi_connect = filter_connect,
     .xxfi_helo = NULL,
     .xxfi_envfrom = filter_envfrom,
@@ -309,7 +504,7 @@ struct smfiDesc filter_desc = {
     .xxfi_header = NULL,
     .xxfi_eoh = NULL,
     .xxfi_body = NULL,
-    .xxfi_eom = NULL,
+    .xxfi_eom = filter_eom,
     .xxfi_abort = filter_abort,
     .xxfi_close = filter_close,
     .xxfi_unknown = NULL,

@@ -19,12 +19,14 @@ local conn = mt.connect(SOCK, 20, 0.25)
 check("miltertest connects to the milter", conn ~= nil)
 if conn == nil then os.exit(1) end
 
--- What the milter negotiated: no steps it does not need, no actions.
+-- What the milter negotiated: no steps it does not need, and of the
+-- actions only removing recipients (for mail not received over SMTP).
 check("negotiated: no HELO", mt.test_option(conn, SMFIP_NOHELO))
 check("negotiated: no headers", mt.test_option(conn, SMFIP_NOHDRS))
 check("negotiated: no body", mt.test_option(conn, SMFIP_NOBODY))
 check("negotiated: RCPT is sent", not mt.test_option(conn, SMFIP_NORCPT))
-check("negotiated: never changes a message", not mt.test_action(conn, SMFIF_ADDHDRS))
+check("negotiated: no header changes", not mt.test_action(conn, SMFIF_ADDHDRS))
+check("negotiated: may remove recipients (non-SMTP mail)", mt.test_action(conn, SMFIF_DELRCPT))
 
 check("conninfo accepted", mt.conninfo(conn, "client.example", "192.0.2.7") == nil)
 check("MAIL FROM accepted", mt.mailfrom(conn, "<sender@example.org>") == nil)

@@ -1,12 +1,16 @@
 /*
  * check_milter.c: unit tests of the milter's parts other than the reply
  * template: the socket syntax (listen_socket.c), the reloadable config
- * (live_conf.c), and the counters and rejection queue with their flush to
- * a real store in a temp directory (stats.c).
+ * (live_conf.c), the counters and rejection queue with their flush to a
+ * real store in a temp directory (stats.c), and how the RCPT callback
+ * tells Postfix cleanup(8)'s non-SMTP session from an SMTP client
+ * (filter.c; the whole path runs in integration/postfix-nonsmtp.sh).
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,7 @@
 
 #include "conf.h"
 #include "duration.h"
+#include "filter.h"
 #include "listen_socket.h"
 #include "live_conf.h"
 #include "stats.h"
@@ -329,6 +334,47 @@ START_TEST(test_refused_event_dropped_alone)
 }
 END_TEST
 
+/* ------------------------------------------------- non-SMTP connections */
+
+static struct sockaddr_in inet_client(const char *ip, unsigned short port)
+{
+    struct sockaddr_in sin;
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    ck_assert_int_eq(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
+    return sin;
+}
+
+START_TEST(test_connect_is_cleanup)
+{
+    struct sockaddr_in sin;
+    struct sockaddr_in6 sin6;
+
+    /* What Postfix cleanup(8) sends for sendmail(1) mail. */
+    sin = inet_client("127.0.0.1", 0);
+    ck_assert(filter_connect_is_cleanup((struct sockaddr *) &sin));
+    /* smtpd: the client's real port, loopback or not. */
+    sin = inet_client("127.0.0.1", 40312);
+    ck_assert(!filter_connect_is_cleanup((struct sockaddr *) &sin));
+    sin = inet_client("192.0.2.7", 40312);
+    ck_assert(!filter_connect_is_cleanup((struct sockaddr *) &sin));
+    /* Port 0 from another address is not cleanup's emulation. */
+    sin = inet_client("192.0.2.7", 0);
+    ck_assert(!filter_connect_is_cleanup((struct sockaddr *) &sin));
+    sin = inet_client("127.0.0.2", 0);
+    ck_assert(!filter_connect_is_cleanup((struct sockaddr *) &sin));
+    /* IPv6 loopback, port 0: cleanup never sends it; treated as SMTP. */
+    memset(&sin6, 0, sizeof(sin6));
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_addr = in6addr_loopback;
+    ck_assert(!filter_connect_is_cleanup((struct sockaddr *) &sin6));
+    /* No address at all (Sendmail's local submissions): as SMTP. */
+    ck_assert(!filter_connect_is_cleanup(NULL));
+}
+END_TEST
+
 static Suite *milter_suite(void)
 {
     Suite *s = suite_create("milter");
@@ -343,6 +389,7 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, test_flush_failure_keeps_everything);
     tcase_add_test(tc, test_queue_bounded);
     tcase_add_test(tc, test_refused_event_dropped_alone);
+    tcase_add_test(tc, test_connect_is_cleanup);
     suite_add_tcase(s, tc);
     return s;
 }

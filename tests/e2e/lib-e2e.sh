@@ -1,0 +1,276 @@
+# shellcheck shell=bash
+# tests/e2e/lib-e2e.sh: what the bounce-loop test needs on top of
+# tests/integration/lib.sh (sourced first): a second private Postfix
+# instance that plays the remote MX, the relay instance's bounce transport
+# built from the documented contrib/postfix files, and readers of
+# suppressctl's JSON.
+#
+# lib.sh keeps one Postfix instance in fixed directories ($IT_DIR/postfix,
+# spool, data) and stops only that one at exit, so the remote MX lives in
+# $IT_DIR/mx with its own stop hook (e2e_cleanup, installed by e2e_init).
+#
+# The test sets CONF (its milter-suppress.conf), QUARANTINE and INGEST_COPY
+# (the suppress-ingest the pipe runs) before using the functions below.
+# shellcheck disable=SC2153,SC2154  # CONF etc.: the test's; top_*: lib.sh's
+
+# shellcheck disable=SC2034  # used by the test
+INGEST=$top_builddir/classifier/suppress-ingest
+CONTRIB=$top_srcdir/contrib/postfix
+
+MX_DIR=                 # the remote MX instance's directory, set by mx_setup
+MX_PORT=
+
+# e2e_init: lib.sh's exit trap runs after ours, so that the remote MX is
+# stopped and its log shown before lib.sh removes the temp directory.
+e2e_init() {
+    trap e2e_cleanup EXIT
+}
+
+e2e_cleanup() {
+    local rc=$?
+    trap - EXIT
+    if [ "$IT_FAIL" -gt 0 ] || { [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; }; then
+        it_show_log "$IT_DIR/log/mx.log" "$IT_DIR/log/mx-cmd.log"
+        e2e_show_quarantine
+    fi
+    mx_stop
+    (exit "$rc")
+    it_cleanup
+}
+
+# ------------------------------------------------------------ the remote MX
+
+# mx_setup DOMAIN KNOWN_USER SOFT_USER: a private Postfix on $MX_PORT that
+# is the MX of DOMAIN.  KNOWN_USER is accepted (and discarded); SOFT_USER
+# gets "452 4.2.2 Mailbox full" at RCPT; any other user of DOMAIN gets
+# Postfix's own "550 5.1.1 <user>: Recipient address rejected: User unknown
+# in virtual mailbox table".  No milter: this is somebody else's server.
+mx_setup() {
+    local domain=$1 known=$2 soft=$3
+    MX_DIR=$IT_DIR/mx
+    MX_PORT=$(it_free_port)
+    mkdir -p "$MX_DIR/conf"
+    install -d -o root -g root -m 0755 "$MX_DIR/spool"
+    install -d -o postfix -g postfix -m 0700 "$MX_DIR/data"
+    printf '%s OK\n%s OK\n' "$known" "$soft" >"$MX_DIR/conf/mailboxes"
+    printf '%s 452 4.2.2 Mailbox full\n' "$soft" >"$MX_DIR/conf/access"
+    cat >"$MX_DIR/conf/main.cf" <<EOF
+compatibility_level = 3.6
+config_directory = $MX_DIR/conf
+queue_directory = $MX_DIR/spool
+data_directory = $MX_DIR/data
+maillog_file = $IT_DIR/log/mx.log
+maillog_file_prefixes = $IT_DIR/log
+myhostname = mx.$domain
+mydomain = $domain
+myorigin = \$myhostname
+mydestination =
+local_recipient_maps =
+local_transport = error:5.1.1 local delivery disabled
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+virtual_mailbox_domains = $domain
+virtual_mailbox_maps = texthash:$MX_DIR/conf/mailboxes
+virtual_transport = discard:accepted by the remote MX
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions = check_recipient_access texthash:$MX_DIR/conf/access
+smtp_tls_security_level = none
+smtpd_tls_security_level = none
+smtpd_milters =
+non_smtpd_milters =
+smtpd_banner = \$myhostname ESMTP remote-mx
+biff = no
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 1000
+smtpd_hard_error_limit = 1000
+smtpd_client_connection_rate_limit = 0
+smtpd_client_connection_count_limit = 0
+bounce_queue_lifetime = 0
+maximal_queue_lifetime = 1h
+EOF
+    # chroot n everywhere (G4), as in lib.sh.
+    cat >"$MX_DIR/conf/master.cf" <<EOF
+127.0.0.1:$MX_PORT inet n - n - - smtpd
+pickup     unix  n - n 60    1 pickup
+cleanup    unix  n - n -     0 cleanup
+qmgr       unix  n - n 300   1 qmgr
+tlsmgr     unix  - - n 1000? 1 tlsmgr
+rewrite    unix  - - n -     - trivial-rewrite
+bounce     unix  - - n -     0 bounce
+defer      unix  - - n -     0 bounce
+trace      unix  - - n -     0 bounce
+verify     unix  - - n -     1 verify
+flush      unix  n - n 1000? 0 flush
+proxymap   unix  - - n -     - proxymap
+proxywrite unix  - - n -     1 proxymap
+smtp       unix  - - n -     - smtp
+relay      unix  - - n -     - smtp
+showq      unix  n - n -     - showq
+error      unix  - - n -     - error
+retry      unix  - - n -     - error
+discard    unix  - - n -     - discard
+virtual    unix  - n n -     - virtual
+anvil      unix  - - n -     1 anvil
+scache     unix  - - n -     1 scache
+postlog    unix-dgram n - n - 1 postlogd
+EOF
+}
+
+# Run a postfix command on the remote MX instance (errors: G1).
+mx_cmd() {
+    script -qec "postfix -c $MX_DIR/conf $*" /dev/null >>"$IT_DIR/log/mx-cmd.log" 2>&1
+}
+
+mx_start() {
+    mx_cmd check || { echo "# remote MX: postfix check failed"; return 1; }
+    mx_cmd start || { echo "# remote MX: postfix start failed"; return 1; }
+    it_wait_port "$MX_PORT" 20 || { echo "# remote MX: smtpd does not answer"; return 1; }
+}
+
+mx_stop() {
+    local master tries=200
+    [ -n "$MX_DIR" ] || return 0
+    master=$(tr -d ' ' <"$MX_DIR/spool/pid/master.pid" 2>/dev/null)
+    mx_cmd stop
+    if [ -n "$master" ]; then
+        while it_alive "$master" && [ "$tries" -gt 0 ]; do sleep 0.05; tries=$((tries - 1)); done
+        it_alive "$master" && kill -KILL "$master" 2>/dev/null
+    fi
+    MX_DIR=
+}
+
+mx_queue_size() {
+    find "$MX_DIR/spool/incoming" "$MX_DIR/spool/active" "$MX_DIR/spool/deferred" \
+        -type f 2>/dev/null | wc -l
+}
+
+# ------------------------------------------- the relay's documented transport
+
+# contrib_entry FILE: the lines of a contrib file that are not comments
+# (master.cf continuation lines keep their leading white space).
+contrib_entry() {
+    grep -v -e '^#' -e '^[[:space:]]*$' "$1"
+}
+
+# relay_pipe_entry USER CONF: the suppress-ingest entry of
+# contrib/postfix/master.cf with only the program's path (plus -c CONF, the
+# test's configuration file instead of the installed one) and the user
+# substituted.  Prints the lines; fails when the documented entry no longer
+# has the expected user= and argv= (the test would silently test something
+# else).
+relay_pipe_entry() {
+    local user=$1 conf=$2 entry
+    entry=$(contrib_entry "$CONTRIB/master.cf")
+    case $entry in
+    *"user=milter-suppress"*"argv=/usr/sbin/suppress-ingest "*) ;;
+    *) echo "# contrib/postfix/master.cf: no user=milter-suppress / argv=/usr/sbin/suppress-ingest" >&2
+       return 1 ;;
+    esac
+    printf '%s\n' "$entry" | sed -e "s|user=milter-suppress|user=$user|" \
+        -e "s|argv=/usr/sbin/suppress-ingest |argv=$INGEST_COPY -c $conf |"
+}
+
+# relay_transport_file BOUNCE_ADDRESS FILE: contrib/postfix/transport with
+# the documented bounce address replaced by BOUNCE_ADDRESS.
+relay_transport_file() {
+    local entry
+    entry=$(contrib_entry "$CONTRIB/transport")
+    case $entry in
+    "bounces@relay.example.org"[[:space:]]*) ;;
+    *) echo "# contrib/postfix/transport: no bounces@relay.example.org entry" >&2
+       return 1 ;;
+    esac
+    printf '%s\n' "$entry" | sed -e "s|^bounces@relay\.example\.org|$1|" >"$2"
+}
+
+# Service name of the documented pipe transport ("suppress-ingest").
+relay_pipe_service() {
+    contrib_entry "$CONTRIB/master.cf" | awk 'NR == 1 { print $1 }'
+}
+
+# ------------------------------------------------------------ SMTP client
+
+# e2e_send TAG FROM TO [SWAKS_ARG...]: one message into the relay with
+# swaks; the transcript is $IT_DIR/log/TAG.swaks.  Returns swaks' status
+# (0 accepted, 24 every RCPT refused: G13).
+e2e_send() {
+    local tag=$1 from=$2 to=$3
+    shift 3
+    swaks --server "127.0.0.1:$SMTPD_PORT" --from "$from" --to "$to" \
+          --helo app.bounces.test --timeout 30 --header "Subject: $tag" "$@" \
+          >"$IT_DIR/log/$tag.swaks" 2>&1
+}
+
+# ------------------------------------------------------------ the relay's log
+
+# relay_log_has ERE: a line of the relay instance's log.
+relay_log_has() {
+    grep -qE -- "$1" "$IT_DIR/log/postfix.log"
+}
+
+relay_log_count() {
+    grep -cE -- "$1" "$IT_DIR/log/postfix.log"
+}
+
+# ------------------------------------------------------------ store (JSON)
+
+# show_json ADDR: `suppressctl show ADDR --json` into log/show-ADDR.json
+# (exit status 1 means "not suppressed", still a valid answer).
+show_json() {
+    "$SUPPRESSCTL" -c "$CONF" show "$1" --json >"$IT_DIR/log/show-$1.json" 2>>"$IT_DIR/log/suppressctl.err"
+    [ -s "$IT_DIR/log/show-$1.json" ]
+}
+
+# show_is ADDR PYTHON_EXPR: the expression (may span lines) is true for d,
+# the parsed `suppressctl show ADDR --json`; events(name) lists the
+# timeline events of that type, seconds_until(timestamp) is how far in the
+# future a "2026-11-29T17:12:35Z" is.
+show_is() {
+    show_json "$1" || return 1
+    "$PYTHON" - "$IT_DIR/log/show-$1.json" "$2" <<'EOF'
+import calendar, json, sys, time
+with open(sys.argv[1]) as f:
+    d = json.load(f)
+def events(name):
+    return [e for e in d.get("timeline", []) if e.get("event") == name]
+def seconds_until(ts):
+    return calendar.timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")) - time.time()
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)
+EOF
+}
+
+# Wait up to SECONDS until show_is ADDR EXPR holds.
+wait_show() {
+    it_wait_for "$1" show_is "$2" "$3"
+}
+
+# stats_is PYTHON_EXPR: the expression is true for d, `suppressctl stats --json`.
+stats_is() {
+    "$SUPPRESSCTL" -c "$CONF" stats --json >"$IT_DIR/log/stats.json" 2>>"$IT_DIR/log/suppressctl.err" \
+        || return 1
+    "$PYTHON" - "$IT_DIR/log/stats.json" "$1" <<'EOF'
+import json, sys
+with open(sys.argv[1]) as f:
+    d = json.load(f)
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)
+EOF
+}
+
+# ------------------------------------------------------------ quarantine
+
+quarantine_count() {
+    find "$QUARANTINE" -type f 2>/dev/null | wc -l
+}
+
+e2e_show_quarantine() {
+    local f
+    [ -n "${QUARANTINE:-}" ] || return 0
+    for f in "$QUARANTINE"/*.reason; do
+        [ -f "$f" ] || continue
+        echo "# ---- quarantined: $f"
+        sed 's/^/# /' "$f"
+    done
+}
