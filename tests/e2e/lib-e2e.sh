@@ -5,9 +5,9 @@
 # built from the documented contrib/postfix files, and readers of
 # suppressctl's JSON.
 #
-# lib.sh keeps one Postfix instance in fixed directories ($IT_DIR/postfix,
-# spool, data) and stops only that one at exit, so the remote MX lives in
-# $IT_DIR/mx with its own stop hook (e2e_cleanup, installed by e2e_init).
+# The remote MX is built from lib.sh's instance pieces (pf_main_cf,
+# pf_master_cf...) in $IT_DIR/mx; lib.sh stops only its own instance at
+# exit, so the MX has its own stop hook (e2e_cleanup, installed by e2e_init).
 #
 # The test sets CONF (its milter-suppress.conf), QUARANTINE and INGEST_COPY
 # (the suppress-ingest the pipe runs) before using the functions below.
@@ -49,102 +49,40 @@ mx_setup() {
     local domain=$1 known=$2 soft=$3
     MX_DIR=$IT_DIR/mx
     MX_PORT=$(it_free_port)
-    mkdir -p "$MX_DIR/conf"
-    install -d -o root -g root -m 0755 "$MX_DIR/spool"
-    install -d -o postfix -g postfix -m 0700 "$MX_DIR/data"
-    printf '%s OK\n%s OK\n' "$known" "$soft" >"$MX_DIR/conf/mailboxes"
-    printf '%s 452 4.2.2 Mailbox full\n' "$soft" >"$MX_DIR/conf/access"
-    cat >"$MX_DIR/conf/main.cf" <<EOF
-compatibility_level = 3.6
-config_directory = $MX_DIR/conf
-queue_directory = $MX_DIR/spool
-data_directory = $MX_DIR/data
-maillog_file = $IT_DIR/log/mx.log
-maillog_file_prefixes = $IT_DIR/log
-myhostname = mx.$domain
-mydomain = $domain
-myorigin = \$myhostname
-mydestination =
-local_recipient_maps =
-local_transport = error:5.1.1 local delivery disabled
-alias_maps =
-alias_database =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
+    pf_instance_dirs "$MX_DIR"
+    printf '%s OK\n%s OK\n' "$known" "$soft" >"$MX_DIR/postfix/mailboxes"
+    printf '%s 452 4.2.2 Mailbox full\n' "$soft" >"$MX_DIR/postfix/access"
+    {
+        pf_main_cf "$MX_DIR" mx "mx.$domain"
+        cat <<EOF
 virtual_mailbox_domains = $domain
-virtual_mailbox_maps = texthash:$MX_DIR/conf/mailboxes
+virtual_mailbox_maps = texthash:$MX_DIR/postfix/mailboxes
 virtual_transport = discard:accepted by the remote MX
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions = check_recipient_access texthash:$MX_DIR/conf/access
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
+smtpd_recipient_restrictions = check_recipient_access texthash:$MX_DIR/postfix/access
 smtpd_milters =
-non_smtpd_milters =
 smtpd_banner = \$myhostname ESMTP remote-mx
-biff = no
-smtpd_error_sleep_time = 0
-smtpd_soft_error_limit = 1000
-smtpd_hard_error_limit = 1000
-smtpd_client_connection_rate_limit = 0
-smtpd_client_connection_count_limit = 0
-bounce_queue_lifetime = 0
-maximal_queue_lifetime = 1h
 EOF
-    # chroot n everywhere (G4), as in lib.sh.
-    cat >"$MX_DIR/conf/master.cf" <<EOF
-127.0.0.1:$MX_PORT inet n - n - - smtpd
-pickup     unix  n - n 60    1 pickup
-cleanup    unix  n - n -     0 cleanup
-qmgr       unix  n - n 300   1 qmgr
-tlsmgr     unix  - - n 1000? 1 tlsmgr
-rewrite    unix  - - n -     - trivial-rewrite
-bounce     unix  - - n -     0 bounce
-defer      unix  - - n -     0 bounce
-trace      unix  - - n -     0 bounce
-verify     unix  - - n -     1 verify
-flush      unix  n - n 1000? 0 flush
-proxymap   unix  - - n -     - proxymap
-proxywrite unix  - - n -     1 proxymap
-smtp       unix  - - n -     - smtp
-relay      unix  - - n -     - smtp
-showq      unix  n - n -     - showq
-error      unix  - - n -     - error
-retry      unix  - - n -     - error
-discard    unix  - - n -     - discard
-virtual    unix  - n n -     - virtual
-anvil      unix  - - n -     1 anvil
-scache     unix  - - n -     1 scache
-postlog    unix-dgram n - n - 1 postlogd
-EOF
-}
-
-# Run a postfix command on the remote MX instance (errors: G1).
-mx_cmd() {
-    script -qec "postfix -c $MX_DIR/conf $*" /dev/null >>"$IT_DIR/log/mx-cmd.log" 2>&1
+    } >"$MX_DIR/postfix/main.cf"
+    {
+        echo "127.0.0.1:$MX_PORT inet n - n - - smtpd"
+        pf_master_cf
+    } >"$MX_DIR/postfix/master.cf"
 }
 
 mx_start() {
-    mx_cmd check || { echo "# remote MX: postfix check failed"; return 1; }
-    mx_cmd start || { echo "# remote MX: postfix start failed"; return 1; }
+    pf_instance_cmd "$MX_DIR/postfix" mx check || { echo "# remote MX: postfix check failed"; return 1; }
+    pf_instance_cmd "$MX_DIR/postfix" mx start || { echo "# remote MX: postfix start failed"; return 1; }
     it_wait_port "$MX_PORT" 20 || { echo "# remote MX: smtpd does not answer"; return 1; }
 }
 
 mx_stop() {
-    local master tries=200
     [ -n "$MX_DIR" ] || return 0
-    master=$(tr -d ' ' <"$MX_DIR/spool/pid/master.pid" 2>/dev/null)
-    mx_cmd stop
-    if [ -n "$master" ]; then
-        while it_alive "$master" && [ "$tries" -gt 0 ]; do sleep 0.05; tries=$((tries - 1)); done
-        it_alive "$master" && kill -KILL "$master" 2>/dev/null
-    fi
+    pf_instance_stop "$MX_DIR" mx
     MX_DIR=
 }
 
 mx_queue_size() {
-    find "$MX_DIR/spool/incoming" "$MX_DIR/spool/active" "$MX_DIR/spool/deferred" \
-        -type f 2>/dev/null | wc -l
+    pf_queue_size "$MX_DIR"
 }
 
 # ------------------------------------------- the relay's documented transport

@@ -270,27 +270,27 @@ store_dir_of() {
 
 # ------------------------------------------------------------------ postfix
 
-# pf_setup [EXTRA_MASTER_LINE...]: a private Postfix whose smtpd on
-# $SMTPD_PORT uses the milter socket, relaying to an smtp-sink.
-pf_setup() {
-    local line
-    PF_DIR=$IT_DIR/postfix
-    SMTPD_PORT=$(it_free_port)
-    SINK_PORT=$(it_free_port)
-    mkdir -p "$PF_DIR"
-    install -d -o root -g root -m 0755 "$IT_DIR/spool"
-    install -d -o postfix -g postfix -m 0700 "$IT_DIR/data"
-    mkdir -p "$IT_DIR/pflog" && chmod 0777 "$IT_DIR/pflog"     # postlogd writes here (G2)
-    install -d -o nobody -g nogroup "$IT_DIR/sink"              # smtp-sink -u nobody (G6)
-    cat >"$PF_DIR/main.cf" <<EOF
+# pf_instance_dirs BASE: the configuration, queue and data directories of
+# an instance whose files live under BASE.
+pf_instance_dirs() {
+    mkdir -p "$1/postfix"
+    install -d -o root -g root -m 0755 "$1/spool"
+    install -d -o postfix -g postfix -m 0700 "$1/data"
+}
+
+# pf_main_cf BASE LOGNAME HOSTNAME: the main.cf lines every private
+# instance shares (loopback only, no local delivery, no TLS, no error
+# throttling, log in $IT_DIR/log/LOGNAME.log); callers append their own.
+pf_main_cf() {
+    cat <<EOF
 compatibility_level = 3.6
-config_directory = $PF_DIR
-queue_directory = $IT_DIR/spool
-data_directory = $IT_DIR/data
-maillog_file = $IT_DIR/log/postfix.log
+config_directory = $1/postfix
+queue_directory = $1/spool
+data_directory = $1/data
+maillog_file = $IT_DIR/log/$2.log
 maillog_file_prefixes = $IT_DIR/log
-myhostname = it.postfix.test
-mydomain = postfix.test
+myhostname = $3
+mydomain = ${3#*.}
 myorigin = \$myhostname
 mydestination =
 local_recipient_maps =
@@ -300,33 +300,26 @@ alias_database =
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
-relayhost = [127.0.0.1]:$SINK_PORT
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtp_tls_security_level = none
 smtpd_tls_security_level = none
-smtpd_milters = unix:$IT_DIR/run/milter.sock
 non_smtpd_milters =
-milter_default_action = tempfail
-milter_protocol = 6
-milter_connect_timeout = 10s
-milter_command_timeout = 10s
-smtpd_banner = \$myhostname ESMTP it
 biff = no
 smtpd_error_sleep_time = 0
 smtpd_soft_error_limit = 1000
 smtpd_hard_error_limit = 1000
 smtpd_client_connection_rate_limit = 0
 smtpd_client_connection_count_limit = 0
-default_process_limit = 100
 bounce_queue_lifetime = 0
 maximal_queue_lifetime = 1h
 EOF
-    # chroot n everywhere (G4): a chrooted smtpd could not reach an
-    # absolute milter socket path.
-    {
-        echo "127.0.0.1:$SMTPD_PORT inet n - n - - smtpd"
-        for line in "$@"; do echo "$line"; done
-        cat <<'EOF'
+}
+
+# pf_master_cf: the master.cf services every private instance shares (the
+# smtpd listeners are the caller's).  chroot n everywhere (G4): a chrooted
+# smtpd could not reach an absolute milter socket path.
+pf_master_cf() {
+    cat <<'EOF'
 pickup     unix  n - n 60    1 pickup
 cleanup    unix  n - n -     0 cleanup
 qmgr       unix  n - n 300   1 qmgr
@@ -352,17 +345,53 @@ anvil      unix  - - n -     1 anvil
 scache     unix  - - n -     1 scache
 postlog    unix-dgram n - n - 1 postlogd
 EOF
+}
+
+# pf_setup [EXTRA_MASTER_LINE...]: a private Postfix whose smtpd on
+# $SMTPD_PORT uses the milter socket, relaying to an smtp-sink.
+pf_setup() {
+    local line
+    PF_DIR=$IT_DIR/postfix
+    SMTPD_PORT=$(it_free_port)
+    SINK_PORT=$(it_free_port)
+    pf_instance_dirs "$IT_DIR"
+    install -d -o nobody -g nogroup "$IT_DIR/sink"              # smtp-sink -u nobody (G6)
+    {
+        pf_main_cf "$IT_DIR" postfix it.postfix.test
+        cat <<EOF
+relayhost = [127.0.0.1]:$SINK_PORT
+smtpd_milters = unix:$IT_DIR/run/milter.sock
+milter_default_action = tempfail
+milter_protocol = 6
+milter_connect_timeout = 10s
+milter_command_timeout = 10s
+smtpd_banner = \$myhostname ESMTP it
+default_process_limit = 100
+EOF
+    } >"$PF_DIR/main.cf"
+    {
+        echo "127.0.0.1:$SMTPD_PORT inet n - n - - smtpd"
+        for line in "$@"; do echo "$line"; done
+        pf_master_cf
     } >"$PF_DIR/master.cf"
 }
 
-# Run a postfix command; its errors go to a tty or the maillog only (G1),
-# so run it under script(1) when there is one and keep what it says.
-pf_cmd() {
+# pf_instance_cmd CONFDIR LOGNAME ARGS...: a postfix command on an
+# instance.  Its errors go to a tty or the maillog only (G1), so run it
+# under script(1) when there is one; what it says is kept in
+# log/LOGNAME-cmd.log.
+pf_instance_cmd() {
+    local conf=$1 log=$IT_DIR/log/$2-cmd.log
+    shift 2
     if command -v script >/dev/null 2>&1; then
-        script -qec "postfix -c $PF_DIR $*" /dev/null >>"$IT_DIR/log/postfix-cmd.log" 2>&1
+        script -qec "postfix -c $conf $*" /dev/null >>"$log" 2>&1
     else
-        postfix -c "$PF_DIR" "$@" >>"$IT_DIR/log/postfix-cmd.log" 2>&1
+        postfix -c "$conf" "$@" >>"$log" 2>&1
     fi
+}
+
+pf_cmd() {
+    pf_instance_cmd "$PF_DIR" postfix "$@"
 }
 
 # pf_start: smtp-sink (keeping what it receives unless SINK_DUMP=no), then
@@ -379,22 +408,29 @@ pf_start() {
     it_wait_port "$SMTPD_PORT" 20 || { echo "# postfix smtpd does not answer"; return 1; }
 }
 
-# Messages still in Postfix's queue (incoming, active, deferred).
+# pf_queue_size [BASE]: messages still in a queue (incoming, active,
+# deferred) of the instance under BASE (default: pf_setup's).
 pf_queue_size() {
-    find "$IT_DIR/spool/incoming" "$IT_DIR/spool/active" "$IT_DIR/spool/deferred" \
+    local base=${1:-$IT_DIR}
+    find "$base/spool/incoming" "$base/spool/active" "$base/spool/deferred" \
         -type f 2>/dev/null | wc -l
 }
 
-pf_stop() {
-    local master
-    [ -n "$PF_DIR" ] || return 0
-    master=$(tr -d ' ' <"$IT_DIR/spool/pid/master.pid" 2>/dev/null)
-    pf_cmd stop
+# pf_instance_stop BASE LOGNAME: stop the instance under BASE and wait for
+# its master process.
+pf_instance_stop() {
+    local master tries=200
+    master=$(tr -d ' ' <"$1/spool/pid/master.pid" 2>/dev/null)
+    pf_instance_cmd "$1/postfix" "$2" stop
     if [ -n "$master" ]; then
-        local tries=200
         while it_alive "$master" && [ "$tries" -gt 0 ]; do sleep 0.05; tries=$((tries - 1)); done
         it_alive "$master" && kill -KILL "$master" 2>/dev/null
     fi
+}
+
+pf_stop() {
+    [ -n "$PF_DIR" ] || return 0
+    pf_instance_stop "$IT_DIR" postfix
     PF_DIR=
 }
 
