@@ -32,6 +32,10 @@ const char *fields_get(const BOUNCE_FIELDS *fields, const char *name);
  * lines that are no field and leading empty lines, stops at the first empty
  * line after a field).  Appends to *out.  Returns the number of fields added. */
 size_t fields_parse(const char *text, BOUNCE_FIELDS *out);
+/* The same for machine-readable blocks (DSN groups, ARF reports): values
+ * are not RFC 2047-decoded ("=?utf-8?B?...?=@example.org" is an address),
+ * only invalid UTF-8 is repaired. */
+size_t fields_parse_raw(const char *text, BOUNCE_FIELDS *out);
 void fields_free(BOUNCE_FIELDS *fields);
 
 typedef struct bounce_msg {

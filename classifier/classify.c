@@ -8,8 +8,10 @@
  * states it, e.g. SES bounceSubType); the rule table (rules.c) on the
  * remote server's response; the enhanced status code.  When the text and
  * the code disagree the more specific one wins (pick_reason()), and where
- * in the SMTP dialogue the server refused changes what an "unknown user"
- * means (smtp_phase()).
+ * in the SMTP dialogue the server refused changes what the words mean
+ * (address_words_reason()): the SMTP command the detector read from the
+ * format (rcpt->command), else the phase the text itself tells
+ * (smtp_phase()).
  *
  * The class of a failure does not follow the reply code blindly: a full
  * mailbox is soft even under 552, an unknown user is hard even under 450,
@@ -19,6 +21,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "classify.h"
 #include "rules.h"
@@ -199,27 +202,69 @@ static bool contains_ci(const char *hay, const char *needle)
     return strcasestr(hay, needle) != NULL;
 }
 
+/*
+ * A lowercased copy of the first bufsize-1 bytes of text, with the
+ * typographic apostrophe U+2019 turned into "'".  The phrases classify
+ * looks for sit in a line or two of explanation: the first kilobyte is
+ * plenty, and strstr() on the copy is much cheaper than case-insensitive
+ * searching.
+ */
+static void lowercase_prefix(const char *text, char *buf, size_t bufsize)
+{
+    size_t w = 0;
+
+    for (const unsigned char *r = (const unsigned char *) text; *r && w + 1 < bufsize; r++) {
+        unsigned char c = *r;
+        if (c == 0xE2 && r[1] == 0x80 && r[2] == 0x99) {
+            buf[w++] = '\'';
+            r += 2;
+            continue;
+        }
+        buf[w++] = (c >= 'A' && c <= 'Z') ? (char) (c - 'A' + 'a') : (char) c;
+    }
+    buf[w] = '\0';
+}
+
 static enum smtp_phase smtp_phase(const char *diag)
 {
     char buf[1024];
 
     if (diag == NULL)
         return PHASE_UNKNOWN;
-    /* The markers sit in MTA explanations of a line or two: a lowercased
-     * copy of the first kilobyte is plenty, and strstr() on it is much
-     * cheaper than case-insensitive searching. */
-    size_t len = strlen(diag);
-    if (len >= sizeof(buf))
-        len = sizeof(buf) - 1;
-    for (size_t i = 0; i < len; i++) {
-        char c = diag[i];
-        buf[i] = (c >= 'A' && c <= 'Z') ? (char) (c - 'A' + 'a') : c;
-    }
-    buf[len] = '\0';
+    lowercase_prefix(diag, buf, sizeof(buf));
     for (size_t i = 0; i < sizeof(phase_markers) / sizeof(phase_markers[0]); i++)
         if (strstr(buf, phase_markers[i].phrase) != NULL)
             return phase_markers[i].phase;
     return PHASE_UNKNOWN;
+}
+
+/* The phase of the SMTP command a detector read from the format
+ * (bounce.h: "CONN", "HELO", "MAIL", "RCPT", "DATA"; EHLO is HELO). */
+static enum smtp_phase command_phase(const char *command)
+{
+    static const struct {
+        const char *name;
+        enum smtp_phase phase;
+    } commands[] = {
+        { "CONN", PHASE_CONNECT }, { "HELO", PHASE_CONNECT }, { "EHLO", PHASE_CONNECT },
+        { "MAIL", PHASE_MAIL }, { "RCPT", PHASE_RCPT }, { "DATA", PHASE_DATA },
+    };
+
+    if (command == NULL)
+        return PHASE_UNKNOWN;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcasecmp(command, commands[i].name) == 0)
+            return commands[i].phase;
+    return PHASE_UNKNOWN;
+}
+
+/* The command the format states wins over what the text suggests: an
+ * MTA's explanation may quote an earlier step of the dialogue. */
+static enum smtp_phase phase_of(const BOUNCE_RCPT *rcpt)
+{
+    enum smtp_phase phase = command_phase(rcpt->command);
+
+    return phase != PHASE_UNKNOWN ? phase : smtp_phase(rcpt->diagnostic);
 }
 
 /* ------------------------------------------------------------------ */
@@ -258,18 +303,6 @@ static const char *pick_reason(const char *text_reason, const char *status_reaso
     return text_reason;
 }
 
-/*
- * "User unknown" is what a directory lookup says at RCPT TO; but some
- * carriers' content filters answer the same words after DATA: then the
- * recipient's side filtered the message, the address may well exist.
- * (Detectors that know the phase from their format set the reason
- * themselves; this catches responses that still carry the phase.)
- */
-static const char *user_unknown_or_filtered(enum smtp_phase phase)
-{
-    return phase == PHASE_DATA ? "filtered" : "userunknown";
-}
-
 /* Reply codes that say the command itself was wrong (501-507, 401-407). */
 static bool replycode_says_syntax(const char *code)
 {
@@ -290,8 +323,90 @@ static void response_of(const BOUNCE_RCPT *rcpt, RESPONSE *resp)
 {
     resp->diag = rcpt->diagnostic;
     codes_of(rcpt, &resp->codes);
-    resp->phase = smtp_phase(resp->diag);
+    resp->phase = phase_of(rcpt);
     resp->text_reason = rules_reason_for_text(resp->diag);
+}
+
+/*
+ * Words that are a directory's verdict whatever the command they answered:
+ * providers' documented codes and their own wording for "no such address"
+ * (Orange/La Poste "LPN007_416", Microsoft "RecipientNotFound" and its
+ * edge's "Access denied", Google's and Yahoo's texts, au/KDDI naming the
+ * address), and the local delivery agent finding no such mailbox.  Content
+ * filters do not speak these words.
+ */
+static const char *const directory_verdicts[] = {
+    "recipientnotfound",                        /* Microsoft RESOLVER.ADR. */
+    "recipnotfound",
+    "wasn't found at the destination domain",   /* Microsoft's NDR text */
+    "recipient address rejected: access denied",    /* Microsoft's edge */
+    "mail action aborted, mailbox not found",   /* Yahoo */
+    "because the address couldn't be found",    /* Google's NDR text */
+    "email account that you tried to reach does not exist",
+    "delivery error: dd this user doesn't have a ",   /* Yahoo */
+    ">: user unknown",                          /* "<addr>: User unknown" (au) */
+    "mail.local: unknown user",                 /* the local delivery agent */
+};
+
+/* x.1.0, x.1.1, x.1.3 (4xx or 5xx): the destination mailbox address is
+ * bad (RFC 3463). */
+static bool status_says_bad_mailbox(const char *status)
+{
+    if (status == NULL || !(status[0] == '4' || status[0] == '5') || strncmp(status + 1, ".1.", 3) != 0)
+        return false;
+    return strcmp(status + 4, "0") == 0 || strcmp(status + 4, "1") == 0 || strcmp(status + 4, "3") == 0;
+}
+
+/* Orange / La Poste "OFR_416", "LPN007_418": invalid recipient. */
+static bool orange_invalid_recipient(const char *lower)
+{
+    for (const char *p = strstr(lower, "_41"); p != NULL; p = strstr(p + 1, "_41")) {
+        if (!(p[3] == '6' || p[3] == '8') || is_digit(p[4]))
+            continue;
+        const char *q = p;
+        while (q > lower && is_digit(q[-1]))
+            q--;
+        if (q - lower >= 3 && (strncmp(q - 3, "ofr", 3) == 0 || strncmp(q - 3, "lpn", 3) == 0))
+            return true;
+    }
+    return false;
+}
+
+static bool directory_verdict(const char *diag)
+{
+    char buf[1024];
+
+    if (diag == NULL)
+        return false;
+    lowercase_prefix(diag, buf, sizeof(buf));
+    for (size_t i = 0; i < sizeof(directory_verdicts) / sizeof(directory_verdicts[0]); i++)
+        if (strstr(buf, directory_verdicts[i]) != NULL)
+            return true;
+    return orange_invalid_recipient(buf);
+}
+
+/*
+ * The response says the address does not exist.  Whether that is the
+ * address or a filter speaking depends on when it was said (Sisimai's
+ * convention, so our reasons compare with it):
+ *   - a directory's own verdict, or an enhanced code that says the
+ *     destination mailbox address is bad (x.1.0, x.1.1, x.1.3): the address;
+ *   - in reply to RCPT TO: the address (that is when directories answer);
+ *   - after DATA, or when nobody said when: the recipient's side refused
+ *     the message (filtered): some carriers' content filters answer "user
+ *     unknown" to mail they do not want, and such a refusal without a
+ *     command cannot be told from one.
+ * (At MAIL FROM or connection time it is about our sender or host:
+ * reason_from_response() turns it into rejected or blocked.)  The class
+ * does not depend on this: words that say the address does not exist are
+ * hard either way (text_says_address_bad()).
+ */
+static const char *address_words_reason(const RESPONSE *resp)
+{
+    if (status_says_bad_mailbox(resp->codes.status) || resp->phase == PHASE_RCPT ||
+        directory_verdict(resp->diag))
+        return "userunknown";
+    return "filtered";
 }
 
 static const char *reason_from_response(const BOUNCE_RCPT *rcpt, const RESPONSE *resp)
@@ -302,8 +417,11 @@ static const char *reason_from_response(const BOUNCE_RCPT *rcpt, const RESPONSE 
     const char *text_reason = resp->text_reason;
     const char *status_reason = rules_reason_for_status(codes->status);
 
-    if (text_reason != NULL && strcmp(text_reason, "userunknown") == 0)
-        text_reason = user_unknown_or_filtered(phase);
+    /* x.1.7, x.1.8: the code says the SENDER's address is bad, so text
+     * about a bad address is about the sender too (pick_reason()). */
+    if (text_reason != NULL && strcmp(text_reason, "userunknown") == 0 &&
+        !(status_reason != NULL && strcmp(status_reason, "rejected") == 0))
+        text_reason = address_words_reason(resp);
     const char *reason = pick_reason(text_reason, status_reason);
 
     if (reason != NULL && (name_in(reason, address_reasons) || strcmp(reason, "filtered") == 0)) {

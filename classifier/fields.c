@@ -5,8 +5,10 @@
  * blocks: message headers, DSN groups (RFC 3464), ARF reports (RFC 5965)
  * and the header blocks detectors find inlined in plain-text bounces.
  * Real bounces are full of junk, so the parser never fails: CRLF or LF,
- * folded lines are unfolded, lines that are no field are skipped, values
- * with RFC 2047 words or raw 8-bit bytes are decoded to valid UTF-8.
+ * folded lines are unfolded, lines that are no field are skipped.  Header
+ * values with RFC 2047 words or raw 8-bit bytes are decoded to valid UTF-8
+ * (fields_parse); DSN and ARF values are machine-readable and only get
+ * invalid UTF-8 repaired (fields_parse_raw).
  */
 #include "config.h"
 
@@ -19,13 +21,24 @@
 
 #include "bounce.h"
 
+/*
+ * Detectors ask for a header by name dozens of times per message: compare
+ * the first letter inline and call strcasecmp() only for the few names
+ * that start alike.
+ */
 const char *fields_get(const BOUNCE_FIELDS *fields, const char *name)
 {
+    int first;
+
     if (fields == NULL || name == NULL)
         return NULL;
-    for (size_t i = 0; i < fields->count; i++)
-        if (strcasecmp(fields->items[i].name, name) == 0)
+    first = g_ascii_tolower(*name);
+    for (size_t i = 0; i < fields->count; i++) {
+        const char *candidate = fields->items[i].name;
+
+        if (g_ascii_tolower(*candidate) == first && strcasecmp(candidate, name) == 0)
             return fields->items[i].value;
+    }
     return NULL;
 }
 
@@ -93,6 +106,25 @@ static char *decode_value(char *value)
     return value;
 }
 
+/* A machine-readable value stays as it is; only bytes that are not UTF-8
+ * are read in the charset GMime guesses best. */
+static char *repair_value(char *value)
+{
+    char *decoded;
+
+    if (g_utf8_validate(value, -1, NULL))
+        return value;
+    decoded = g_mime_utils_decode_8bit(NULL, value, strlen(value));
+    if (decoded == NULL || !g_utf8_validate(decoded, -1, NULL)) {
+        g_free(decoded);
+        decoded = g_utf8_make_valid(value, -1);
+    }
+    free(value);
+    value = strdup(decoded);
+    g_free(decoded);
+    return value;
+}
+
 /* Growable text buffer for one unfolded value. */
 struct value_buf {
     char *data;
@@ -131,7 +163,7 @@ static void trim_span(const char **start, size_t *len)
 }
 
 static int fields_append(BOUNCE_FIELDS *out, const char *name, size_t name_len,
-                         struct value_buf *value)
+                         struct value_buf *value, bool decode)
 {
     BOUNCE_FIELD *items;
     char *name_copy;
@@ -151,7 +183,7 @@ static int fields_append(BOUNCE_FIELDS *out, const char *name, size_t name_len,
         return -1;
     }
     items[out->count].name = name_copy;
-    items[out->count].value = decode_value(value_copy);
+    items[out->count].value = decode ? decode_value(value_copy) : repair_value(value_copy);
     if (items[out->count].value == NULL) {
         free(name_copy);
         return -1;
@@ -187,7 +219,7 @@ static bool split_field_line(const char *line, size_t len, size_t *name_len,
     return true;
 }
 
-size_t fields_parse(const char *text, BOUNCE_FIELDS *out)
+static size_t parse_block(const char *text, BOUNCE_FIELDS *out, bool decode)
 {
     const char *line = text;
     const char *name = NULL;
@@ -224,7 +256,7 @@ size_t fields_parse(const char *text, BOUNCE_FIELDS *out)
                 goto out_of_memory;
         } else {
             if (name != NULL) {
-                if (fields_append(out, name, name_len, &value) < 0)
+                if (fields_append(out, name, name_len, &value, decode) < 0)
                     goto out_of_memory;
                 added++;
                 name = NULL;
@@ -238,7 +270,7 @@ size_t fields_parse(const char *text, BOUNCE_FIELDS *out)
         }
         line = next;
     }
-    if (name != NULL && fields_append(out, name, name_len, &value) == 0)
+    if (name != NULL && fields_append(out, name, name_len, &value, decode) == 0)
         added++;
     free(value.data);
     return added;
@@ -247,4 +279,14 @@ out_of_memory:
     /* Keep what was parsed; the caller sees fewer fields, never a crash. */
     free(value.data);
     return added;
+}
+
+size_t fields_parse(const char *text, BOUNCE_FIELDS *out)
+{
+    return parse_block(text, out, true);
+}
+
+size_t fields_parse_raw(const char *text, BOUNCE_FIELDS *out)
+{
+    return parse_block(text, out, false);
 }

@@ -1,13 +1,15 @@
 /*
- * ingest.c: one message through the pipeline (ingest.h).
+ * ingest.c: messages through the pipeline (ingest.h).
  *
  *   raw -> message_parse -> detect_report -> classify_report
- *       -> dry run: print;  else: policy_apply in one store transaction
+ *       -> dry run: print;  else: policy_apply in a store transaction
  *
  * Offers mailbox.c and main() the unit of work: a message either has all
  * its effects committed (and is remembered as seen, so processing it again
  * changes nothing) or none, and the caller learns whether to delete it,
- * quarantine it, or leave it for a retry.
+ * quarantine it, or leave it for a retry.  A batch commits many messages
+ * in one transaction: the disk flush of a durable commit costs more than
+ * parsing and classifying a message, so a mailbox goes through in batches.
  */
 #include "config.h"
 
@@ -145,71 +147,228 @@ static void log_decisions(const char *name, const char *key, const BOUNCE_REPORT
     }
 }
 
-/*
- * All of a message's store effects in one transaction, retried on
- * deadlock.  *duplicate is set when the message was seen before.
- */
-static int apply_to_store(INGEST_CTX *ctx, const char *name, const char *key,
-                          const BOUNCE_REPORT *report, bool *duplicate, SUP_ERR *err)
+/* ---- batches ---- */
+
+/* A message whose store effects wait for the batch's transaction. */
+struct pending {
+    void *item;                 /* the caller's, given back in the callback */
+    char *name;
+    char *key;                  /* message identity (g_malloc'd) */
+    BOUNCE_REPORT report;
+    POLICY_DECISION *decisions; /* report.count of them, filled by the commit */
+    bool duplicate;
+};
+
+struct ingest_batch {
+    INGEST_CTX *ctx;
+    ingest_done_fn done;
+    void *run;
+    struct pending *items;
+    size_t count;
+    size_t alloc;
+    gint64 started;             /* when the first queued message came (monotonic, us) */
+};
+
+INGEST_BATCH *ingest_batch_new(INGEST_CTX *ctx, ingest_done_fn done, void *run)
 {
-    POLICY_DECISION *decisions = calloc(report->count ? report->count : 1, sizeof(*decisions));
-    time_t now = time(NULL);
-    int rc = -1;
+    INGEST_BATCH *batch = calloc(1, sizeof(*batch));
 
-    if (decisions == NULL)
-        return sup_err_set(err, SUP_ERR_SOFTWARE, "%s: out of memory", name);
-    for (int attempt = 1; attempt <= INGEST_TXN_ATTEMPTS; attempt++) {
-        STORE_TXN *txn = NULL;
-        int seen;
-
-        sup_err_clear(err);
-        if (attempt > 1)
-            store_retry_delay(attempt - 1);
-        if (store_begin(ctx->store, &txn, err) < 0)
-            goto failed;
-        if ((seen = store_seen(ctx->store, txn, key, err)) < 0) {
-            store_abort(txn);
-            goto failed;
-        }
-        if (seen == 1) {
-            store_abort(txn);
-            *duplicate = true;
-            rc = 0;
-            break;
-        }
-        if (policy_apply(ctx->cfg, ctx->store, txn, report, key, now, decisions, err) < 0
-            || store_mark_seen(ctx->store, txn, key, now, err) < 0) {
-            store_abort(txn);
-            goto failed;
-        }
-        if (store_commit(txn, err) < 0)
-            goto failed;
-        *duplicate = false;
-        log_decisions(name, key, report, decisions);
-        for (size_t i = 0; i < report->count; i++)
-            if (decisions[i].action == POLICY_SUPPRESSED || decisions[i].action == POLICY_EXTENDED)
-                ctx->suppressed++;
-        rc = 0;
-        break;
-    failed:
-        if (err->cls != SUP_ERR_TEMP)
-            break;
-        log_debug("%s: store busy (%s), attempt %d of %d", name, err->text, attempt, INGEST_TXN_ATTEMPTS);
+    if (batch != NULL) {
+        batch->ctx = ctx;
+        batch->done = done;
+        batch->run = run;
     }
-    free(decisions);
-    if (rc < 0)
-        sup_err_prefix(err, "%s", name);
-    return rc;
+    return batch;
 }
 
-int ingest_message(INGEST_CTX *ctx, const char *name, const char *raw, size_t len,
-                   enum ingest_outcome *outcome, SUP_ERR *err)
+static void pending_free(struct pending *p)
+{
+    free(p->name);
+    g_free(p->key);
+    report_clear(&p->report);
+    free(p->decisions);
+}
+
+/*
+ * Apply items[start..end) in one transaction.  Returns 0 when committed;
+ * else -1 with err and *failed: the index of the message whose effects
+ * failed, or end when the transaction itself did (begin, commit).
+ */
+static int apply_range(INGEST_BATCH *b, size_t start, size_t end, size_t *failed, SUP_ERR *err)
+{
+    INGEST_CTX *ctx = b->ctx;
+    time_t now = time(NULL);
+    STORE_TXN *txn = NULL;
+    size_t i;
+
+    *failed = end;
+    if (store_begin(ctx->store, &txn, err) < 0) {
+        if (end - start == 1)
+            sup_err_prefix(err, "%s", b->items[start].name);
+        return -1;
+    }
+    for (i = start; i < end; i++) {
+        struct pending *p = &b->items[i];
+        int seen;
+
+        /* A copy earlier in this batch is seen too: the transaction sees
+         * its own writes. */
+        if ((seen = store_seen(ctx->store, txn, p->key, err)) < 0)
+            break;
+        p->duplicate = seen == 1;
+        if (p->duplicate)
+            continue;
+        if (policy_apply(ctx->cfg, ctx->store, txn, &p->report, p->key, now, p->decisions, err) < 0
+            || store_mark_seen(ctx->store, txn, p->key, now, err) < 0)
+            break;
+    }
+    if (i < end) {
+        store_abort(txn);
+        *failed = i;
+        sup_err_prefix(err, "%s", b->items[i].name);
+        return -1;
+    }
+    if (store_commit(txn, err) < 0) {
+        if (end - start == 1)
+            sup_err_prefix(err, "%s", b->items[start].name);
+        return -1;
+    }
+    return 0;
+}
+
+/* apply_range, the whole range again after a deadlock. */
+static int apply_with_retries(INGEST_BATCH *b, size_t start, size_t end, size_t *failed, SUP_ERR *err)
+{
+    for (int attempt = 1;; attempt++) {
+        sup_err_clear(err);
+        if (apply_range(b, start, end, failed, err) == 0)
+            return 0;
+        if (err->cls != SUP_ERR_TEMP || attempt == INGEST_TXN_ATTEMPTS)
+            return -1;
+        log_debug("store busy (%s), attempt %d of %d", err->text, attempt, INGEST_TXN_ATTEMPTS);
+        store_retry_delay(attempt);
+    }
+}
+
+/* Tell items[start..end) they were committed, and log what they did. */
+static void tell_committed(INGEST_BATCH *b, size_t start, size_t end)
+{
+    for (size_t i = start; i < end; i++) {
+        struct pending *p = &b->items[i];
+
+        if (p->duplicate) {
+            log_info("%s: %s already processed, nothing changed", p->name, p->key);
+        } else {
+            log_decisions(p->name, p->key, &p->report, p->decisions);
+            for (size_t r = 0; r < p->report.count; r++)
+                if (p->decisions[r].action == POLICY_SUPPRESSED || p->decisions[r].action == POLICY_EXTENDED)
+                    b->ctx->suppressed++;
+        }
+        b->done(b->run, p->item, p->duplicate ? INGEST_DUPLICATE : INGEST_APPLIED, NULL);
+    }
+}
+
+static void tell_deferred(INGEST_BATCH *b, size_t start, size_t end, const SUP_ERR *err)
+{
+    for (size_t i = start; i < end; i++)
+        b->done(b->run, b->items[i].item, INGEST_DEFERRED, err);
+}
+
+/*
+ * Commit items[start..end) in as few transactions as it takes and tell
+ * every message its outcome.  When one message's effects fail, the
+ * messages before it are committed without it, it is deferred with its
+ * error, and the rest goes on, as if each had had its own transaction.
+ * Returns true when the store is busy (err, SUP_ERR_TEMP): the messages
+ * not committed were all deferred and the run stops.
+ */
+static bool commit_range(INGEST_BATCH *b, size_t start, size_t end, SUP_ERR *err)
+{
+    while (start < end) {
+        SUP_ERR failure;
+        size_t failed;
+
+        if (apply_with_retries(b, start, end, &failed, &failure) == 0) {
+            tell_committed(b, start, end);
+            return false;
+        }
+        if (failed >= end) {
+            /* The transaction failed as a whole: no one message to blame. */
+            tell_deferred(b, start, end, &failure);
+            if (failure.cls != SUP_ERR_TEMP)
+                return false;
+            *err = failure;
+            return true;
+        }
+        if (failed > start && commit_range(b, start, failed, err)) {
+            tell_deferred(b, failed, end, err);
+            return true;
+        }
+        tell_deferred(b, failed, failed + 1, &failure);
+        if (failure.cls == SUP_ERR_TEMP) {
+            *err = failure;
+            tell_deferred(b, failed + 1, end, err);
+            return true;
+        }
+        start = failed + 1;
+    }
+    return false;
+}
+
+int ingest_batch_flush(INGEST_BATCH *batch, SUP_ERR *err)
+{
+    bool busy = false;
+
+    if (batch->count > 0)
+        busy = commit_range(batch, 0, batch->count, err);
+    for (size_t i = 0; i < batch->count; i++)
+        pending_free(&batch->items[i]);
+    batch->count = 0;
+    if (busy)
+        sup_err_prefix(err, "store busy, messages left for the next run");
+    return busy ? -1 : 0;
+}
+
+void ingest_batch_free(INGEST_BATCH *batch)
+{
+    SUP_ERR err;
+
+    if (batch == NULL)
+        return;
+    sup_err_set(&err, SUP_ERR_TEMP, "not committed");
+    tell_deferred(batch, 0, batch->count, &err);
+    for (size_t i = 0; i < batch->count; i++)
+        pending_free(&batch->items[i]);
+    free(batch->items);
+    free(batch);
+}
+
+static struct pending *batch_slot(INGEST_BATCH *b)
+{
+    if (b->count == b->alloc) {
+        size_t alloc = b->alloc ? b->alloc * 2 : 16;
+        struct pending *items = realloc(b->items, alloc * sizeof(*items));
+
+        if (items == NULL)
+            return NULL;
+        b->items = items;
+        b->alloc = alloc;
+    }
+    memset(&b->items[b->count], 0, sizeof(b->items[0]));
+    return &b->items[b->count];
+}
+
+/*
+ * parse -> detect -> classify, and what the message is.  INGEST_QUEUED
+ * means it has store effects: report and key are moved into *p.  Other
+ * outcomes as for ingest_message() (err filled for a quarantine).
+ */
+static enum ingest_outcome prepare(INGEST_CTX *ctx, const char *name, const char *raw, size_t len,
+                                   struct pending *p, SUP_ERR *err)
 {
     BOUNCE_MSG msg;
     BOUNCE_REPORT report;
-    char *key = NULL;
-    bool duplicate = false;
-    int rc = 0;
+    enum ingest_outcome outcome = INGEST_QUEUED;
 
     memset(&report, 0, sizeof(report));
     sup_err_clear(err);
@@ -219,39 +378,96 @@ int ingest_message(INGEST_CTX *ctx, const char *name, const char *raw, size_t le
             output_error_json(ctx->out, name, err->text);
         else if (ctx->dry_run)
             fprintf(ctx->out, "%s: %s\n", name, err->text);
-        *outcome = INGEST_REJECTED;
         err->cls = SUP_ERR_INPUT;
         message_free(&msg);
-        return 0;
+        return INGEST_REJECTED;
     }
     ctx->recipients += report.count;
     if (ctx->dry_run) {
         print_dry_run(ctx, name, &report);
-        *outcome = report.count > 0 ? INGEST_APPLIED : INGEST_NOT_REPORT;
-        goto done;
-    }
-    if (report.count == 0) {
+        outcome = report.count > 0 ? INGEST_APPLIED : INGEST_NOT_REPORT;
+    } else if (report.count == 0) {
         sup_err_set(err, SUP_ERR_INPUT, "not a report (no bounce, complaint or auto-reply recognised)");
-        *outcome = INGEST_NOT_REPORT;
-        goto done;
-    }
-    if (!report_has_address(&report)) {
+        outcome = INGEST_NOT_REPORT;
+    } else if (!report_has_address(&report)) {
         sup_err_set(err, SUP_ERR_INPUT, "%s report (detector %s) names no usable recipient address",
                     report.kind == REPORT_COMPLAINT ? "complaint" : "bounce", report.detector);
-        *outcome = INGEST_NOT_REPORT;
-        goto done;
+        outcome = INGEST_NOT_REPORT;
+    } else {
+        p->key = message_key(&msg, raw, len);
+        p->report = report;
+        memset(&report, 0, sizeof(report));
     }
-    key = message_key(&msg, raw, len);
-    if (apply_to_store(ctx, name, key, &report, &duplicate, err) < 0) {
-        rc = -1;
-        goto done;
-    }
-    if (duplicate)
-        log_info("%s: %s already processed, nothing changed", name, key);
-    *outcome = duplicate ? INGEST_DUPLICATE : INGEST_APPLIED;
-done:
-    g_free(key);
     report_clear(&report);
     message_free(&msg);
-    return rc;
+    return outcome;
+}
+
+int ingest_batch_add(INGEST_BATCH *batch, const char *name, const char *raw, size_t len,
+                     void *item, enum ingest_outcome *outcome, SUP_ERR *err)
+{
+    struct pending *p = batch_slot(batch);
+
+    if (p == NULL)
+        return sup_err_set(err, SUP_ERR_SOFTWARE, "%s: out of memory", name);
+    *outcome = prepare(batch->ctx, name, raw, len, p, err);
+    if (*outcome != INGEST_QUEUED)
+        return 0;
+    p->item = item;
+    p->name = strdup(name);
+    p->decisions = calloc(p->report.count, sizeof(*p->decisions));
+    if (p->name == NULL || p->decisions == NULL) {
+        pending_free(p);
+        *outcome = INGEST_DEFERRED;
+        return sup_err_set(err, SUP_ERR_SOFTWARE, "%s: out of memory", name);
+    }
+    if (batch->count++ == 0)
+        batch->started = g_get_monotonic_time();
+    if (batch->count >= INGEST_BATCH_MAX
+        || g_get_monotonic_time() - batch->started >= INGEST_BATCH_SECONDS * G_USEC_PER_SEC)
+        return ingest_batch_flush(batch, err);
+    return 0;
+}
+
+/* ---- one message ---- */
+
+struct single {
+    enum ingest_outcome outcome;
+    SUP_ERR err;
+};
+
+static void single_done(void *run, void *item, enum ingest_outcome outcome, const SUP_ERR *err)
+{
+    struct single *one = run;
+
+    (void) item;
+    one->outcome = outcome;
+    if (err != NULL)
+        one->err = *err;
+}
+
+/* A batch of one: one message, one durable commit (stdin, files). */
+int ingest_message(INGEST_CTX *ctx, const char *name, const char *raw, size_t len,
+                   enum ingest_outcome *outcome, SUP_ERR *err)
+{
+    struct single one = { INGEST_DEFERRED, { SUP_OK, "" } };
+    INGEST_BATCH *batch = ingest_batch_new(ctx, single_done, &one);
+
+    if (batch == NULL)
+        return sup_err_set(err, SUP_ERR_SOFTWARE, "%s: out of memory", name);
+    if (ingest_batch_add(batch, name, raw, len, NULL, outcome, err) < 0) {
+        ingest_batch_free(batch);
+        return -1;
+    }
+    if (*outcome == INGEST_QUEUED)
+        (void) ingest_batch_flush(batch, err);
+    ingest_batch_free(batch);
+    if (*outcome != INGEST_QUEUED)
+        return 0;
+    *outcome = one.outcome;
+    if (one.outcome == INGEST_DEFERRED) {
+        *err = one.err;
+        return -1;
+    }
+    return 0;
 }

@@ -2,10 +2,12 @@
  * mailbox.c: reading messages from a Maildir, an mbox, stdin or files, and
  * the quarantine (mailbox.h).
  *
- * Offers main() the loops around ingest_message() that make sure nothing
- * is lost: a message leaves its mailbox only after its effects are
- * committed to the store or it sits in the quarantine; a temporary
- * failure (store busy) leaves it where it is for the next run.
+ * Offers main() the loops around the ingest that make sure nothing is
+ * lost: a message leaves its mailbox only after its effects are committed
+ * to the store or it sits in the quarantine; a temporary failure (store
+ * busy) leaves it where it is for the next run.  Maildir and mbox messages
+ * go through in batches, many per store transaction (ingest_batch_*());
+ * stdin and files named on the command line one by one.
  */
 #include "config.h"
 
@@ -285,20 +287,57 @@ static size_t max_size(const INGEST_CTX *ctx)
 }
 
 /* Keep the first error: the caller reports it and it decides the exit
- * code.  Later ones are logged here, so each is logged once. */
+ * code.  Later ones are logged here, so each is logged once (a busy store
+ * once for all the messages it holds back). */
 static void note_error(SUP_ERR *first, const SUP_ERR *err)
 {
     if (first->cls == SUP_OK)
         *first = *err;
-    else
+    else if (!(first->cls == SUP_ERR_TEMP && err->cls == SUP_ERR_TEMP))
         log_error("%s", err->text);
 }
 
+/* Where the outcomes of a mailbox's queued messages are counted. */
+struct mailbox_run {
+    MAILBOX_STATS *stats;
+    SUP_ERR *first;
+};
+
+/* Count a committed or deferred message; true if it was committed. */
+static bool count_outcome(struct mailbox_run *run, enum ingest_outcome outcome, const SUP_ERR *err)
+{
+    switch (outcome) {
+    case INGEST_APPLIED:
+        run->stats->applied++;
+        return true;
+    case INGEST_DUPLICATE:
+        run->stats->duplicates++;
+        return true;
+    default:
+        run->stats->deferred++;
+        note_error(run->first, err);
+        return false;
+    }
+}
+
+/* A committed Maildir message goes away. */
+static void maildir_done(void *runp, void *item, enum ingest_outcome outcome, const SUP_ERR *err)
+{
+    const char *path = item;
+
+    if (count_outcome(runp, outcome, err) && unlink(path) < 0)
+        log_warn("%s: processed, but cannot remove it: %s (it will be seen as a duplicate)",
+                 path, strerror(errno));
+}
+
 /*
- * One Maildir message: it goes away once its effects are committed, or
- * into the quarantine.  Returns 0, or -1 with err (the message stays).
+ * One Maildir message into the batch (path must stay valid until the
+ * batch is flushed): its effects wait for the batch's commit; one that
+ * cannot be used goes into the quarantine now.  Returns 0, or -1 with err
+ * (the message stays; SUP_ERR_TEMP: the store is busy, stop).
  */
-static int process_path(INGEST_CTX *ctx, const char *path, MAILBOX_STATS *stats, SUP_ERR *err)
+static int maildir_message(INGEST_CTX *ctx, INGEST_BATCH *batch, const char *path,
+                           MAILBOX_STATS *stats, SUP_ERR *err)
 {
     enum ingest_outcome outcome;
     char *data;
@@ -320,42 +359,27 @@ static int process_path(INGEST_CTX *ctx, const char *path, MAILBOX_STATS *stats,
             else
                 fprintf(ctx->out, "%s\n", err->text);
         }
-    } else if (ingest_message(ctx, path, data, len, &outcome, err) < 0) {
+    } else {
+        rc = ingest_batch_add(batch, path, data, len, (void *) path, &outcome, err);
         free(data);
+        if (rc < 0)
+            return -1;
+    }
+    if (ctx->dry_run || outcome == INGEST_QUEUED)
+        return 0;
+    if (outcome == INGEST_DEFERRED) {
         stats->deferred++;
         return -1;
     }
-    if (ctx->dry_run) {
-        free(data);
-        return 0;
-    }
-    switch (outcome) {
-    case INGEST_APPLIED:
-    case INGEST_DUPLICATE:
-        if (outcome == INGEST_APPLIED)
-            stats->applied++;
-        else
-            stats->duplicates++;
-        if (unlink(path) < 0)
-            log_warn("%s: processed, but cannot remove it: %s (it will be seen as a duplicate)",
-                     path, strerror(errno));
-        rc = 0;
-        break;
-    case INGEST_NOT_REPORT:
-    case INGEST_REJECTED:
-    default: {
-        char reason[SUP_ERR_TEXT_MAX];
+    /* INGEST_NOT_REPORT, INGEST_REJECTED */
+    char reason[SUP_ERR_TEXT_MAX];
 
-        snprintf(reason, sizeof(reason), "%s", err->text);
-        rc = mailbox_quarantine_file(quarantine_dir(ctx), path, reason, err);
-        if (rc == 0)
-            stats->quarantined++;
-        else
-            stats->failed++;
-        break;
-    }
-    }
-    free(data);
+    snprintf(reason, sizeof(reason), "%s", err->text);
+    rc = mailbox_quarantine_file(quarantine_dir(ctx), path, reason, err);
+    if (rc == 0)
+        stats->quarantined++;
+    else
+        stats->failed++;
     return rc;
 }
 
@@ -399,34 +423,44 @@ int mailbox_process_maildir(INGEST_CTX *ctx, const char *dir, MAILBOX_STATS *sta
 {
     static const char *const subdirs[] = { "new", "cur" };
     SUP_ERR first = { SUP_OK, "" };
+    struct mailbox_run run = { stats, &first };
+    INGEST_BATCH *batch = ingest_batch_new(ctx, maildir_done, &run);
+    bool stop = false;
 
-    for (size_t s = 0; s < G_N_ELEMENTS(subdirs); s++) {
+    if (batch == NULL)
+        return sup_err_set(err, SUP_ERR_SOFTWARE, "%s: out of memory", dir);
+    for (size_t s = 0; s < G_N_ELEMENTS(subdirs) && !stop; s++) {
         size_t count;
         char **files = list_messages(dir, subdirs[s], &count, err);
-        bool stop = false;
+        SUP_ERR one;
 
         /* A Maildir nobody has read yet may lack cur/; new/ must be there. */
         if (files == NULL && s > 0 && err->cls == SUP_ERR_NOTFOUND)
             continue;
-        if (files == NULL)
+        if (files == NULL) {
+            ingest_batch_free(batch);
             return -1;
+        }
         for (size_t i = 0; i < count && !stop; i++) {
-            SUP_ERR one;
             struct stat st;
 
             /* Gone since listed (another run took it): not an error. */
             if (stat(files[i], &st) < 0 || !S_ISREG(st.st_mode))
                 continue;
-            if (process_path(ctx, files[i], stats, &one) < 0) {
+            if (maildir_message(ctx, batch, files[i], stats, &one) < 0) {
                 note_error(&first, &one);
                 /* The store is busy: leave the rest for the next run too. */
                 stop = one.cls == SUP_ERR_TEMP;
             }
         }
+        /* The file names are the batch's: commit before they go. */
+        if (!stop && ingest_batch_flush(batch, &one) < 0) {
+            note_error(&first, &one);
+            stop = true;
+        }
         g_strfreev(files);
-        if (stop)
-            break;
     }
+    ingest_batch_free(batch);
     if (first.cls != SUP_OK) {
         *err = first;
         return -1;
@@ -694,56 +728,80 @@ out:
     return rc;
 }
 
+/* A committed mbox message is left out when the mbox is rewritten. */
+static void mbox_done(void *runp, void *item, enum ingest_outcome outcome, const SUP_ERR *err)
+{
+    struct mbox_msg *m = item;
+
+    if (count_outcome(runp, outcome, err))
+        m->keep = false;
+}
+
+/* One message of the locked mbox into the batch; false when the run stops. */
+static bool mbox_message(INGEST_CTX *ctx, INGEST_BATCH *batch, const char *path, const char *data,
+                         struct mbox_msg *m, unsigned int number, MAILBOX_STATS *stats, SUP_ERR *first)
+{
+    GString *text = mbox_message_text(data, m);
+    char *name = g_strdup_printf("%s#%u", path, number);
+    enum ingest_outcome outcome;
+    bool go_on = true;
+    SUP_ERR one;
+
+    if (max_size(ctx) > 0 && text->len > max_size(ctx)) {
+        sup_err_set(&one, SUP_ERR_INPUT, "message too large (%zu bytes, ingest.max-message-size is %zu)",
+                    text->len, max_size(ctx));
+        outcome = INGEST_REJECTED;
+        if (ctx->dry_run)
+            fprintf(ctx->out, "%s: %s\n", name, one.text);
+    } else if (ingest_batch_add(batch, name, text->str, text->len, m, &outcome, &one) < 0) {
+        note_error(first, &one);
+        go_on = false;          /* store busy: everything left stays */
+        goto out;
+    }
+    if (ctx->dry_run || outcome == INGEST_QUEUED)
+        goto out;
+    if (outcome == INGEST_DEFERRED) {
+        note_error(first, &one);
+        stats->deferred++;
+        goto out;
+    }
+    /* INGEST_NOT_REPORT, INGEST_REJECTED */
+    char reason[SUP_ERR_TEXT_MAX];
+
+    snprintf(reason, sizeof(reason), "%s", one.text);
+    if (mailbox_quarantine_data(quarantine_dir(ctx), name, text->str, text->len, reason, NULL, &one) == 0) {
+        m->keep = false;
+        stats->quarantined++;
+    } else {
+        note_error(first, &one);
+        stats->failed++;
+    }
+out:
+    g_string_free(text, TRUE);
+    g_free(name);
+    return go_on;
+}
+
 /* Process every message of the locked mbox; marks what stays. */
 static void mbox_process_messages(INGEST_CTX *ctx, const char *path, const char *data, GArray *msgs,
                                   MAILBOX_STATS *stats, SUP_ERR *first)
 {
-    for (guint i = 0; i < msgs->len; i++) {
-        struct mbox_msg *m = &g_array_index(msgs, struct mbox_msg, i);
-        GString *text = mbox_message_text(data, m);
-        char *name = g_strdup_printf("%s#%u", path, i + 1);
-        enum ingest_outcome outcome;
-        SUP_ERR one;
+    struct mailbox_run run = { stats, first };
+    INGEST_BATCH *batch = ingest_batch_new(ctx, mbox_done, &run);
+    bool go_on = true;
+    SUP_ERR one;
 
-        if (max_size(ctx) > 0 && text->len > max_size(ctx)) {
-            sup_err_set(&one, SUP_ERR_INPUT, "message too large (%zu bytes, ingest.max-message-size is %zu)",
-                        text->len, max_size(ctx));
-            outcome = INGEST_REJECTED;
-            if (ctx->dry_run)
-                fprintf(ctx->out, "%s: %s\n", name, one.text);
-        } else if (ingest_message(ctx, name, text->str, text->len, &outcome, &one) < 0) {
-            note_error(first, &one);
-            stats->deferred++;
-            g_string_free(text, TRUE);
-            g_free(name);
-            if (one.cls == SUP_ERR_TEMP)
-                break;          /* store busy: everything left stays */
-            continue;
-        }
-        if (!ctx->dry_run) {
-            if (outcome == INGEST_APPLIED || outcome == INGEST_DUPLICATE) {
-                m->keep = false;
-                if (outcome == INGEST_APPLIED)
-                    stats->applied++;
-                else
-                    stats->duplicates++;
-            } else {
-                char reason[SUP_ERR_TEXT_MAX];
-
-                snprintf(reason, sizeof(reason), "%s", one.text);
-                if (mailbox_quarantine_data(quarantine_dir(ctx), name, text->str, text->len,
-                                            reason, NULL, &one) == 0) {
-                    m->keep = false;
-                    stats->quarantined++;
-                } else {
-                    note_error(first, &one);
-                    stats->failed++;
-                }
-            }
-        }
-        g_string_free(text, TRUE);
-        g_free(name);
+    if (batch == NULL) {
+        sup_err_set(&one, SUP_ERR_SOFTWARE, "%s: out of memory", path);
+        note_error(first, &one);
+        return;
     }
+    for (guint i = 0; i < msgs->len && go_on; i++)
+        go_on = mbox_message(ctx, batch, path, data, &g_array_index(msgs, struct mbox_msg, i),
+                             i + 1, stats, first);
+    if (go_on && ingest_batch_flush(batch, &one) < 0)
+        note_error(first, &one);
+    ingest_batch_free(batch);
 }
 
 int mailbox_process_mbox(INGEST_CTX *ctx, const char *path, MAILBOX_STATS *stats, SUP_ERR *err)

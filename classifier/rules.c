@@ -288,6 +288,10 @@ static const RULE rule_table[] = {
 
 
     /* ---- 3. the address does not exist ----------------------------- */
+    /* Except: au (KDDI)'s reception filter answers "550 : User unknown",
+     * naming no address (its directory names it: "550 <bob@...>: User
+     * unknown"): the recipient's filter refused us, not the directory. */
+    REGEX("filtered", " : user unknown", "(^|[^a-z0-9@>.])[45][0-9][0-9] : user unknown", "550 : User unknown"),
     /* Microsoft rejects unknown recipients at the edge with this text. */
     SUB("userunknown", "recipient address rejected: access denied", "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)"),
     SUB("userunknown", "recipientnotfound", "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"),
@@ -431,6 +435,9 @@ static const RULE rule_table[] = {
     SUB("rejected", "administrative prohibition", "550 administrative prohibition"),
     SUB("rejected", "spam reporting address", "550 previously marked the spam reporting address"),
     SUB("rejected", "from a different address or alias using the", "You're sending this from a different address or alias using the 'Send mail as' feature."),
+    /* Our relay requires SMTP AUTH of the sender and the next hop cannot
+     * do it (Google Workspace's SMTP relay service). */
+    SUB("rejected", "does not advertise auth capability", "Unspecified Error (SENT_SECOND_EHLO): Smtp server does not advertise AUTH capability"),
     SUB("rejected", "delivery not authorized, message refused", "554 5.7.1 Delivery not authorized, message refused"),
     SUB("rejected", "all recipient addresses rejected", "550 5.4.1 All recipient addresses rejected : Access denied"),
 

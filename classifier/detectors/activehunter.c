@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool activehunter_match(const BOUNCE_MSG *msg)
@@ -25,16 +25,16 @@ static bool activehunter_match(const BOUNCE_MSG *msg)
 
 static int activehunter_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     bool started = false;
     bool transcript = false;
     const char *error = NULL;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        const char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count; i++) {
+        const char *line = lines.line[i];
         const char *start;
         size_t len;
         char code[4];
@@ -43,8 +43,8 @@ static int activehunter_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             started = true;
         } else if (strstr(line, "----- Transcript of session follows -----")) {
             transcript = started;
-        } else if (started && !transcript && b_prefix(line, ">>> ")
-                   && b_angle_address(line, &start, &len)) {
+        } else if (started && !transcript && after_prefix(line, ">>> ")
+                   && find_angle_address(line, &start, &len)) {
             char *addr = strndup(start, len);
             BOUNCE_RCPT *rcpt = addr ? report_add(report) : NULL;
 
@@ -53,15 +53,15 @@ static int activehunter_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
                 rcpt_set(&rcpt->action, "failed");
             }
             free(addr);
-        } else if (transcript && error == NULL && b_leading_replycode(line, code)) {
+        } else if (transcript && error == NULL && text_leading_replycode(line, code)) {
             error = line;
         }
     }
     for (size_t r = first; r < report->count; r++) {
         rcpt_set(&report->rcpts[r].diagnostic, error);
-        b_fill_codes(&report->rcpts[r]);
+        rcpt_complete_codes(&report->rcpts[r]);
     }
-    b_lines_free(&lines);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

@@ -16,14 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 /* amavisd's blocking categories (%smtp_reason_by_ccat) and their reasons. */
-static const struct {
-    const char *words;
-    const char *reason;
-} categories[] = {
+static const PHRASE_REASON categories[] = {
     { " - spam", "spamdetected" },
     { " - infected", "virusdetected" },
     { " - banned", "securityerror" },
@@ -38,51 +35,35 @@ static bool amavis_match(const BOUNCE_MSG *msg)
 {
     const char *from = bmsg_header(msg, "From");
 
-    return from != NULL && b_prefix(b_skip_blank(from), "\"Content-filter at ");
-}
-
-static const char *category_reason(const char *diagnostic)
-{
-    for (size_t i = 0; diagnostic != NULL && categories[i].words != NULL; i++)
-        if (b_strcasestr(diagnostic, categories[i].words) != NULL)
-            return categories[i].reason;
-    return NULL;
+    return from != NULL && after_prefix(skip_blank(from), "\"Content-filter at ");
 }
 
 static int amavis_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     size_t first = report->count;
-    const BOUNCE_FIELDS *groups = msg->dsn_rcpts;
-    size_t count = msg->dsn_rcpt_count;
-    const BOUNCE_FIELDS *per_message = &msg->dsn_message;
-    BOUNCE_FIELDS text_permsg = { NULL, 0 };
-    BOUNCE_FIELDS *text_groups = NULL;
-    B_LINES lines = { NULL, 0 };
+    DSN_GROUPS dsn;
+    TEXT_LINES lines = { NULL, 0, NULL };
 
-    if (count == 0) {
-        if (b_lines_split(msg->flat, &lines) < 0)
-            return 0;
-        count = b_dsn_from_lines(&lines, 0, &text_permsg, &text_groups);
-        groups = text_groups;
-        per_message = &text_permsg;
-    }
-    for (size_t g = 0; g < count; g++) {
+    /* Forwarded or broken: the fields are somewhere in the flat text. */
+    if (msg->dsn_rcpt_count == 0 && lines_split(msg->flat, &lines) < 0)
+        return 0;
+    dsn_groups_of(msg, &lines, &dsn);
+    for (size_t g = 0; g < dsn.count; g++) {
         BOUNCE_RCPT *rcpt = report_add(report);
 
         if (rcpt == NULL)
             break;
-        b_dsn_apply(rcpt, &groups[g], per_message);
+        rcpt_from_dsn(rcpt, &dsn.rcpt[g], dsn.per_message);
         if (rcpt->recipient == NULL) {
-            b_report_drop(report, report->count - 1);
+            report_truncate(report, report->count - 1);
             continue;
         }
         if (rcpt->action == NULL)
             rcpt_set(&rcpt->action, "failed");
-        rcpt->reason = category_reason(rcpt->diagnostic);
+        rcpt->reason = phrase_reason(categories, rcpt->diagnostic);
     }
-    b_dsn_groups_free(text_groups, text_groups ? count : 0);
-    fields_free(&text_permsg);
-    b_lines_free(&lines);
+    dsn_groups_free(&dsn);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

@@ -4,7 +4,7 @@
  * Offers detector_amazonses.  SES reports in two ways:
  *   - an RFC 3464 DSN from MAILER-DAEMON@...amazonses.com, whose
  *     Diagnostic-Code wraps the remote response in SES's own words
- *     (c_ses_refine() takes it out);
+ *     (ses_refine_response() takes it out);
  *   - a JSON notification (bounce, complaint or delivery), usually sent
  *     through SNS as an e-mail whose body is the SNS envelope with the SES
  *     notification as an escaped string in "Message".
@@ -22,7 +22,8 @@
 #include <strings.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "formats.h"
+#include "toolkit.h"
 #include "detector.h"
 
 /* ------------------------------------------------------------------ */
@@ -279,15 +280,20 @@ static char *ses_unfold_body(const char *text)
 {
     size_t cap = strlen(text) + 2;     /* a last line without LF gets one */
     char *out = malloc(cap);
-    const char *cursor = text;
-    const char *line;
-    size_t len;
+    TEXT_LINES lines;
     size_t n = 0;
     bool folded = false;
 
     if (out == NULL)
         return NULL;
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
+    if (lines_split(text, &lines) < 0) {
+        free(out);
+        return NULL;
+    }
+    for (size_t l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
+
         if (len == 2 && line[0] == '-' && line[1] == '-')
             break;
         if (folded && len > 0 && line[0] == ' ') {
@@ -295,7 +301,8 @@ static char *ses_unfold_body(const char *text)
             len--;
         }
         folded = false;
-        if (len >= 256 && line[len - 1] == '!' && *cursor == ' ') {
+        if (len >= 256 && line[len - 1] == '!' && l + 1 < lines.count
+            && lines.line[l + 1][0] == ' ') {
             len--;
             folded = true;
         }
@@ -304,6 +311,7 @@ static char *ses_unfold_body(const char *text)
         if (!folded)
             out[n++] = '\n';
     }
+    lines_free(&lines);
     out[n] = '\0';
     return out;
 }
@@ -338,7 +346,7 @@ static void set_from_member(char **field, const char *obj, const char *end, cons
     char *value = json_member_string(obj, end, key);
 
     if (value != NULL && *value != '\0')
-        rcpt_set(field, c_skip_type(value));
+        rcpt_set(field, dsn_value(value));
     free(value);
 }
 
@@ -377,22 +385,22 @@ static int ses_bounce(const char *note, const char *end, BOUNCE_REPORT *report)
                                    || strcasecmp(action, "delayed") == 0))
                 rcpt_set(&rcpt->action, strcasecmp(action, "failed") == 0 ? "failed" : "delayed");
             set_from_member(&rcpt->status, elem, end, "status");
-            if (mta != NULL && *c_skip_type(mta) != '\0')
-                rcpt_set(&rcpt->reporting_mta, c_skip_type(mta));
+            if (mta != NULL && *dsn_value(mta) != '\0')
+                rcpt_set(&rcpt->reporting_mta, dsn_value(mta));
             set_from_member(&rcpt->remote_mta, elem, end, "remoteMtaIp");
-            if (diag != NULL && *c_skip_type(diag) != '\0') {
-                c_set_response(rcpt, c_skip_type(diag), strlen(c_skip_type(diag)));
+            if (diag != NULL && *dsn_value(diag) != '\0') {
+                rcpt_set_response(rcpt, dsn_value(diag));
             } else if (type != NULL && subtype != NULL) {
                 /* No remote response: SES's own verdict is all there is. */
-                C_BUF buf = { NULL, 0, 0 };
+                TEXT_BUF buf = { NULL, 0, 0, false };
 
-                c_buf_words(&buf, type, strlen(type));
-                c_buf_words(&buf, "bounce,", 7);
-                c_buf_words(&buf, subtype, strlen(subtype));
-                rcpt->diagnostic = c_buf_take(&buf);
+                buf_join(&buf, type, strlen(type));
+                buf_join(&buf, "bounce,", 7);
+                buf_join(&buf, subtype, strlen(subtype));
+                rcpt->diagnostic = buf_take(&buf);
             }
             rcpt->reason = ses_bounce_reason(type, subtype);
-            c_ses_refine(rcpt);
+            ses_refine_response(rcpt);
             added++;
         }
         free(addr);
@@ -461,11 +469,11 @@ static int ses_delivery(const char *note, const char *end, BOUNCE_REPORT *report
             rcpt_set_address(&rcpt->recipient, addr);
             rcpt_set(&rcpt->action, "delivered");
             if (mta != NULL && *mta != '\0')
-                rcpt_set(&rcpt->reporting_mta, c_skip_type(mta));
+                rcpt_set(&rcpt->reporting_mta, dsn_value(mta));
             if (remote != NULL && *remote != '\0')
                 rcpt_set(&rcpt->remote_mta, remote);
             if (response != NULL && *response != '\0')
-                c_set_response(rcpt, response, strlen(response));
+                rcpt_set_response(rcpt, response);
             rcpt->reason = "delivered";
             added++;
         }
@@ -519,19 +527,19 @@ static int ses_parse_json(const char *json, BOUNCE_REPORT *report)
 
 static bool is_workmail(const BOUNCE_MSG *msg)
 {
-    return c_header_has(msg, "X-Mailer", "Amazon WorkMail")
-        || c_header_has(msg, "X-Original-Mailer", "Amazon WorkMail");
+    return header_contains(msg, "X-Mailer", "Amazon WorkMail")
+        || header_contains(msg, "X-Original-Mailer", "Amazon WorkMail");
 }
 
 static bool amazonses_match(const BOUNCE_MSG *msg)
 {
     if (is_workmail(msg))
         return false;
-    return c_header_present(msg, "X-SES-Outgoing")
-        || c_header_present(msg, "X-AWS-Outgoing")
-        || c_header_present(msg, "x-amz-sns-message-id")
-        || c_header_has(msg, "From", "amazonses.com")
-        || c_header_has(msg, "From", "sns.amazonaws.com");
+    return bmsg_header(msg, "X-SES-Outgoing") != NULL
+        || bmsg_header(msg, "X-AWS-Outgoing") != NULL
+        || bmsg_header(msg, "x-amz-sns-message-id") != NULL
+        || header_contains(msg, "From", "amazonses.com")
+        || header_contains(msg, "From", "sns.amazonaws.com");
 }
 
 /* True if the DSN is SES's own (not one relayed through SES). */
@@ -539,7 +547,7 @@ static bool dsn_from_ses(const BOUNCE_MSG *msg)
 {
     const char *mta = fields_get(&msg->dsn_message, "Reporting-MTA");
 
-    return c_header_has(msg, "From", "amazonses.com")
+    return header_contains(msg, "From", "amazonses.com")
         || (mta != NULL && strcasestr(mta, "amazonses.com") != NULL);
 }
 
@@ -559,9 +567,9 @@ static int amazonses_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     }
     if (msg->dsn_rcpt_count == 0 || !dsn_from_ses(msg))
         return 0;
-    added = c_rcpts_from_dsn(msg, report);
+    added = rcpts_from_dsn_part(msg, report);
     for (size_t i = report->count - (size_t) added; i < report->count; i++)
-        c_ses_refine(&report->rcpts[i]);
+        ses_refine_response(&report->rcpts[i]);
     if (added > 0)
         report->kind = REPORT_BOUNCE;
     return added;
@@ -570,3 +578,65 @@ static int amazonses_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 const DETECTOR detector_amazonses = {
     "amazonses", amazonses_match, amazonses_parse,
 };
+
+/* ---- the response inside SES's wrapper (formats.h) ---- */
+
+/* "... 550-'5.2.2 <x>... Mailbox Full' ..." -> "550 5.2.2 <x>... Mailbox Full" */
+static char *ses_quoted_response(const char *diag)
+{
+    for (const char *p = diag; (p = strstr(p, "-'")) != NULL; p++) {
+        char code[4];
+        const char *start;
+        const char *end;
+        char *out;
+
+        if (p - diag < 3 || !text_leading_replycode(p - 3, code))
+            continue;
+        if (p - diag > 3 && !isspace((unsigned char) p[-4]))
+            continue;
+        start = p + 2;
+        if ((end = strrchr(start, '\'')) == NULL || end == start)
+            continue;
+        if ((out = malloc(4 + (size_t) (end - start) + 1)) == NULL)
+            return NULL;
+        memcpy(out, code, 3);
+        out[3] = ' ';
+        memcpy(out + 4, start, (size_t) (end - start));
+        out[4 + (end - start)] = '\0';
+        return out;
+    }
+    return NULL;
+}
+
+void ses_refine_response(BOUNCE_RCPT *rcpt)
+{
+    char *inner;
+    const char *lt;
+
+    if (rcpt->diagnostic == NULL)
+        return;
+    if ((inner = ses_quoted_response(rcpt->diagnostic)) != NULL) {
+        char code[4];
+        const char *status;
+        size_t n;
+
+        free(rcpt->diagnostic);
+        rcpt->diagnostic = inner;
+        if (text_leading_replycode(inner, code))
+            rcpt_set(&rcpt->replycode, code);
+        if ((n = text_find_status(inner + 4, &status)) > 0)
+            rcpt_setn(&rcpt->status, status, n);
+        return;
+    }
+    if (strstr(rcpt->diagnostic, "Message expired: unable to deliver") != NULL) {
+        /* SES gave up after retrying for its whole lifetime; the last
+         * answer it had from the remote is inside <...>. */
+        rcpt->reason = "expired";
+        if ((lt = strchr(rcpt->diagnostic, '<')) != NULL) {
+            char code[4];
+
+            if (text_leading_replycode(lt + 1, code))
+                rcpt_set(&rcpt->replycode, code);
+        }
+    }
+}

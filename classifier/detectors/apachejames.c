@@ -20,7 +20,7 @@
 #include <strings.h>
 
 #include "detector.h"
-#include "a_util.h"
+#include "toolkit.h"
 
 static bool apachejames_match(const BOUNCE_MSG *msg)
 {
@@ -29,18 +29,18 @@ static bool apachejames_match(const BOUNCE_MSG *msg)
 
     return (subject != NULL && strcmp(subject, "[BOUNCE]") == 0)
         || (id != NULL && strstr(id, ".JavaMail.") != NULL)
-        || a_header_contains(msg, "Received", "JAMES SMTP Server");
+        || header_contains(msg, "Received", "JAMES SMTP Server");
 }
 
 static int apachejames_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     enum { BEFORE, ERROR, DETAILS } state = BEFORE;
-    A_LINES lines;
-    A_BUF error = { NULL, 0, 0, false };
-    A_BUF rcpts = { NULL, 0, 0, false };
+    TEXT_LINES lines;
+    TEXT_BUF error = { NULL, 0, 0, false };
+    TEXT_BUF rcpts = { NULL, 0, 0, false };
     int added = 0;
 
-    if (a_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
     for (size_t i = 0; i < lines.count; i++) {
         const char *line = lines.line[i];
@@ -51,15 +51,15 @@ static int apachejames_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         } else if (strcmp(line, "Message details:") == 0) {
             state = DETAILS;
         } else if (state == ERROR) {
-            a_buf_join_str(&error, line);
+            buf_join_str(&error, line);
         } else if (state == DETAILS
-                   && (rest = a_after_prefix(line + strspn(line, " "), "RCPT TO:")) != NULL) {
+                   && (rest = after_prefix_nocase(line + strspn(line, " "), "RCPT TO:")) != NULL) {
             /* One address per line; kept space-separated until the end. */
-            a_buf_join_str(&rcpts, rest);
+            buf_join_str(&rcpts, rest);
         }
     }
-    a_lines_free(&lines);
-    for (const char *p = a_buf_str(&rcpts); *p; ) {
+    lines_free(&lines);
+    for (const char *p = buf_str(&rcpts); *p; ) {
         size_t len = strcspn(p, " ");
         char *address = strndup(p, len);
         BOUNCE_RCPT *rcpt;
@@ -68,15 +68,14 @@ static int apachejames_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             added++;
             rcpt_set_address(&rcpt->recipient, address);
             rcpt_set(&rcpt->action, "failed");
-            a_rcpt_set_diagnostic(rcpt, a_buf_str(&error));
-            a_rcpt_codes_from_diagnostic(rcpt);
+            rcpt_set_response(rcpt, buf_str(&error));
         }
         free(address);
         p += len;
         p += strspn(p, " ");
     }
-    a_buf_free(&error);
-    a_buf_free(&rcpts);
+    buf_free(&error);
+    buf_free(&rcpts);
     if (added > 0)
         report->kind = REPORT_BOUNCE;
     return added;

@@ -23,7 +23,7 @@
 
 #include "addr.h"
 #include "detector.h"
-#include "ingest.h"
+#include "toolkit.h"
 #include "message.h"
 
 /* Markers of the human-readable part of non-standard abuse reports. */
@@ -39,14 +39,6 @@ static const char *const auth_failure_markers[] = {
     "authentication-failure report",
     NULL,
 };
-
-static bool text_has_any(const char *text, const char *const *markers)
-{
-    for (int i = 0; markers[i] != NULL; i++)
-        if (strcasestr(text, markers[i]) != NULL)
-            return true;
-    return false;
-}
 
 static bool subject_is_unsubscribe(const BOUNCE_MSG *msg)
 {
@@ -82,9 +74,9 @@ static const char *nonstandard_feedback_type(const BOUNCE_MSG *msg)
         return "abuse";
     if (msg->returned == NULL)
         return NULL;
-    if (text_has_any(msg->text, auth_failure_markers))
+    if (contains_any(msg->text, auth_failure_markers))
         return "auth-failure";
-    if (text_has_any(msg->text, abuse_markers))
+    if (contains_any(msg->text, abuse_markers))
         return "abuse";
     return NULL;
 }
@@ -142,11 +134,7 @@ static BOUNCE_RCPT *add_complaint(BOUNCE_REPORT *report, const char *address,
     for (char *p = rcpt->feedback_type; p && *p; p++)
         *p = (char) tolower((unsigned char) *p);
     rcpt->reason = "feedback";
-    if (reporting != NULL) {
-        const char *semi = strchr(reporting, ';');
-
-        rcpt_set(&rcpt->reporting_mta, semi ? semi + 1 : reporting);
-    }
+    rcpt_set_host(&rcpt->reporting_mta, reporting);
     return rcpt;
 }
 

@@ -16,7 +16,7 @@
 
 #include "addr.h"
 #include "detector.h"
-#include "ingest.h"
+#include "toolkit.h"
 
 /* Subject prefixes of auto-replies in the languages seen most. */
 static const char *const autoreply_subjects[] = {
@@ -36,16 +36,6 @@ static const char *const bounce_senders[] = {
     "mailer-daemon", "postmaster@", "root@", "mail delivery", NULL,
 };
 
-static bool has_any(const char *value, const char *const *list)
-{
-    if (value == NULL)
-        return false;
-    for (int i = 0; list[i] != NULL; i++)
-        if (strcasestr(value, list[i]) != NULL)
-            return true;
-    return false;
-}
-
 static bool starts_with_any(const char *value, const char *const *list)
 {
     if (value == NULL)
@@ -58,23 +48,12 @@ static bool starts_with_any(const char *value, const char *const *list)
     return false;
 }
 
-static bool header_starts(const BOUNCE_MSG *msg, const char *name, const char *prefix)
-{
-    const char *value = bmsg_header(msg, name);
-
-    if (value == NULL)
-        return false;
-    while (isspace((unsigned char) *value))
-        value++;
-    return strncasecmp(value, prefix, strlen(prefix)) == 0;
-}
-
 static bool looks_like_bounce(const BOUNCE_MSG *msg)
 {
     return msg->dsn_rcpt_count > 0 || msg->feedback != NULL
         || (msg->report_type != NULL && strcmp(msg->report_type, "delivery-status") == 0)
-        || has_any(bmsg_header(msg, "From"), bounce_senders)
-        || has_any(bmsg_header(msg, "Subject"), bounce_subjects);
+        || contains_any(bmsg_header(msg, "From"), bounce_senders)
+        || contains_any(bmsg_header(msg, "Subject"), bounce_subjects);
 }
 
 static bool autoreply_match(const BOUNCE_MSG *msg)

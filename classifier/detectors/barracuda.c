@@ -10,32 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool barracuda_match(const BOUNCE_MSG *msg)
 {
-    return b_header_has(msg, "Subject", "blocked by our bulk email filter");
+    return header_contains(msg, "Subject", "blocked by our bulk email filter");
 }
 
 static int barracuda_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     size_t first = report->count;
 
-    for (size_t g = 0; g < msg->dsn_rcpt_count; g++) {
-        BOUNCE_RCPT *rcpt = report_add(report);
-
-        if (rcpt == NULL)
-            break;
-        b_dsn_apply(rcpt, &msg->dsn_rcpts[g], &msg->dsn_message);
-        if (rcpt->recipient == NULL) {
-            b_report_drop(report, report->count - 1);
-            continue;
-        }
-        if (rcpt->action == NULL)
-            rcpt_set(&rcpt->action, "failed");
-        rcpt->reason = "spamdetected";
-    }
+    rcpts_from_dsn_part(msg, report);
+    report_default_action(report, first, "failed");
+    for (size_t i = first; i < report->count; i++)
+        report->rcpts[i].reason = "spamdetected";
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

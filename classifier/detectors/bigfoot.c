@@ -8,58 +8,59 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool bigfoot_match(const BOUNCE_MSG *msg)
 {
-    return b_header_has(msg, "From", "@bigfoot.com>")
-           || b_header_has(msg, "Received", ".bigfoot.com ");
+    return header_contains(msg, "From", "@bigfoot.com>")
+           || header_contains(msg, "Received", ".bigfoot.com ");
 }
 
-/* The last "<<< reply" of the transcript, joined. */
-static char *last_reply(const char *text)
+/* The last "<<< reply" of the transcript, joined, and the command of the
+ * ">>>" line before it. */
+static char *last_reply(const char *text, const char **command)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     char *reply = NULL;
+    const char *sent = NULL;
 
-    if (b_lines_split(text, &lines) < 0)
+    *command = NULL;
+    if (lines_split(text, &lines) < 0)
         return NULL;
-    for (size_t i = 0; i < lines.n; i++) {
+    for (size_t i = 0; i < lines.count; i++) {
         size_t used;
         char *joined;
 
-        if (!b_prefix(lines.v[i], "<<< ")
-            || (joined = b_join_reply(lines.v, lines.n, i, "<<< ", &used)) == NULL)
+        if (after_prefix(lines.line[i], ">>> ") != NULL)
+            sent = smtp_command_in(lines.line[i]);
+        if (!after_prefix(lines.line[i], "<<< ")
+            || (joined = reply_join_lines(lines.line, lines.count, i, "<<< ", &used)) == NULL)
             continue;
         free(reply);
         reply = joined;
+        *command = sent;
         i += used - 1;
     }
-    b_lines_free(&lines);
+    lines_free(&lines);
     return reply;
 }
 
 static int bigfoot_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     size_t first = report->count;
-    char *reply = last_reply(msg->text);
+    const char *command;
+    char *reply = last_reply(msg->text, &command);
 
-    for (size_t g = 0; g < msg->dsn_rcpt_count; g++) {
-        BOUNCE_RCPT *rcpt = report_add(report);
+    rcpts_from_dsn_part(msg, report);
+    report_default_action(report, first, "failed");
+    for (size_t i = first; i < report->count; i++) {
+        BOUNCE_RCPT *rcpt = &report->rcpts[i];
 
-        if (rcpt == NULL)
-            break;
-        b_dsn_apply(rcpt, &msg->dsn_rcpts[g], &msg->dsn_message);
-        if (rcpt->recipient == NULL) {
-            b_report_drop(report, report->count - 1);
-            continue;
-        }
-        if (rcpt->action == NULL)
-            rcpt_set(&rcpt->action, "failed");
         if (reply != NULL && (rcpt->diagnostic == NULL || strlen(reply) > strlen(rcpt->diagnostic)))
-            rcpt_set(&rcpt->diagnostic, reply);
-        b_fill_codes(rcpt);
+            rcpt_set_response(rcpt, reply);
+        if (rcpt->command == NULL && command != NULL)
+            rcpt_set(&rcpt->command, command);
     }
     free(reply);
     if (report->count > first)

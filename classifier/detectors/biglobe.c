@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool biglobe_match(const BOUNCE_MSG *msg)
@@ -25,10 +25,10 @@ static bool biglobe_match(const BOUNCE_MSG *msg)
         "postmaster@tmtv.ne.jp", "postmaster@ttv.ne.jp", NULL
     };
 
-    if (!b_header_prefix(msg, "Subject", "Returned mail:"))
+    if (!header_starts(msg, "Subject", "Returned mail:"))
         return false;
     for (size_t i = 0; senders[i] != NULL; i++)
-        if (b_header_has(msg, "From", senders[i]))
+        if (header_contains(msg, "From", senders[i]))
             return true;
     return false;
 }
@@ -44,21 +44,21 @@ static const char *reason_of(const char *text)
 
 static int biglobe_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
-    B_TEXT error = { NULL, 0, 0 };
+    TEXT_BUF error = { NULL, 0, 0, false };
     enum { BEFORE, ADDRESSES, INFORMATION } state = BEFORE;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        const char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count; i++) {
+        const char *line = lines.line[i];
 
         if (strstr(line, "----- The following addresses had delivery problems -----")) {
             state = ADDRESSES;
         } else if (strstr(line, "----- Non-delivered information -----")) {
             state = INFORMATION;
-        } else if (state == ADDRESSES && b_is_address_line(line)) {
+        } else if (state == ADDRESSES && is_address_line(line)) {
             BOUNCE_RCPT *rcpt = report_add(report);
 
             if (rcpt != NULL) {
@@ -66,16 +66,16 @@ static int biglobe_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
                 rcpt_set(&rcpt->action, "failed");
             }
         } else if (state == INFORMATION) {
-            b_text_add(&error, line);
+            buf_join_str(&error, line);
         }
     }
     for (size_t r = first; r < report->count; r++) {
-        rcpt_set(&report->rcpts[r].diagnostic, error.s);
-        report->rcpts[r].reason = reason_of(error.s);
-        b_fill_codes(&report->rcpts[r]);
+        rcpt_set(&report->rcpts[r].diagnostic, error.data);
+        report->rcpts[r].reason = reason_of(error.data);
+        rcpt_complete_codes(&report->rcpts[r]);
     }
-    b_text_free(&error);
-    b_lines_free(&lines);
+    buf_free(&error);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

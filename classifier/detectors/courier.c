@@ -21,13 +21,13 @@
 #include <strings.h>
 
 #include "detector.h"
-#include "a_util.h"
+#include "toolkit.h"
 
 typedef struct co_entry {
     char *address;
-    char *command;          /* ">>> RCPT TO:<...>" without the arrows */
+    const char *command;    /* the SMTP command of the last ">>>" line */
     char *host;
-    A_BUF response;         /* "<<<" lines */
+    TEXT_BUF response;         /* "<<<" lines */
 } CO_ENTRY;
 
 typedef struct co_entries {
@@ -42,19 +42,18 @@ static bool courier_match(const BOUNCE_MSG *msg)
     const char *subject = bmsg_header(msg, "Subject");
     const char *id = bmsg_header(msg, "Message-Id");
 
-    return a_find_nocase(bmsg_header(msg, "From"), "Courier mail server at ") != NULL
+    return find_nocase(bmsg_header(msg, "From"), "Courier mail server at ") != NULL
         || (subject != NULL && (strstr(subject, "NOTICE: mail delivery status.") != NULL
                                 || strstr(subject, "WARNING: delayed mail.") != NULL))
-        || (id != NULL && a_after_prefix(id, "<courier.") != NULL);
+        || (id != NULL && after_prefix_nocase(id, "<courier.") != NULL);
 }
 
 static void entries_free(CO_ENTRIES *entries)
 {
     for (size_t i = 0; i < entries->count; i++) {
         free(entries->item[i].address);
-        free(entries->item[i].command);
         free(entries->item[i].host);
-        a_buf_free(&entries->item[i].response);
+        buf_free(&entries->item[i].response);
     }
     free(entries->item);
     memset(entries, 0, sizeof(*entries));
@@ -71,12 +70,12 @@ static bool is_recipient_line(const char *line)
 
 static void entries_read(const char *text, CO_ENTRIES *entries)
 {
-    A_LINES lines;
+    TEXT_LINES lines;
     bool opened = false;
     CO_ENTRY *cur = NULL;
 
     memset(entries, 0, sizeof(*entries));
-    if (a_lines_split(text, &lines) < 0)
+    if (lines_split(text, &lines) < 0)
         return;
     for (size_t i = 0; i < lines.count; i++) {
         const char *line = lines.line[i];
@@ -101,12 +100,11 @@ static void entries_read(const char *text, CO_ENTRIES *entries)
             cur->address = strndup(line + 1, strlen(line) - 3);
         } else if (cur == NULL) {
             continue;
-        } else if ((rest = a_after_prefix(line, ">>>")) != NULL) {
-            free(cur->command);
-            cur->command = strdup(rest + strspn(rest, " "));
-        } else if ((rest = a_after_prefix(line, "<<<")) != NULL) {
-            a_buf_join_str(&cur->response, rest);
-        } else if (a_is_indented(line) && cur->host == NULL && cur->response.len == 0) {
+        } else if ((rest = after_prefix_nocase(line, ">>>")) != NULL) {
+            cur->command = smtp_command_in(line);
+        } else if ((rest = after_prefix_nocase(line, "<<<")) != NULL) {
+            buf_join_str(&cur->response, rest);
+        } else if (is_indented(line) && cur->host == NULL && cur->response.len == 0) {
             /* "    mx.example.co.jp [192.0.2.95]:" */
             rest = line + strspn(line, " \t");
             cur->host = strndup(rest, strcspn(rest, " [:"));
@@ -114,61 +112,40 @@ static void entries_read(const char *text, CO_ENTRIES *entries)
             cur = NULL;
         }
     }
-    a_lines_free(&lines);
+    lines_free(&lines);
 }
 
-static bool entry_is_about(const CO_ENTRY *e, const BOUNCE_RCPT *rcpt)
+static bool entry_is_about(const void *entries, size_t i, const BOUNCE_RCPT *rcpt)
 {
-    return a_same_address(e->address, rcpt->recipient)
-        || a_same_address(e->address, rcpt->original_recipient);
+    const CO_ENTRY *e = &((const CO_ENTRIES *) entries)->item[i];
+
+    return same_address(e->address, rcpt->recipient)
+        || same_address(e->address, rcpt->original_recipient);
 }
 
-/* The entry at the same position if it names the recipient, else the one
- * that does, else by position when the counts agree. */
+/* The entry about the index-th of `total` DSN recipients, or NULL. */
 static const CO_ENTRY *entry_for(const CO_ENTRIES *entries, const BOUNCE_RCPT *rcpt,
                                  size_t index, size_t total)
 {
-    if (index < entries->count && entry_is_about(&entries->item[index], rcpt))
-        return &entries->item[index];
-    for (size_t i = 0; i < entries->count; i++)
-        if (entry_is_about(&entries->item[i], rcpt))
-            return &entries->item[i];
-    return entries->count == total ? &entries->item[index] : NULL;
+    size_t i = entry_for_rcpt(entries, entries->count, rcpt, index, total, entry_is_about);
+
+    return i < entries->count ? &entries->item[i] : NULL;
 }
 
 /* Courier's own errors (module.esmtp/esmtpclient.c). */
-static const struct {
-    const char *phrase;
-    const char *reason;
-} co_phrases[] = {
+static const PHRASE_REASON co_phrases[] = {
     { "No such domain.", "hostunknown" },
     { "This domain's DNS violates RFC 1035.", "systemerror" },
     { "DNS lookup failed.", "networkerror" },
     { NULL, NULL }
 };
 
-static void rcpt_set_reason(BOUNCE_RCPT *rcpt, const CO_ENTRY *e)
+static void rcpt_set_reason(BOUNCE_RCPT *rcpt)
 {
-    if (e != NULL && e->command != NULL) {
-        if (a_after_prefix(e->command, "EHLO") != NULL || a_after_prefix(e->command, "HELO") != NULL) {
-            rcpt->reason = "blocked";
-            return;
-        }
-        if (a_after_prefix(e->command, "MAIL FROM:") != NULL) {
-            a_reason_for_sender_refusal(rcpt);
-            return;
-        }
-        if (a_after_prefix(e->command, "DATA") != NULL) {
-            a_reason_after_data(rcpt);
-            if (rcpt->reason != NULL)
-                return;
-        }
-    }
-    for (int i = 0; co_phrases[i].phrase != NULL; i++)
-        if (rcpt->diagnostic != NULL && strstr(rcpt->diagnostic, co_phrases[i].phrase) != NULL) {
-            a_reason_unless_rules(rcpt, co_phrases[i].reason);
-            return;
-        }
+    const char *reason;
+
+    if ((reason = phrase_reason(co_phrases, rcpt->diagnostic)) != NULL)
+        rcpt_reason_unless_rules(rcpt, reason);
 }
 
 static void rcpt_take_entry(BOUNCE_RCPT *rcpt, const CO_ENTRY *e)
@@ -176,19 +153,21 @@ static void rcpt_take_entry(BOUNCE_RCPT *rcpt, const CO_ENTRY *e)
     if (e == NULL)
         return;
     if (e->response.len > 0)
-        a_rcpt_set_diagnostic(rcpt, a_buf_str(&e->response));
+        rcpt_set_response(rcpt, buf_str(&e->response));
     if (rcpt->remote_mta == NULL && e->host != NULL && e->host[0] != '\0')
         rcpt_set(&rcpt->remote_mta, e->host);
+    if (rcpt->command == NULL && e->command != NULL)
+        rcpt_set(&rcpt->command, e->command);
 }
 
 static int courier_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     CO_ENTRIES entries;
-    A_DSN dsn;
+    DSN_GROUPS dsn;
     int added = 0;
 
     entries_read(msg->text, &entries);
-    a_dsn_get(msg, &dsn);
+    dsn_groups_of(msg, NULL, &dsn);
     if (!entries.opened) {
         /* Not Courier's notification after all. */
     } else if (dsn.count > 0) {
@@ -199,13 +178,12 @@ static int courier_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             if (rcpt == NULL)
                 break;
             added++;
-            a_rcpt_from_dsn(rcpt, &dsn.rcpt[i], dsn.per_message);
+            rcpt_from_dsn(rcpt, &dsn.rcpt[i], dsn.per_message);
             e = entry_for(&entries, rcpt, i, dsn.count);
             rcpt_take_entry(rcpt, e);
             if (rcpt->action == NULL)
                 rcpt_set(&rcpt->action, entries.delayed ? "delayed" : "failed");
-            a_rcpt_codes_from_diagnostic(rcpt);
-            rcpt_set_reason(rcpt, e);
+            rcpt_set_reason(rcpt);
         }
     } else {
         for (size_t i = 0; i < entries.count; i++) {
@@ -217,11 +195,10 @@ static int courier_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             rcpt_set_address(&rcpt->recipient, entries.item[i].address);
             rcpt_set(&rcpt->action, entries.delayed ? "delayed" : "failed");
             rcpt_take_entry(rcpt, &entries.item[i]);
-            a_rcpt_codes_from_diagnostic(rcpt);
-            rcpt_set_reason(rcpt, &entries.item[i]);
+            rcpt_set_reason(rcpt);
         }
     }
-    a_dsn_free(&dsn);
+    dsn_groups_free(&dsn);
     entries_free(&entries);
     if (added > 0)
         report->kind = REPORT_BOUNCE;

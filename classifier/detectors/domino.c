@@ -26,7 +26,7 @@
 #include <strings.h>
 
 #include "detector.h"
-#include "a_util.h"
+#include "toolkit.h"
 
 typedef struct dm_entry {
     char *address;
@@ -36,7 +36,7 @@ typedef struct dm_entry {
 typedef struct dm_report {
     DM_ENTRY *item;
     size_t count;
-    A_BUF *because;         /* per block */
+    TEXT_BUF *because;         /* per block */
     size_t blocks;
 } DM_REPORT;
 
@@ -44,8 +44,8 @@ static bool domino_match(const BOUNCE_MSG *msg)
 {
     const char *subject = bmsg_header(msg, "Subject");
 
-    return a_after_prefix(subject, "DELIVERY FAILURE:") != NULL
-        || a_after_prefix(subject, "DELIVERY_FAILURE:") != NULL;
+    return after_prefix_nocase(subject, "DELIVERY FAILURE:") != NULL
+        || after_prefix_nocase(subject, "DELIVERY_FAILURE:") != NULL;
 }
 
 static void dm_free(DM_REPORT *r)
@@ -53,7 +53,7 @@ static void dm_free(DM_REPORT *r)
     for (size_t i = 0; i < r->count; i++)
         free(r->item[i].address);
     for (size_t i = 0; i < r->blocks; i++)
-        a_buf_free(&r->because[i]);
+        buf_free(&r->because[i]);
     free(r->item);
     free(r->because);
     memset(r, 0, sizeof(*r));
@@ -61,12 +61,12 @@ static void dm_free(DM_REPORT *r)
 
 static bool dm_add_block(DM_REPORT *r)
 {
-    A_BUF *more = realloc(r->because, (r->blocks + 1) * sizeof(*more));
+    TEXT_BUF *more = realloc(r->because, (r->blocks + 1) * sizeof(*more));
 
     if (more == NULL)
         return false;
     r->because = more;
-    memset(&r->because[r->blocks++], 0, sizeof(A_BUF));
+    memset(&r->because[r->blocks++], 0, sizeof(TEXT_BUF));
     return true;
 }
 
@@ -86,16 +86,16 @@ static void dm_add_address(DM_REPORT *r, const char *address)
 static void dm_read(const char *text, DM_REPORT *r)
 {
     enum { BEFORE, SUBJECT, ADDRESSES, BECAUSE } state = BEFORE;
-    A_LINES lines;
+    TEXT_LINES lines;
 
     memset(r, 0, sizeof(*r));
-    if (a_lines_split(text, &lines) < 0)
+    if (lines_split(text, &lines) < 0)
         return;
     for (size_t i = 0; i < lines.count; i++) {
         const char *line = lines.line[i];
         const char *trimmed = line + strspn(line, " \t");
 
-        if (state == BEFORE && a_after_prefix(line, "Your message") != NULL) {
+        if (state == BEFORE && after_prefix_nocase(line, "Your message") != NULL) {
             state = SUBJECT;
         } else if (state != BEFORE && strcmp(line, "was not delivered to:") == 0) {
             if (!dm_add_block(r))
@@ -103,25 +103,22 @@ static void dm_read(const char *text, DM_REPORT *r)
             state = ADDRESSES;
         } else if (state == ADDRESSES && strcmp(line, "because:") == 0) {
             state = BECAUSE;
-        } else if (state == ADDRESSES && a_is_indented(line) && strchr(trimmed, '@') != NULL) {
+        } else if (state == ADDRESSES && is_indented(line) && strchr(trimmed, '@') != NULL) {
             dm_add_address(r, trimmed);
-        } else if (state == BECAUSE && !a_is_blank(line)) {
-            if (!a_is_indented(line) && r->because[r->blocks - 1].len > 0)
+        } else if (state == BECAUSE && !is_blank(line)) {
+            if (!is_indented(line) && r->because[r->blocks - 1].len > 0)
                 state = SUBJECT;
             else
-                a_buf_join_str(&r->because[r->blocks - 1], line);
-        } else if (state == BECAUSE && a_is_blank(line) && r->because[r->blocks - 1].len > 0) {
+                buf_join_str(&r->because[r->blocks - 1], line);
+        } else if (state == BECAUSE && is_blank(line) && r->because[r->blocks - 1].len > 0) {
             state = SUBJECT;
         }
     }
-    a_lines_free(&lines);
+    lines_free(&lines);
 }
 
 /* Domino's own sentences (in the languages it ships). */
-static const struct {
-    const char *phrase;
-    const char *reason;
-} dm_phrases[] = {
+static const PHRASE_REASON dm_phrases[] = {
     { "not listed in Domino Directory", "userunknown" },
     { "not listed in public Name & Address Book", "userunknown" },
     { "non r\xc3\xa9pertori\xc3\xa9 dans l'annuaire Domino", "userunknown" },
@@ -134,23 +131,15 @@ static const struct {
     { NULL, NULL }
 };
 
-static void rcpt_set_reason(BOUNCE_RCPT *rcpt)
-{
-    for (int i = 0; dm_phrases[i].phrase != NULL && rcpt->diagnostic != NULL; i++)
-        if (strstr(rcpt->diagnostic, dm_phrases[i].phrase) != NULL) {
-            rcpt->reason = dm_phrases[i].reason;
-            return;
-        }
-}
-
 static int domino_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     DM_REPORT r;
-    A_DSN dsn;
+    DSN_GROUPS dsn;
+    const char *reason;
     int added = 0;
 
     dm_read(msg->text, &r);
-    a_dsn_get(msg, &dsn);
+    dsn_groups_of(msg, NULL, &dsn);
     for (size_t i = 0; i < r.count; i++) {
         BOUNCE_RCPT *rcpt = report_add(report);
 
@@ -159,16 +148,16 @@ static int domino_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         added++;
         /* The DSN groups follow the text's order; use their codes. */
         if (dsn.count == r.count)
-            a_rcpt_from_dsn(rcpt, &dsn.rcpt[i], dsn.per_message);
+            rcpt_from_dsn(rcpt, &dsn.rcpt[i], dsn.per_message);
         rcpt_set_address(&rcpt->recipient, r.item[i].address);
         if (rcpt->action == NULL)
             rcpt_set(&rcpt->action, "failed");
         if (r.because[r.item[i].block].len > 0)
-            a_rcpt_set_diagnostic(rcpt, a_buf_str(&r.because[r.item[i].block]));
-        a_rcpt_codes_from_diagnostic(rcpt);
-        rcpt_set_reason(rcpt);
+            rcpt_set_response(rcpt, buf_str(&r.because[r.item[i].block]));
+        if ((reason = phrase_reason(dm_phrases, rcpt->diagnostic)) != NULL)
+            rcpt->reason = reason;
     }
-    a_dsn_free(&dsn);
+    dsn_groups_free(&dsn);
     dm_free(&r);
     if (added > 0)
         report->kind = REPORT_BOUNCE;

@@ -24,11 +24,11 @@
 #include <strings.h>
 
 #include "detector.h"
-#include "a_util.h"
+#include "toolkit.h"
 
 static bool dragonfly_match(const BOUNCE_MSG *msg)
 {
-    return a_header_contains(msg, "Received", "(DragonFly Mail Agent");
+    return header_contains(msg, "Received", "(DragonFly Mail Agent");
 }
 
 static bool is_closing_line(const char *line)
@@ -37,82 +37,61 @@ static bool is_closing_line(const char *line)
         || strcmp(line, "Original message follows.") == 0;
 }
 
-/* "host [ip] did not like our RCPT TO:" -> host, and the command. */
+/* "host [ip] did not like our RCPT TO:": the host, and the command the
+ * line names (the refused one). */
 static bool refusal_line(const char *line, char **host, const char **command)
 {
-    const char *p = strstr(line, " did not like our ");
-
-    if (p == NULL)
+    if (strstr(line, " did not like our ") == NULL)
         return false;
     *host = strndup(line, strcspn(line, " ["));
-    *command = p + strlen(" did not like our ");
+    *command = smtp_command_in(line);
     return true;
 }
 
-static void rcpt_set_reason(BOUNCE_RCPT *rcpt, const char *command)
+static void rcpt_set_reason(BOUNCE_RCPT *rcpt)
 {
-    if (command != NULL) {
-        if (a_after_prefix(command, "EHLO") != NULL || a_after_prefix(command, "HELO") != NULL) {
-            rcpt->reason = "blocked";
-            return;
-        }
-        if (a_after_prefix(command, "MAIL FROM") != NULL) {
-            a_reason_for_sender_refusal(rcpt);
-            return;
-        }
-        /* "did not like our final DATA" */
-        if (strstr(command, "DATA") != NULL) {
-            a_reason_after_data(rcpt);
-            if (rcpt->reason != NULL)
-                return;
-        }
-    }
     /* dma.c gives up after its queue lifetime. */
-    if (rcpt->diagnostic != NULL && a_after_prefix(rcpt->diagnostic, "Could not deliver for the last ") != NULL
+    if (after_prefix_nocase(rcpt->diagnostic, "Could not deliver for the last ") != NULL
         && strstr(rcpt->diagnostic, "Giving up") != NULL)
         rcpt->reason = "expired";
 }
 
 static int dragonfly_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    A_LINES lines;
-    A_BUF diag = { NULL, 0, 0, false };
+    TEXT_LINES lines;
+    TEXT_BUF diag = { NULL, 0, 0, false };
     char *address = NULL;
     char *host = NULL;
-    char *command = NULL;
+    const char *command = NULL;
     char *reporting = NULL;
     BOUNCE_RCPT *rcpt;
 
-    if (a_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
     for (size_t i = 0; i < lines.count; i++) {
         const char *line = lines.line[i];
         const char *rest;
-        const char *cmd;
 
         if (address == NULL) {
             /* "This is the DragonFly Mail Agent v0.13 at host." */
-            if (reporting == NULL && a_after_prefix(line, "This is the DragonFly Mail Agent") != NULL)
-                reporting = a_host_after(line, " at ");
-            if ((rest = a_after_prefix(line, "There was an error delivering your mail to ")) != NULL)
+            if (reporting == NULL && after_prefix_nocase(line, "This is the DragonFly Mail Agent") != NULL)
+                reporting = host_after(line, " at ");
+            if ((rest = after_prefix_nocase(line, "There was an error delivering your mail to ")) != NULL)
                 address = strdup(rest);   /* "<user@example.org>." */
             continue;
         }
         if (is_closing_line(line))
             break;
-        if (host == NULL && diag.len == 0 && refusal_line(line, &host, &cmd)) {
-            command = strndup(cmd, strcspn(cmd, ":"));
+        if (host == NULL && diag.len == 0 && refusal_line(line, &host, &command))
             continue;
-        }
-        a_buf_join_str(&diag, line);
+        buf_join_str(&diag, line);
     }
-    a_lines_free(&lines);
+    lines_free(&lines);
     if (address == NULL || (rcpt = report_add(report)) == NULL) {
         free(address);
         free(host);
-        free(command);
         free(reporting);
-        a_buf_free(&diag);
+        buf_free(&diag);
         return 0;
     }
     if (reporting != NULL)
@@ -121,14 +100,13 @@ static int dragonfly_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     rcpt_set(&rcpt->action, "failed");
     if (host != NULL && host[0] != '\0')
         rcpt_set(&rcpt->remote_mta, host);
-    a_rcpt_set_diagnostic(rcpt, a_buf_str(&diag));
-    a_rcpt_codes_from_diagnostic(rcpt);
-    rcpt_set_reason(rcpt, command);
+    rcpt_set_response(rcpt, buf_str(&diag));
+    rcpt_set(&rcpt->command, command);
+    rcpt_set_reason(rcpt);
     free(address);
     free(host);
-    free(command);
     free(reporting);
-    a_buf_free(&diag);
+    buf_free(&diag);
     report->kind = REPORT_BOUNCE;
     return 1;
 }

@@ -26,26 +26,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool einsundeins_match(const BOUNCE_MSG *msg)
 {
-    return b_header_prefix(msg, "From", "\"Mail Delivery System\"")
-           && b_header_is(msg, "Subject", "Mail delivery failed: returning message to sender");
+    return header_starts(msg, "From", "\"Mail Delivery System\"")
+           && header_is(msg, "Subject", "Mail delivery failed: returning message to sender");
 }
 
 /* "... host: NAME (ip) reason: REPLY": fill remote_mta and the diagnostic. */
-static void set_diagnostic(BOUNCE_RCPT *rcpt, B_TEXT *text)
+static void set_diagnostic(BOUNCE_RCPT *rcpt, TEXT_BUF *text)
 {
     const char *host;
     const char *reason;
 
-    if (text->s == NULL)
+    if (text->data == NULL)
         return;
-    b_squeeze(text->s);
-    host = strstr(text->s, "host: ");
-    reason = strstr(text->s, " reason: ");
+    squeeze_space(text->data);
+    host = strstr(text->data, "host: ");
+    reason = strstr(text->data, " reason: ");
     if (host != NULL && reason != NULL && host < reason) {
         const char *end = host + 6;
 
@@ -54,57 +54,57 @@ static void set_diagnostic(BOUNCE_RCPT *rcpt, B_TEXT *text)
         rcpt_setn(&rcpt->remote_mta, host + 6, (size_t) (end - host - 6));
         rcpt_set(&rcpt->diagnostic, reason + 9);
     } else {
-        rcpt_set(&rcpt->diagnostic, text->s);
+        rcpt_set(&rcpt->diagnostic, text->data);
     }
-    if (strstr(text->s, "Mail size limit exceeded") != NULL)
+    if (strstr(text->data, "Mail size limit exceeded") != NULL)
         rcpt->reason = "mesgtoobig";
-    b_fill_codes(rcpt);
-    b_text_free(text);
+    rcpt_complete_codes(rcpt);
+    buf_free(text);
 }
 
 static int einsundeins_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     bool started = false;
     BOUNCE_RCPT *rcpt = NULL;
-    B_TEXT text = { NULL, 0, 0 };
+    TEXT_BUF text = { NULL, 0, 0, false };
 
     /* Exim writes the same From and Subject; 1&1's closing line is its own. */
     if (strstr(msg->text, "--- The header of the original message is following. ---") == NULL
-        || b_lines_split(msg->text, &lines) < 0)
+        || lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count; i++) {
+        char *line = lines.line[i];
         size_t len = strlen(line);
 
         if (!started) {
-            started = b_prefix(line, "This message was created automatically "
+            started = after_prefix(line, "This message was created automatically "
                                      "by mail delivery software");
             continue;
         }
-        if (b_prefix(line, "--- The header of the original message is following. ---"))
+        if (after_prefix(line, "--- The header of the original message is following. ---"))
             break;
         /* "general@example.eu" or "xxxx@xxxx.fr:" alone on a line. */
         while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
             line[--len] = '\0';
         if (len > 0 && line[len - 1] == ':' && strchr(line, ' ') == NULL)
             line[--len] = '\0';
-        if (line[0] != ' ' && b_is_address_line(line)) {
+        if (line[0] != ' ' && is_address_line(line)) {
             if (rcpt != NULL)
                 set_diagnostic(rcpt, &text);
             if ((rcpt = report_add(report)) != NULL) {
                 rcpt_set_address(&rcpt->recipient, line);
                 rcpt_set(&rcpt->action, "failed");
             }
-        } else if (rcpt != NULL && !b_prefix(line, "For the following reason:")) {
-            b_text_add(&text, line);
+        } else if (rcpt != NULL && !after_prefix(line, "For the following reason:")) {
+            buf_join_str(&text, line);
         }
     }
     if (rcpt != NULL)
         set_diagnostic(rcpt, &text);
-    b_text_free(&text);
-    b_lines_free(&lines);
+    buf_free(&text);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static const struct {
@@ -43,11 +43,11 @@ static const struct {
 
 static bool exchange2003_match(const BOUNCE_MSG *msg)
 {
-    return c_header_has(msg, "X-Mailer", "Internet Mail Service (")
-        || c_header_has(msg, "X-Mailer", "Microsoft Exchange Server Internet Mail Connector")
-        || c_header_has(msg, "X-MimeOLE", "Produced By Microsoft Exchange")
-        || c_header_has(msg, "Received", " with Internet Mail Service (")
-        || c_header_present(msg, "X-MS-Embedded-Report");
+    return header_contains(msg, "X-Mailer", "Internet Mail Service (")
+        || header_contains(msg, "X-Mailer", "Microsoft Exchange Server Internet Mail Connector")
+        || header_contains(msg, "X-MimeOLE", "Produced By Microsoft Exchange")
+        || header_contains(msg, "Received", " with Internet Mail Service (")
+        || bmsg_header(msg, "X-MS-Embedded-Report") != NULL;
 }
 
 /* "(000C05A6)" in an MSEXCH line -> reason, or NULL. */
@@ -65,70 +65,65 @@ static const char *msexch_reason(const char *diag)
 }
 
 /* "user@example.jp on <date>" (also "Name (SMTP=user@example.jp) on ..."). */
-static bool recipient_line(const char *line, size_t len, char *addr, size_t addrlen)
+static bool recipient_line(const char *line, char *addr, size_t addrlen)
 {
-    const char *on = NULL;
+    const char *on = strstr(line, " on ");
 
-    for (size_t i = 0; i + 4 <= len; i++)
-        if (strncmp(line + i, " on ", 4) == 0) {
-            on = line + i;
-            break;
-        }
-    return on != NULL && c_find_address(line, (size_t) (on - line), addr, addrlen);
+    return on != NULL && find_address(line, (size_t) (on - line), addr, addrlen);
 }
 
 /* Exchange's bookkeeping lines are no part of the explanation. */
-static bool is_noise(const char *line, size_t len)
+static bool is_noise(const char *line)
 {
-    while (len > 0 && isspace((unsigned char) *line)) {
-        line++;
-        len--;
-    }
-    return len == 0 || c_line_starts(line, len, "The MTS-ID", false)
-        || c_line_starts(line, len, ";l=", false);
+    line = skip_blank(line);
+    return is_blank(line) || after_prefix(line, "The MTS-ID") != NULL
+        || after_prefix(line, ";l=") != NULL;
 }
 
 static int exchange2003_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    const char *cursor = msg->text;
-    const char *line;
-    size_t len;
+    TEXT_LINES lines;
     bool in_list = false;
     size_t first = report->count;
-    C_BUF diag = { NULL, 0, 0 };
+    TEXT_BUF diag = { NULL, 0, 0, false };
     BOUNCE_RCPT *rcpt = NULL;
 
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
+    if (lines_split(msg->text, &lines) < 0)
+        return 0;
+    for (size_t l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
         char addr[320];
 
         if (!in_list) {
-            in_list = c_line_contains(line, len, "did not reach the following recipient")
-                || c_line_contains(line, len, "recipient(s) could not be reached");
+            in_list = find_nocase(line, "did not reach the following recipient") != NULL
+                || find_nocase(line, "recipient(s) could not be reached") != NULL;
             continue;
         }
-        if (recipient_line(line, len, addr, sizeof(addr))) {
+        if (recipient_line(line, addr, sizeof(addr))) {
             if (rcpt != NULL) {
-                char *text = c_buf_take(&diag);
+                char *text = buf_take(&diag);
 
                 if (text != NULL)
-                    c_set_response(rcpt, text, strlen(text));
+                    rcpt_set_response(rcpt, text);
                 free(text);
             }
             if ((rcpt = report_add(report)) == NULL)
                 break;
             rcpt_set_address(&rcpt->recipient, addr);
-        } else if (rcpt != NULL && !is_noise(line, len)) {
-            c_buf_words(&diag, line, len);
+        } else if (rcpt != NULL && !is_noise(line)) {
+            buf_join(&diag, line, len);
         }
     }
+    lines_free(&lines);
     if (rcpt != NULL) {
-        char *text = c_buf_take(&diag);
+        char *text = buf_take(&diag);
 
         if (text != NULL)
-            c_set_response(rcpt, text, strlen(text));
+            rcpt_set_response(rcpt, text);
         free(text);
     }
-    c_buf_free(&diag);
+    buf_free(&diag);
     for (size_t i = first; i < report->count; i++)
         report->rcpts[i].reason = msexch_reason(report->rcpts[i].diagnostic);
     if (report->count > first)

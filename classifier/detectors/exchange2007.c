@@ -7,7 +7,7 @@
  * recipients or groups:", "Diagnostic information for administrators:",
  * "Generating server:" and the response as "#550 5.1.1
  * RESOLVER.ADR.RecipNotFound; not found ##" or "Remote Server returned
- * '...'".  Parsing is shared with Office 365 (c_exchange_parse()), which
+ * '...'".  Parsing is shared with Office 365 (exchange_ndr_parse()), which
  * comes first in the detector order and claims Exchange Online's reports.
  */
 #include "config.h"
@@ -15,7 +15,8 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "formats.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool exchange2007_match(const BOUNCE_MSG *msg)
@@ -26,7 +27,7 @@ static bool exchange2007_match(const BOUNCE_MSG *msg)
     };
     const char *subject = bmsg_header(msg, "Subject");
 
-    if (c_header_present(msg, "X-MS-Exchange-Message-Is-Ndr"))
+    if (bmsg_header(msg, "X-MS-Exchange-Message-Is-Ndr") != NULL)
         return true;
     for (size_t i = 0; subject != NULL && subjects[i] != NULL; i++)
         if (strncmp(subject, subjects[i], strlen(subjects[i])) == 0)
@@ -38,9 +39,9 @@ static int exchange2007_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     int added;
 
-    if (!c_exchange_markers(msg->text))
+    if (!exchange_ndr_markers(msg->text))
         return 0;
-    if ((added = c_exchange_parse(msg, report)) > 0)
+    if ((added = exchange_ndr_parse(msg, report)) > 0)
         report->kind = REPORT_BOUNCE;
     return added;
 }

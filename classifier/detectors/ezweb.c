@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 /* EZweb's fixed sentences and the reason each one states. */
@@ -44,11 +44,11 @@ static bool ezweb_match(const BOUNCE_MSG *msg)
     const char *id = bmsg_header(msg, "Message-ID");
     int votes = 0;
 
-    votes += b_header_has(msg, "From", "Postmaster@ezweb.ne.jp");
-    votes += b_header_has(msg, "From", "Postmaster@au.com");
-    votes += b_header_is(msg, "Subject", "Mail System Error - Returned Mail");
-    votes += b_header_has(msg, "Received", "ezweb.ne.jp (EZweb Mail) with");
-    votes += b_header_has(msg, "Received", ".au.com (");
+    votes += header_contains(msg, "From", "Postmaster@ezweb.ne.jp");
+    votes += header_contains(msg, "From", "Postmaster@au.com");
+    votes += header_is(msg, "Subject", "Mail System Error - Returned Mail");
+    votes += header_contains(msg, "Received", "ezweb.ne.jp (EZweb Mail) with");
+    votes += header_contains(msg, "Received", ".au.com (");
     if (id != NULL) {
         size_t len = strlen(id);
 
@@ -72,21 +72,21 @@ static bool is_8bit(const char *s)
 /* "<addr>", "<addr>: reply" or "    Recipient: <addr>": the address. */
 static char *recipient_of(const char *line, const char **rest)
 {
-    const char *p = b_skip_blank(line);
+    const char *p = skip_blank(line);
     const char *start;
     size_t len;
 
     *rest = NULL;
-    if (p != line && b_prefix(p, "Recipient: "))
+    if (p != line && after_prefix(p, "Recipient: "))
         p += 11;
     else if (p != line)
         return NULL;
-    if (*p != '<' || !b_angle_address(p, &start, &len) || start != p + 1)
+    if (*p != '<' || !find_angle_address(p, &start, &len) || start != p + 1)
         return NULL;
     p = start + len + 1;
     if (*p == ':')
-        *rest = b_skip_blank(p + 1);
-    else if (!b_blank(p))
+        *rest = skip_blank(p + 1);
+    else if (!is_blank(p))
         return NULL;
     return strndup(start, len);
 }
@@ -101,63 +101,66 @@ static const char *reason_of(const char *notice)
 
 static int ezweb_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
-    B_TEXT notice = { NULL, 0, 0 };
+    TEXT_BUF notice = { NULL, 0, 0, false };
     BOUNCE_RCPT *rcpt = NULL;
     const char *reason;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        const char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count; i++) {
+        const char *line = lines.line[i];
         const char *rest;
         char *addr;
-        const char *p = b_skip_blank(line);
+        const char *p = skip_blank(line);
 
-        if (b_prefix(line, "--------------------------------------------------"))
+        if (after_prefix(line, "--------------------------------------------------"))
             break;
         if ((addr = recipient_of(line, &rest)) != NULL) {
             if ((rcpt = report_add(report)) != NULL) {
                 rcpt_set_address(&rcpt->recipient, addr);
                 rcpt_set(&rcpt->action, "failed");
-                rcpt_set(&rcpt->diagnostic, b_blank(rest) ? NULL : rest);
+                rcpt_set(&rcpt->diagnostic, is_blank(rest) ? NULL : rest);
+                rcpt_set_command(rcpt, rest);
             }
             free(addr);
-        } else if (b_prefix(p, "<<< ") && rcpt != NULL) {
+        } else if (after_prefix(p, "<<< ") && rcpt != NULL) {
             rcpt_set(&rcpt->diagnostic, p + 4);
-        } else if (b_prefix(p, ">>> ") || b_blank(line) || is_8bit(line)
-                   || b_prefix(line, "The following recipients did not receive this message")
-                   || b_prefix(line, "This message is in MIME format")) {
+        } else if (after_prefix(p, ">>> ") && rcpt != NULL) {
+            rcpt_set_command(rcpt, p);
+        } else if (is_blank(line) || is_8bit(line)
+                   || after_prefix(line, "The following recipients did not receive this message")
+                   || after_prefix(line, "This message is in MIME format")) {
             continue;
         } else if (line == p) {
-            b_text_add(&notice, line);
+            buf_join_str(&notice, line);
         }
     }
-    reason = reason_of(notice.s);
+    reason = reason_of(notice.data);
     /* au's spam filter refused the message (its own header). */
-    if (b_header_is(msg, "X-SPASIGN", "NG"))
+    if (header_is(msg, "X-SPASIGN", "NG"))
         reason = "filtered";
     for (size_t r = first; r < report->count; r++) {
         BOUNCE_RCPT *each = &report->rcpts[r];
 
         if (each->diagnostic == NULL)
-            rcpt_set(&each->diagnostic, notice.s);
+            rcpt_set(&each->diagnostic, notice.data);
         each->reason = reason;
     }
     /* Newer notices add a delivery-status part: its Status is the code. */
     for (size_t g = 0; g < msg->dsn_rcpt_count; g++) {
         const BOUNCE_FIELDS *group = &msg->dsn_rcpts[g];
-        BOUNCE_RCPT *found = b_report_find(report, first,
-                                           b_dsn_value(fields_get(group, "Final-Recipient")));
+        BOUNCE_RCPT *found = report_find(report, first,
+                                           dsn_value(fields_get(group, "Final-Recipient")));
 
         if (found != NULL && found->status == NULL)
-            rcpt_set(&found->status, b_dsn_value(fields_get(group, "Status")));
+            rcpt_set(&found->status, dsn_value(fields_get(group, "Status")));
     }
     for (size_t r = first; r < report->count; r++)
-        b_fill_codes(&report->rcpts[r]);
-    b_text_free(&notice);
-    b_lines_free(&lines);
+        rcpt_complete_codes(&report->rcpts[r]);
+    buf_free(&notice);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

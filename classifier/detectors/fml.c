@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 /* fml's fixed messages (body first, then Subject) and their reasons. */
@@ -51,55 +51,55 @@ static const struct {
 static bool fml_match(const BOUNCE_MSG *msg)
 {
     return bmsg_header(msg, "X-MLServer") != NULL
-           && b_header_has(msg, "From", "-admin@")
-           && b_header_has(msg, "Message-ID", ".FML");
+           && header_contains(msg, "From", "-admin@")
+           && header_contains(msg, "Message-ID", ".FML");
 }
 
 static const char *reason_of(const char *diagnostic, const char *subject)
 {
     for (size_t i = 0; diagnostic != NULL && messages[i].words != NULL; i++)
-        if (b_strcasestr(diagnostic, messages[i].words) != NULL)
+        if (find_nocase(diagnostic, messages[i].words) != NULL)
             return messages[i].reason;
     for (size_t i = 0; subject != NULL && subjects[i].words != NULL; i++)
-        if (b_strcasestr(subject, subjects[i].words) != NULL)
+        if (find_nocase(subject, subjects[i].words) != NULL)
             return subjects[i].reason;
     return NULL;
 }
 
 static int fml_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        const char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count; i++) {
+        const char *line = lines.line[i];
         size_t len = strlen(line);
         const char *start;
         size_t alen;
         BOUNCE_RCPT *rcpt;
         char *addr;
 
-        if (b_prefix(line, "Original mail as follows:"))
+        if (after_prefix(line, "Original mail as follows:"))
             break;
         /* "... <list@example.org>." ends the sentence that names the list. */
         while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
             len--;
         if (len < 3 || strncmp(line + len - 2, ">.", 2) != 0
-            || !b_angle_address(line, &start, &alen) || start + alen != line + len - 2
+            || !find_angle_address(line, &start, &alen) || start + alen != line + len - 2
             || (addr = strndup(start, alen)) == NULL)
             continue;
         if ((rcpt = report_add(report)) != NULL) {
             rcpt_set_address(&rcpt->recipient, addr);
             rcpt_set(&rcpt->action, "failed");
             rcpt_set(&rcpt->diagnostic, line);
-            b_squeeze(rcpt->diagnostic);
+            squeeze_space(rcpt->diagnostic);
             rcpt->reason = reason_of(rcpt->diagnostic, bmsg_header(msg, "Subject"));
         }
         free(addr);
     }
-    b_lines_free(&lines);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

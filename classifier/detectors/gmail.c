@@ -28,14 +28,11 @@
 #include <strings.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 /* Gmail's words for failures where no server answered. */
-static const struct {
-    const char *phrase;
-    const char *reason;
-} gmail_phrases[] = {
+static const PHRASE_REASON gmail_phrases[] = {
     /* gave up connecting for the message's whole lifetime */
     { "The recipient server did not accept our requests to connect", "expired" },
     { "DNS Error: Could not contact DNS servers", "expired" },
@@ -44,32 +41,17 @@ static const struct {
     { NULL, NULL },
 };
 
-/* "(state N)": the SMTP stage Gmail was in.  Only the DATA stage says
- * something a vague response does not: the content was refused. */
-static const char *gmail_state_reason(const char *diag)
-{
-    const char *p = diag ? strstr(diag, "(state ") : NULL;
-    int state;
-
-    if (p == NULL)
-        return NULL;
-    state = atoi(p + 7);
-    if (state == 15 || state == 17 || state == 18)
-        return "filtered";
-    return NULL;
-}
-
 static bool gmail_match(const BOUNCE_MSG *msg)
 {
-    return (c_header_has(msg, "From", "mailer-daemon@googlemail.com")
-            || c_header_has(msg, "From", "mailer-daemon@google.com"))
-        && c_header_has(msg, "Subject", "Delivery Status Notification");
+    return (header_contains(msg, "From", "mailer-daemon@googlemail.com")
+            || header_contains(msg, "From", "mailer-daemon@google.com"))
+        && header_contains(msg, "Subject", "Delivery Status Notification");
 }
 
-static bool is_end_line(const char *line, size_t len)
+static bool is_end_line(const char *line)
 {
-    return c_line_starts(line, len, "----- Original message -----", false)
-        || c_line_starts(line, len, "----- Message header follows -----", false);
+    return after_prefix(line, "----- Original message -----") != NULL
+        || after_prefix(line, "----- Message header follows -----") != NULL;
 }
 
 /* "...rejected by the server for the recipient domain x by mx.x. [ip]." */
@@ -100,42 +82,36 @@ static void set_diagnostic(BOUNCE_RCPT *rcpt, const char *details)
     char code[4];
     char *copy;
     char *state;
-    const char *reason = NULL;
     size_t len;
 
     if (resp == NULL) {
-        c_set_response(rcpt, details, strlen(details));
+        rcpt_set_response(rcpt, details);
         return;
     }
     resp += strlen(intro);
     while (isspace((unsigned char) *resp))
         resp++;
-    if (c_reply_code_at(resp, code) && strncmp(resp + 3, " ", 1) == 0
+    if (text_leading_replycode(resp, code) && strncmp(resp + 3, " ", 1) == 0
         && strncmp(resp + 4, code, 3) == 0 && !isdigit((unsigned char) resp[7]))
         resp += 4;
     if ((copy = strdup(resp)) == NULL)
         return;
+    /* "(state 14)": the SMTP stage Gmail's client was in. */
     if ((state = strstr(copy, " (state ")) != NULL) {
-        reason = gmail_state_reason(state);
+        rcpt_set_command(rcpt, state);
         *state = '\0';
     }
     len = strlen(copy);
     while (len > 0 && (copy[len - 1] == '.' || isspace((unsigned char) copy[len - 1])))
-        len--;
-    c_set_response(rcpt, copy, len);
+        copy[--len] = '\0';
+    rcpt_set_response(rcpt, copy);
     free(copy);
-    /* The stage adds to a response whose status names no cause (x.y.0). */
-    if (reason != NULL && rcpt->reason == NULL
-        && (rcpt->status == NULL || rcpt->status[strlen(rcpt->status) - 1] == '0'))
-        rcpt->reason = reason;
 }
 
 static int gmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    const char *cursor = msg->text;
-    const char *line;
-    size_t len;
-    C_BUF details = { NULL, 0, 0 };
+    TEXT_LINES lines;
+    TEXT_BUF details = { NULL, 0, 0, false };
     bool in_list = false;
     bool in_details = false;
     bool delayed = false;
@@ -144,40 +120,45 @@ static int gmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 
     if (!gmail_match(msg))
         return 0;
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
+    if (lines_split(msg->text, &lines) < 0)
+        return 0;
+    for (size_t l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
         char addr[320];
 
-        if (is_end_line(line, len))
+        if (is_end_line(line))
             break;
-        if (c_line_starts(line, len, "Delivery to the following recipient", false)) {
+        if (after_prefix(line, "Delivery to the following recipient") != NULL) {
             in_list = true;
-            delayed = c_line_contains(line, len, "has been delayed");
+            delayed = find_nocase(line, "has been delayed") != NULL;
             continue;
         }
-        if (c_line_starts(line, len, "Technical details of ", false)) {
+        if (after_prefix(line, "Technical details of ") != NULL) {
             in_list = false;
             in_details = true;
             continue;
         }
         if (in_list && len > 0 && isspace((unsigned char) line[0])
-            && c_find_address(line, len, addr, sizeof(addr))) {
+            && find_address(line, len, addr, sizeof(addr))) {
             BOUNCE_RCPT *rcpt = report_add(report);
 
             if (rcpt == NULL)
                 break;
             rcpt_set_address(&rcpt->recipient, addr);
         } else if (in_details) {
-            c_buf_words(&details, line, len);
+            buf_join(&details, line, len);
         }
     }
+    lines_free(&lines);
     if (report->count == first && details.len > 0)
         /* Some list no recipient in the text: the header names them. */
-        c_rcpts_from_list(bmsg_header(msg, "X-Failed-Recipients"), report);
+        rcpts_from_list(bmsg_header(msg, "X-Failed-Recipients"), report);
     if (report->count == first) {
-        c_buf_free(&details);
+        buf_free(&details);
         return 0;
     }
-    text = c_buf_take(&details);
+    text = buf_take(&details);
     for (size_t i = first; i < report->count; i++) {
         BOUNCE_RCPT *rcpt = &report->rcpts[i];
 
@@ -187,9 +168,8 @@ static int gmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             continue;
         set_diagnostic(rcpt, text);
         set_remote_from_details(rcpt, text);
-        for (size_t p = 0; rcpt->reason == NULL && gmail_phrases[p].phrase != NULL; p++)
-            if (strstr(text, gmail_phrases[p].phrase) != NULL)
-                rcpt->reason = gmail_phrases[p].reason;
+        if (rcpt->reason == NULL)
+            rcpt->reason = phrase_reason(gmail_phrases, text);
     }
     free(text);
     report->kind = REPORT_BOUNCE;

@@ -22,27 +22,28 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool gmx_match(const BOUNCE_MSG *msg)
 {
-    return c_header_has(msg, "From", "@mail.gmx.")
-        || c_header_has(msg, "From", "@gmx.")
-        || c_header_has(msg, "From", "@mail.com");
+    return header_contains(msg, "From", "@mail.gmx.")
+        || header_contains(msg, "From", "@gmx.")
+        || header_contains(msg, "From", "@mail.com");
 }
 
-static bool is_end(const char *line, size_t len)
+static bool is_end(const char *line)
 {
-    return c_line_starts(line, len, "--- The header of the original message is following", false);
+    return after_prefix(line, "--- The header of the original message is following") != NULL;
 }
 
-static void finish(BOUNCE_RCPT *rcpt, C_BUF *buf)
+static void finish(BOUNCE_RCPT *rcpt, TEXT_BUF *buf)
 {
-    char *text = c_buf_take(buf);
+    char *text = buf_take(buf);
 
     if (rcpt != NULL && text != NULL) {
-        c_set_response(rcpt, text, strlen(text));
+        rcpt_set_command(rcpt, text);
+        rcpt_set_response(rcpt, text);
         if (strstr(text, "retry timeout exceeded") != NULL)
             rcpt->reason = "expired";
     }
@@ -51,43 +52,46 @@ static void finish(BOUNCE_RCPT *rcpt, C_BUF *buf)
 
 static int gmx_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    const char *cursor = msg->text;
-    const char *line;
-    size_t len;
+    TEXT_LINES lines;
     bool started = false;
     size_t first = report->count;
     BOUNCE_RCPT *rcpt = NULL;
-    C_BUF buf = { NULL, 0, 0 };
+    TEXT_BUF buf = { NULL, 0, 0, false };
 
     if (!gmx_match(msg))
         return 0;
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
+    if (lines_split(msg->text, &lines) < 0)
+        return 0;
+    for (size_t l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
         char addr[320];
 
         if (!started) {
-            started = c_line_starts(line, len, "This message was created automatically by mail delivery software", false);
+            started = after_prefix(line, "This message was created automatically by mail delivery software") != NULL;
             continue;
         }
-        if (is_end(line, len))
+        if (is_end(line))
             break;
         if (len > 2 && ((line[0] == '"' && line[len - 1] == ':') || (line[0] == '<' && line[len - 1] == '>'))
-            && c_find_address(line, len, addr, sizeof(addr))) {
+            && find_address(line, len, addr, sizeof(addr))) {
             finish(rcpt, &buf);
             if ((rcpt = report_add(report)) == NULL)
                 break;
             rcpt_set_address(&rcpt->recipient, addr);
             continue;
         }
-        if (rcpt == NULL || c_line_blank(line, len)
-            || c_line_starts(line, len, "SMTP error from remote server", false)
-            || c_line_starts(line, len, "Reason:", false))
+        if (rcpt == NULL || is_blank(line)
+            || after_prefix(line, "SMTP error from remote server") != NULL
+            || after_prefix(line, "Reason:") != NULL)
             continue;
-        if (c_line_starts(line, len, "host: ", false)) {
+        if (after_prefix(line, "host: ") != NULL) {
             rcpt_setn(&rcpt->remote_mta, line + 6, len - 6);
             continue;
         }
-        c_buf_words(&buf, line, len);
+        buf_join(&buf, line, len);
     }
+    lines_free(&lines);
     finish(rcpt, &buf);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;

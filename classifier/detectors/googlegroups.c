@@ -16,13 +16,13 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool googlegroups_match(const BOUNCE_MSG *msg)
 {
-    return c_header_has(msg, "From", "mailer-daemon@googlemail.com")
-        && c_header_present(msg, "X-Failed-Recipients");
+    return header_contains(msg, "From", "mailer-daemon@googlemail.com")
+        && bmsg_header(msg, "X-Failed-Recipients") != NULL;
 }
 
 /* The template is translated, but its link and signature are not. */
@@ -36,15 +36,15 @@ static int googlegroups_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     const char *end = strstr(msg->text, "----- Original message -----");
     size_t first = report->count;
-    C_BUF notice = { NULL, 0, 0 };
+    TEXT_BUF notice = { NULL, 0, 0, false };
     char *diag;
 
     if (!is_groups_notice(msg))
         return 0;
-    if (c_rcpts_from_list(bmsg_header(msg, "X-Failed-Recipients"), report) == 0)
+    if (rcpts_from_list(bmsg_header(msg, "X-Failed-Recipients"), report) == 0)
         return 0;
-    c_buf_words(&notice, msg->text, end ? (size_t) (end - msg->text) : strlen(msg->text));
-    diag = c_buf_take(&notice);
+    buf_join(&notice, msg->text, end ? (size_t) (end - msg->text) : strlen(msg->text));
+    diag = buf_take(&notice);
     for (size_t i = first; i < report->count; i++) {
         rcpt_set(&report->rcpts[i].diagnostic, diag);
         report->rcpts[i].reason = "rejected";

@@ -22,15 +22,12 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 /* Google's words in the response it quotes when no server answered
  * (DNS), checked first ... */
-static const struct {
-    const char *phrase;
-    const char *reason;
-} response_phrases[] = {
+static const PHRASE_REASON response_phrases[] = {
     { "Null MX", "notaccept" },
     { " had no relevant answers.", "networkerror" },
     { " responded with code NXDOMAIN", "networkerror" },
@@ -40,10 +37,7 @@ static const struct {
 /* ... and in its explanation, which only counts when no server gave an
  * SMTP reply (the headline is generic: "Address not found" also heads a
  * "501 5.1.8 Sender address rejected"). */
-static const struct {
-    const char *phrase;
-    const char *reason;
-} explanation_phrases[] = {
+static const PHRASE_REASON explanation_phrases[] = {
     { "because the address couldn't be found", "userunknown" },
     { "because the domain ", "hostunknown" },
     { NULL, NULL },
@@ -51,73 +45,88 @@ static const struct {
 
 static bool googleworkspace_match(const BOUNCE_MSG *msg)
 {
-    return c_header_has(msg, "From", "mailer-daemon@googlemail.com")
-        || c_header_has(msg, "From", "mailer-daemon@google.com");
+    return header_contains(msg, "From", "mailer-daemon@googlemail.com")
+        || header_contains(msg, "From", "mailer-daemon@google.com");
 }
 
 /* "** Address not found **": Google's headline, in any language. */
 static bool has_headline(const char *text)
 {
-    const char *cursor = text;
-    const char *line;
-    size_t len;
+    TEXT_LINES lines;
+    bool found;
+    size_t l;
 
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
+    if (lines_split(text, &lines) < 0)
+        return false;
+    for (l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
+
         while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
             len--;
         if (len > 6 && line[0] == '*' && line[1] == '*' && line[2] == ' '
             && line[len - 1] == '*' && line[len - 2] == '*' && line[len - 3] == ' ')
-            return true;
+            break;
     }
-    return false;
+    found = l < lines.count;
+    lines_free(&lines);
+    return found;
 }
 
 /* The lines after "The response (from the remote server) was:" up to the
  * next blank line, as one line; NULL if there is none. */
 static char *response_in_text(const char *text)
 {
-    const char *cursor = text;
-    const char *line;
-    size_t len;
+    TEXT_LINES lines;
     bool in_response = false;
-    C_BUF buf = { NULL, 0, 0 };
+    TEXT_BUF buf = { NULL, 0, 0, false };
 
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
+    if (lines_split(text, &lines) < 0)
+        return NULL;
+    for (size_t l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
+
         if (!in_response) {
-            in_response = c_line_starts(line, len, "The response", false)
-                && len > 5 && c_line_contains(line, len, " was:");
+            in_response = after_prefix(line, "The response") != NULL
+                && len > 5 && find_nocase(line, " was:") != NULL;
             continue;
         }
-        if (c_line_blank(line, len)) {
+        if (is_blank(line)) {
             if (buf.len > 0)
                 break;
             continue;
         }
-        c_buf_words(&buf, line, len);
+        buf_join(&buf, line, len);
     }
-    return c_buf_take(&buf);
+    lines_free(&lines);
+    return buf_take(&buf);
 }
 
 /* The explanation between the headline and "The response...", one line. */
 static char *explanation_in_text(const char *text)
 {
-    const char *cursor = text;
-    const char *line;
-    size_t len;
+    TEXT_LINES lines;
     bool started = false;
-    C_BUF buf = { NULL, 0, 0 };
+    TEXT_BUF buf = { NULL, 0, 0, false };
 
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
+    if (lines_split(text, &lines) < 0)
+        return NULL;
+    for (size_t l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
+
         if (!started) {
             started = len > 2 && line[0] == '*' && line[1] == '*';
             continue;
         }
-        if (c_line_starts(line, len, "The response", false)
-            || c_line_starts(line, len, "Learn more", false))
+        if (after_prefix(line, "The response") != NULL
+            || after_prefix(line, "Learn more") != NULL)
             break;
-        c_buf_words(&buf, line, len);
+        buf_join(&buf, line, len);
     }
-    return c_buf_take(&buf);
+    lines_free(&lines);
+    return buf_take(&buf);
 }
 
 static int googleworkspace_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
@@ -128,8 +137,8 @@ static int googleworkspace_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 
     if (!googleworkspace_match(msg) || !has_headline(msg->text))
         return 0;
-    c_rcpts_from_dsn(msg, report);
-    c_rcpts_from_list(bmsg_header(msg, "X-Failed-Recipients"), report);
+    rcpts_from_dsn_part(msg, report);
+    rcpts_from_list(bmsg_header(msg, "X-Failed-Recipients"), report);
     if (report->count == first)
         return 0;
     response = response_in_text(msg->text);
@@ -139,16 +148,13 @@ static int googleworkspace_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 
         if (response != NULL
             && (rcpt->diagnostic == NULL || strlen(response) > strlen(rcpt->diagnostic)))
-            c_set_response(rcpt, response, strlen(response));
+            rcpt_set_response(rcpt, response);
         else if (rcpt->diagnostic == NULL && explanation != NULL)
             rcpt_set(&rcpt->diagnostic, explanation);
-        for (size_t p = 0; rcpt->reason == NULL && response_phrases[p].phrase != NULL; p++)
-            if (rcpt->diagnostic != NULL && strstr(rcpt->diagnostic, response_phrases[p].phrase) != NULL)
-                rcpt->reason = response_phrases[p].reason;
-        for (size_t p = 0; rcpt->reason == NULL && rcpt->replycode == NULL && explanation != NULL
-             && explanation_phrases[p].phrase != NULL; p++)
-            if (strstr(explanation, explanation_phrases[p].phrase) != NULL)
-                rcpt->reason = explanation_phrases[p].reason;
+        if (rcpt->reason == NULL)
+            rcpt->reason = phrase_reason(response_phrases, rcpt->diagnostic);
+        if (rcpt->reason == NULL && rcpt->replycode == NULL)
+            rcpt->reason = phrase_reason(explanation_phrases, explanation);
     }
     free(response);
     free(explanation);

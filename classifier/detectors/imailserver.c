@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 /* IMail's fixed labels and the reason each one states. */
@@ -51,9 +51,9 @@ static bool imailserver_match(const BOUNCE_MSG *msg)
 {
     const char *subject = bmsg_header(msg, "Subject");
 
-    return b_header_prefix(msg, "X-Mailer", "<SMTP32 v")
-           || (subject != NULL && b_prefix(b_skip_blank(subject), "Undeliverable Mail")
-               && b_blank(b_skip_blank(subject) + 18));
+    return header_starts(msg, "X-Mailer", "<SMTP32 v")
+           || (subject != NULL && after_prefix(skip_blank(subject), "Undeliverable Mail")
+               && is_blank(skip_blank(subject) + 18));
 }
 
 /* "Label: user@example.org": the label and the address. */
@@ -65,18 +65,18 @@ static bool label_line(char *line, const char **label, const char **addr)
 
     /* A label is words ("Unknown user"), not a header ("To:"). */
     if (colon == NULL || colon == line || memchr(line, ' ', (size_t) (colon - line)) == NULL
-        || !b_is_address_line(colon + 1) || !b_bare_address(colon + 1, &start, &len))
+        || !is_address_line(colon + 1) || !find_bare_address(colon + 1, &start, &len))
         return false;
     *colon = '\0';
     *label = line;
-    *addr = b_skip_blank(colon + 1);
+    *addr = skip_blank(colon + 1);
     return true;
 }
 
 static const char *reason_of(const char *label)
 {
     for (size_t i = 0; labels[i].label != NULL; i++)
-        if (b_prefix_ci(label, labels[i].label))
+        if (after_prefix_nocase(label, labels[i].label))
             return labels[i].reason;
     return NULL;
 }
@@ -91,31 +91,31 @@ static bool is_reply_intro(const char *line)
 
 static int imailserver_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     BOUNCE_RCPT *rcpt = NULL;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count; i++) {
+        char *line = lines.line[i];
         const char *label;
         const char *addr;
         size_t used;
 
-        if (b_prefix(line, "Original message follows."))
+        if (after_prefix(line, "Original message follows."))
             break;
-        if (b_prefix_ci(line, "undeliverable to ") && b_is_address_line(line + 17)) {
+        if (after_prefix_nocase(line, "undeliverable to ") && is_address_line(line + 17)) {
             if ((rcpt = report_add(report)) != NULL) {
                 rcpt_set_address(&rcpt->recipient, line + 17);
                 rcpt_set(&rcpt->action, "failed");
             }
-        } else if (is_reply_intro(line) && rcpt != NULL && i + 1 < lines.n) {
-            char *reply = b_join_reply(lines.v, lines.n, i + 1, "", &used);
+        } else if (is_reply_intro(line) && rcpt != NULL && i + 1 < lines.count) {
+            char *reply = reply_join_lines(lines.line, lines.count, i + 1, "", &used);
 
             if (reply != NULL) {
                 free(rcpt->diagnostic);
-                rcpt->diagnostic = b_squeeze(reply);
+                rcpt->diagnostic = squeeze_space(reply);
                 rcpt->reason = NULL;
                 i += used;
             }
@@ -129,8 +129,8 @@ static int imailserver_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         }
     }
     for (size_t r = first; r < report->count; r++)
-        b_fill_codes(&report->rcpts[r]);
-    b_lines_free(&lines);
+        rcpt_complete_codes(&report->rcpts[r]);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

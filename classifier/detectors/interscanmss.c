@@ -18,16 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool interscanmss_match(const BOUNCE_MSG *msg)
 {
-    return b_header_has(msg, "From", "\"InterScan MSS\"")
-           || b_header_has(msg, "From", "\"InterScan Notification\"")
-           || b_header_is(msg, "Subject", "Mail could not be delivered")
-           || b_header_is(msg, "Subject", "メッセージを配信できません。")
-           || b_header_is(msg, "Subject", "メール配信に失敗しました");
+    return header_contains(msg, "From", "\"InterScan MSS\"")
+           || header_contains(msg, "From", "\"InterScan Notification\"")
+           || header_is(msg, "Subject", "Mail could not be delivered")
+           || header_is(msg, "Subject", "メッセージを配信できません。")
+           || header_is(msg, "Subject", "メール配信に失敗しました");
 }
 
 static BOUNCE_RCPT *rcpt_for(BOUNCE_REPORT *report, size_t first, const char *addr, size_t len)
@@ -37,7 +37,7 @@ static BOUNCE_RCPT *rcpt_for(BOUNCE_REPORT *report, size_t first, const char *ad
 
     if (copy == NULL)
         return NULL;
-    if ((rcpt = b_report_find(report, first, copy)) == NULL
+    if ((rcpt = report_find(report, first, copy)) == NULL
         && (rcpt = report_add(report)) != NULL) {
         rcpt_set_address(&rcpt->recipient, copy);
         rcpt_set(&rcpt->action, "failed");
@@ -48,41 +48,41 @@ static BOUNCE_RCPT *rcpt_for(BOUNCE_REPORT *report, size_t first, const char *ad
 
 static int interscanmss_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     BOUNCE_RCPT *rcpt = NULL;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        const char *line = lines.v[i];
-        const char *p = b_skip_blank(line);
+    for (size_t i = 0; i < lines.count; i++) {
+        const char *line = lines.line[i];
+        const char *p = skip_blank(line);
         const char *start;
         size_t len;
         const char *unable;
         const char *sent = strstr(line, " <<< ");
         const char *received = strstr(line, " >>> ");
 
-        if (b_prefix(p, "Reason:"))
-            p = b_skip_blank(p + 7);
+        if (after_prefix(p, "Reason:"))
+            p = skip_blank(p + 7);
         if ((unable = strstr(p, "Unable to deliver message to <")) == p
-            && b_angle_address(p, &start, &len)) {
+            && find_angle_address(p, &start, &len)) {
             if ((rcpt = rcpt_for(report, first, start, len)) != NULL && rcpt->diagnostic == NULL) {
                 rcpt_set(&rcpt->diagnostic, p);
                 rcpt->reason = "userunknown";
             }
-        } else if (sent != NULL && b_angle_address(sent, &start, &len)) {
+        } else if (sent != NULL && find_angle_address(sent, &start, &len)) {
             /* "Sent <<< RCPT TO:<addr>" (or its translation). */
             rcpt = rcpt_for(report, first, start, len);
         } else if (received != NULL && rcpt != NULL) {
             /* "Received >>> 550 5.1.1 <addr>... user unknown" */
-            rcpt_set(&rcpt->diagnostic, b_skip_blank(received + 5));
+            rcpt_set(&rcpt->diagnostic, skip_blank(received + 5));
             rcpt->reason = NULL;
         }
     }
     for (size_t r = first; r < report->count; r++)
-        b_fill_codes(&report->rcpts[r]);
-    b_lines_free(&lines);
+        rcpt_complete_codes(&report->rcpts[r]);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

@@ -12,18 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool kddi_match(const BOUNCE_MSG *msg)
 {
     const char *from = bmsg_header(msg, "From");
 
-    return (from != NULL && b_strcasestr(from, "no-reply@") != NULL
-            && b_strcasestr(from, ".dion.ne.jp") != NULL)
-           || b_header_is(msg, "Reply-To", "no-reply@app.auone-net.jp")
-           || b_header_has(msg, "Received", "ezweb.ne.jp (")
-           || b_header_has(msg, "Received", ".au.com (");
+    return (from != NULL && find_nocase(from, "no-reply@") != NULL
+            && find_nocase(from, ".dion.ne.jp") != NULL)
+           || header_is(msg, "Reply-To", "no-reply@app.auone-net.jp")
+           || header_contains(msg, "Received", "ezweb.ne.jp (")
+           || header_contains(msg, "Received", ".au.com (");
 }
 
 static const char *reason_of(const char *text)
@@ -37,41 +37,41 @@ static const char *reason_of(const char *text)
     return NULL;
 }
 
-static void finish(BOUNCE_RCPT *rcpt, B_TEXT *text)
+static void finish(BOUNCE_RCPT *rcpt, TEXT_BUF *text)
 {
     if (rcpt == NULL)
         return;
-    rcpt_set(&rcpt->diagnostic, text->s);
-    rcpt->reason = reason_of(text->s);
-    b_fill_codes(rcpt);
-    b_text_free(text);
+    rcpt_set(&rcpt->diagnostic, text->data);
+    rcpt->reason = reason_of(text->data);
+    rcpt_complete_codes(rcpt);
+    buf_free(text);
 }
 
 static int kddi_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     bool started = false;
     BOUNCE_RCPT *rcpt = NULL;
-    B_TEXT text = { NULL, 0, 0 };
+    TEXT_BUF text = { NULL, 0, 0, false };
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        const char *line = lines.v[i];
-        const char *p = b_skip_blank(line);
+    for (size_t i = 0; i < lines.count; i++) {
+        const char *line = lines.line[i];
+        const char *p = skip_blank(line);
         const char *start;
         size_t len;
 
-        if (b_prefix(line, "Your mail sent on")
-            || b_prefix(line, "Your mail attempted to be delivered on")) {
+        if (after_prefix(line, "Your mail sent on")
+            || after_prefix(line, "Your mail attempted to be delivered on")) {
             started = true;
             continue;
         }
         if (!started)
             continue;
-        if (p != line && b_prefix(p, "Could not be delivered to: ")
-            && b_angle_address(p, &start, &len)) {
+        if (p != line && after_prefix(p, "Could not be delivered to: ")
+            && find_angle_address(p, &start, &len)) {
             char *addr = strndup(start, len);
 
             finish(rcpt, &text);
@@ -82,15 +82,15 @@ static int kddi_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             }
             free(addr);
         } else if (p != line && rcpt != NULL) {
-            b_text_add(&text, p);
+            buf_join_str(&text, p);
         }
     }
     finish(rcpt, &text);
-    b_text_free(&text);
-    if (b_header_is(msg, "X-SPASIGN", "NG"))
+    buf_free(&text);
+    if (header_is(msg, "X-SPASIGN", "NG"))
         for (size_t r = first; r < report->count; r++)
             report->rcpts[r].reason = "filtered";
-    b_lines_free(&lines);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

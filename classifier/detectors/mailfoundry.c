@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool mailfoundry_match(const BOUNCE_MSG *msg)
 {
-    return b_header_is(msg, "Subject", "Message delivery has failed")
-           && b_header_has(msg, "Received", "(MAILFOUNDRY) id");
+    return header_is(msg, "Subject", "Message delivery has failed")
+           && header_contains(msg, "Received", "(MAILFOUNDRY) id");
 }
 
 /* "[Server ]host[addr] failed with: reply": the reply, and the host. */
@@ -37,7 +37,7 @@ static const char *server_reply(char *line, char **host)
             char *bracket;
 
             *p = '\0';
-            if (b_prefix(h, "Server "))
+            if (after_prefix(h, "Server "))
                 h += 7;
             if ((bracket = strchr(h, '[')) != NULL)
                 *bracket = '\0';
@@ -50,20 +50,20 @@ static const char *server_reply(char *line, char **host)
 
 static int mailfoundry_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     BOUNCE_RCPT *rcpt = NULL;
     bool reason_follows = false;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count; i++) {
+        char *line = lines.line[i];
         const char *start;
         size_t len;
 
-        if (b_prefix(line, "Unable to deliver message to: ")
-            && b_angle_address(line, &start, &len)) {
+        if (after_prefix(line, "Unable to deliver message to: ")
+            && find_angle_address(line, &start, &len)) {
             char *addr = strndup(start, len);
 
             if (addr != NULL && (rcpt = report_add(report)) != NULL) {
@@ -72,9 +72,9 @@ static int mailfoundry_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             }
             free(addr);
             reason_follows = false;
-        } else if (b_prefix(line, "Delivery failed for the following reason:")) {
+        } else if (after_prefix(line, "Delivery failed for the following reason:")) {
             reason_follows = rcpt != NULL;
-        } else if (reason_follows && !b_blank(line)) {
+        } else if (reason_follows && !is_blank(line)) {
             char *host;
             const char *reply = server_reply(line, &host);
 
@@ -84,8 +84,8 @@ static int mailfoundry_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         }
     }
     for (size_t r = first; r < report->count; r++)
-        b_fill_codes(&report->rcpts[r]);
-    b_lines_free(&lines);
+        rcpt_complete_codes(&report->rcpts[r]);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool mailmarshalsmtp_match(const BOUNCE_MSG *msg)
 {
-    return b_header_prefix(msg, "Subject", "Undeliverable Mail: \"");
+    return header_starts(msg, "Subject", "Undeliverable Mail: \"");
 }
 
 /* "Remote-MTA:   <10.0.0.1>": the value without its brackets. */
@@ -35,9 +35,9 @@ static char *info_value(const char *line, const char *name)
     const char *p;
     size_t len;
 
-    if (!b_prefix_ci(line, name))
+    if (!after_prefix_nocase(line, name))
         return NULL;
-    p = b_skip_blank(line + strlen(name));
+    p = skip_blank(line + strlen(name));
     if (*p == '<')
         p++;
     len = strlen(p);
@@ -48,33 +48,33 @@ static char *info_value(const char *line, const char *name)
 
 static int mailmarshalsmtp_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
-    B_TEXT error = { NULL, 0, 0 };
+    TEXT_BUF error = { NULL, 0, 0, false };
     enum { BEFORE, ERROR, RECIPIENTS, AFTER } state = BEFORE;
     char *remote = NULL;
     char *reporting = NULL;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        const char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count; i++) {
+        const char *line = lines.line[i];
         char *value;
 
-        if (b_prefix(line, "Could not be delivered because of")) {
+        if (after_prefix(line, "Could not be delivered because of")) {
             state = ERROR;
-        } else if (b_prefix(line, "The following recipients were affected:")) {
+        } else if (after_prefix(line, "The following recipients were affected:")) {
             state = RECIPIENTS;
         } else if (state == ERROR) {
-            b_text_add(&error, line);
-        } else if (state == RECIPIENTS && b_prefix(line, "    ") && b_is_address_line(line)) {
+            buf_join_str(&error, line);
+        } else if (state == RECIPIENTS && after_prefix(line, "    ") && is_address_line(line)) {
             BOUNCE_RCPT *rcpt = report_add(report);
 
             if (rcpt != NULL) {
-                rcpt_set_address(&rcpt->recipient, b_skip_blank(line));
+                rcpt_set_address(&rcpt->recipient, skip_blank(line));
                 rcpt_set(&rcpt->action, "failed");
             }
-        } else if (state == RECIPIENTS && !b_blank(line)) {
+        } else if (state == RECIPIENTS && !is_blank(line)) {
             state = AFTER;
         }
         if (state == AFTER && (value = info_value(line, "Remote-MTA:")) != NULL) {
@@ -86,15 +86,15 @@ static int mailmarshalsmtp_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         }
     }
     for (size_t r = first; r < report->count; r++) {
-        rcpt_set(&report->rcpts[r].diagnostic, error.s);
+        rcpt_set(&report->rcpts[r].diagnostic, error.data);
         rcpt_set(&report->rcpts[r].remote_mta, remote);
         rcpt_set(&report->rcpts[r].reporting_mta, reporting);
-        b_fill_codes(&report->rcpts[r]);
+        rcpt_complete_codes(&report->rcpts[r]);
     }
     free(remote);
     free(reporting);
-    b_text_free(&error);
-    b_lines_free(&lines);
+    buf_free(&error);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

@@ -24,13 +24,10 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
-static const struct {
-    const char *phrase;
-    const char *reason;
-} exim_phrases[] = {
+static const PHRASE_REASON exim_phrases[] = {
     { "retry timeout exceeded", "expired" },
     { "an MX or SRV record indicated no SMTP service", "notaccept" },
     { "all relevant MX records point to non-existent hosts", "hostunknown" },
@@ -39,9 +36,9 @@ static const struct {
 
 static bool mailru_match(const BOUNCE_MSG *msg)
 {
-    return c_header_has(msg, "From", "mail.ru")
-        || c_header_has(msg, "Message-ID", ".mail.ru>")
-        || c_header_has(msg, "Message-ID", "smailru.net>");
+    return header_contains(msg, "From", "mail.ru")
+        || header_contains(msg, "Message-ID", ".mail.ru>")
+        || header_contains(msg, "Message-ID", "smailru.net>");
 }
 
 /* "host mx.example.jp [192.0.2.222]: 550 ..." -> remote host and the
@@ -63,16 +60,16 @@ static void set_response(BOUNCE_RCPT *rcpt, const char *text)
             resp = colon + (colon[0] == ']' ? 3 : 2);
         }
     }
-    c_set_response(rcpt, resp, strlen(resp));
+    rcpt_set_command(rcpt, text);
+    rcpt_set_response(rcpt, resp);
     /* Exim's explanation when no server answered. */
-    for (size_t p = 0; rcpt->reason == NULL && exim_phrases[p].phrase != NULL; p++)
-        if (strstr(text, exim_phrases[p].phrase) != NULL)
-            rcpt->reason = exim_phrases[p].reason;
+    if (rcpt->reason == NULL)
+        rcpt->reason = phrase_reason(exim_phrases, text);
 }
 
-static void finish(BOUNCE_RCPT *rcpt, C_BUF *buf)
+static void finish(BOUNCE_RCPT *rcpt, TEXT_BUF *buf)
 {
-    char *text = c_buf_take(buf);
+    char *text = buf_take(buf);
 
     if (rcpt != NULL && text != NULL)
         set_response(rcpt, text);
@@ -82,19 +79,21 @@ static void finish(BOUNCE_RCPT *rcpt, C_BUF *buf)
 /* The address block list of one section, starting at text. */
 static size_t parse_section(const char *text, BOUNCE_REPORT *report)
 {
-    const char *cursor = text;
-    const char *line;
-    size_t len;
+    TEXT_LINES lines;
     size_t first = report->count;
     BOUNCE_RCPT *rcpt = NULL;
-    C_BUF buf = { NULL, 0, 0 };
+    TEXT_BUF buf = { NULL, 0, 0, false };
 
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
+    if (lines_split(text, &lines) < 0)
+        return 0;
+    for (size_t l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
         size_t indent = 0;
         char addr[320];
 
-        if (c_line_starts(line, len, "------ This is a copy of the message", false)
-            || c_line_starts(line, len, "*****", false))
+        if (after_prefix(line, "------ This is a copy of the message") != NULL
+            || after_prefix(line, "*****") != NULL)
             break;
         while (indent < len && line[indent] == ' ')
             indent++;
@@ -103,27 +102,28 @@ static size_t parse_section(const char *text, BOUNCE_REPORT *report)
              * may show only the local part: no address, no recipient). */
             finish(rcpt, &buf);
             rcpt = NULL;
-            if (!c_find_address(line, len, addr, sizeof(addr)))
+            if (!find_address(line, len, addr, sizeof(addr)))
                 continue;
             if ((rcpt = report_add(report)) == NULL)
                 break;
             rcpt_set_address(&rcpt->recipient, addr);
         } else if (rcpt != NULL && indent > 2) {
-            c_buf_words(&buf, line, len);
-        } else if (rcpt != NULL && !c_line_blank(line, len)) {
+            buf_join(&buf, line, len);
+        } else if (rcpt != NULL && !is_blank(line)) {
             finish(rcpt, &buf);
             rcpt = NULL;
         }
     }
+    lines_free(&lines);
     finish(rcpt, &buf);
-    c_buf_free(&buf);
+    buf_free(&buf);
     return report->count - first;
 }
 
 static int mailru_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     const char *failed = bmsg_header(msg, "X-Failed-Recipients");
-    const char *english = c_find_line(msg->text, "This message was created automatically by mail delivery software", false);
+    const char *english = find_line(msg->text, "This message was created automatically by mail delivery software");
     size_t first = report->count;
 
     if (!mailru_match(msg) && strstr(msg->text, "Mail.Ru") == NULL)
@@ -133,7 +133,7 @@ static int mailru_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         return (int) (report->count - first);
     }
     if (parse_section(msg->text, report) == 0
-        && c_rcpts_from_list(failed, report) == 0)
+        && rcpts_from_list(failed, report) == 0)
         return 0;
     report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool mcafee_match(const BOUNCE_MSG *msg)
 {
-    return b_header_has(msg, "X-NAI-Header", "Modified by McAfee")
-           && b_header_is(msg, "Subject", "Delivery Status");
+    return header_contains(msg, "X-NAI-Header", "Modified by McAfee")
+           && header_is(msg, "Subject", "Delivery Status");
 }
 
 /* "<user@example.com>   (text)": the address and the text. */
@@ -35,9 +35,9 @@ static bool problem_line(const char *line, char **addr, const char **text, size_
     while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
         n--;
     if (line[0] != '<' || n == 0 || line[n - 1] != ')'
-        || !b_angle_address(line, &start, &len) || start != line + 1)
+        || !find_angle_address(line, &start, &len) || start != line + 1)
         return false;
-    open = b_skip_blank(start + len + 1);
+    open = skip_blank(start + len + 1);
     if (*open != '(')
         return false;
     *text = open + 1;
@@ -48,14 +48,14 @@ static bool problem_line(const char *line, char **addr, const char **text, size_
 
 static int mcafee_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     bool started = false;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        const char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count; i++) {
+        const char *line = lines.line[i];
         char *addr;
         const char *text;
         size_t len;
@@ -81,13 +81,13 @@ static int mcafee_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 
         if (addr == NULL)
             addr = fields_get(group, "Original-Recipient");
-        if ((rcpt = b_report_find(report, first, b_dsn_value(addr))) == NULL)
+        if ((rcpt = report_find(report, first, dsn_value(addr))) == NULL)
             continue;
-        b_dsn_apply(rcpt, group, &msg->dsn_message);
+        rcpt_from_dsn(rcpt, group, &msg->dsn_message);
     }
     for (size_t r = first; r < report->count; r++)
-        b_fill_codes(&report->rcpts[r]);
-    b_lines_free(&lines);
+        rcpt_complete_codes(&report->rcpts[r]);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

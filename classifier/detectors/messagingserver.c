@@ -21,7 +21,7 @@
 #include <strings.h>
 
 #include "detector.h"
-#include "a_util.h"
+#include "toolkit.h"
 
 typedef struct ms_entry {
     char *address;
@@ -40,8 +40,8 @@ static bool messagingserver_match(const BOUNCE_MSG *msg)
 {
     const char *subject = bmsg_header(msg, "Subject");
 
-    return a_find_nocase(bmsg_header(msg, "Content-Type"), "Boundary_(ID_") != NULL
-        || (subject != NULL && a_after_prefix(subject, "Delivery Notification: ") != NULL);
+    return find_nocase(bmsg_header(msg, "Content-Type"), "Boundary_(ID_") != NULL
+        || (subject != NULL && after_prefix_nocase(subject, "Delivery Notification: ") != NULL);
 }
 
 static void entries_free(MS_ENTRIES *entries)
@@ -64,7 +64,7 @@ static const char *field_value(const char *line, const char *name)
 
     while (*line == ' ' || *line == '\t')
         line++;
-    if ((rest = a_after_prefix(line, name)) == NULL)
+    if ((rest = after_prefix_nocase(line, name)) == NULL)
         return NULL;
     while (*rest == ' ' || *rest == '\t')
         rest++;
@@ -73,12 +73,12 @@ static const char *field_value(const char *line, const char *name)
 
 static void entries_read(const char *text, MS_ENTRIES *entries)
 {
-    A_LINES lines;
+    TEXT_LINES lines;
     bool opened = false;
     MS_ENTRY *cur = NULL;
 
     memset(entries, 0, sizeof(*entries));
-    if (a_lines_split(text, &lines) < 0)
+    if (lines_split(text, &lines) < 0)
         return;
     for (size_t i = 0; i < lines.count; i++) {
         const char *line = lines.line[i];
@@ -111,25 +111,21 @@ static void entries_read(const char *text, MS_ENTRIES *entries)
             cur->remote = strdup(v);
         }
     }
-    a_lines_free(&lines);
+    lines_free(&lines);
 }
 
-static bool entry_is_about(const MS_ENTRY *e, const BOUNCE_RCPT *rcpt)
+static bool entry_is_about(const void *entries, size_t i, const BOUNCE_RCPT *rcpt)
 {
-    return a_same_address(e->address, rcpt->recipient);
+    return same_address(((const MS_ENTRIES *) entries)->item[i].address, rcpt->recipient);
 }
 
-/* The entry at the same position if it names the recipient, else the one
- * that does, else by position when the counts agree. */
+/* The entry about the index-th of `total` DSN recipients, or NULL. */
 static const MS_ENTRY *entry_for(const MS_ENTRIES *entries, const BOUNCE_RCPT *rcpt,
                                  size_t index, size_t total)
 {
-    if (index < entries->count && entry_is_about(&entries->item[index], rcpt))
-        return &entries->item[index];
-    for (size_t i = 0; i < entries->count; i++)
-        if (entry_is_about(&entries->item[i], rcpt))
-            return &entries->item[i];
-    return entries->count == total ? &entries->item[index] : NULL;
+    size_t i = entry_for_rcpt(entries, entries->count, rcpt, index, total, entry_is_about);
+
+    return i < entries->count ? &entries->item[i] : NULL;
 }
 
 /* The diagnostic: the remote response, else the server's summary. */
@@ -138,44 +134,42 @@ static void rcpt_take_entry(BOUNCE_RCPT *rcpt, const MS_ENTRY *e, const BOUNCE_F
     const char *status_comment;
 
     if (e != NULL && e->diagnostic != NULL)
-        a_rcpt_set_diagnostic(rcpt, e->diagnostic);
+        rcpt_set_response(rcpt, e->diagnostic);
     if (e != NULL && rcpt->remote_mta == NULL)
-        a_rcpt_set_mta(&rcpt->remote_mta, e->remote);
+        rcpt_set_host(&rcpt->remote_mta, e->remote);
     if (rcpt->diagnostic == NULL && e != NULL && e->reason != NULL)
-        a_rcpt_set_diagnostic(rcpt, e->reason);
+        rcpt_set_response(rcpt, e->reason);
     /* "Status: 4.2.2 (Over quota)" */
     if (rcpt->diagnostic == NULL && group != NULL
         && (status_comment = fields_get(group, "Status")) != NULL
         && (status_comment = strchr(status_comment, '(')) != NULL) {
         char *inside = strndup(status_comment + 1, strcspn(status_comment + 1, ")"));
 
-        a_rcpt_set_diagnostic(rcpt, inside);
+        rcpt_set_response(rcpt, inside);
         free(inside);
     }
-    a_rcpt_codes_from_diagnostic(rcpt);
     if (rcpt->diagnostic != NULL && strstr(rcpt->diagnostic, "Illegal host/domain name found") != NULL)
-        a_reason_unless_rules(rcpt, "hostunknown");
+        rcpt_reason_unless_rules(rcpt, "hostunknown");
     /* The summary tells a refused address ("Remote SMTP server has
      * rejected address") from a refusal of the transmission that
      * followed, which concerns the message. */
-    if (e != NULL && e->reason != NULL
-        && strstr(e->reason, "SMTP transmission failure has occurred") != NULL)
-        a_reason_after_data(rcpt);
+    if (e != NULL)
+        rcpt_set_command(rcpt, e->reason);
 }
 
 static const char *action_from_subject(const BOUNCE_MSG *msg)
 {
-    return a_find_nocase(bmsg_header(msg, "Subject"), "delayed") ? "delayed" : "failed";
+    return find_nocase(bmsg_header(msg, "Subject"), "delayed") ? "delayed" : "failed";
 }
 
 static int messagingserver_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     MS_ENTRIES entries;
-    A_DSN dsn;
+    DSN_GROUPS dsn;
     int added = 0;
 
     entries_read(msg->text, &entries);
-    a_dsn_get(msg, &dsn);
+    dsn_groups_of(msg, NULL, &dsn);
     if (entries.count > 0 && dsn.count > 0) {
         for (size_t i = 0; i < dsn.count; i++) {
             BOUNCE_RCPT *rcpt = report_add(report);
@@ -183,7 +177,7 @@ static int messagingserver_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             if (rcpt == NULL)
                 break;
             added++;
-            a_rcpt_from_dsn(rcpt, &dsn.rcpt[i], dsn.per_message);
+            rcpt_from_dsn(rcpt, &dsn.rcpt[i], dsn.per_message);
             if (rcpt->action == NULL)
                 rcpt_set(&rcpt->action, action_from_subject(msg));
             rcpt_take_entry(rcpt, entry_for(&entries, rcpt, i, dsn.count), &dsn.rcpt[i]);
@@ -198,13 +192,13 @@ static int messagingserver_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             rcpt_set_address(&rcpt->recipient, entries.item[i].address);
             if (entries.item[i].original != NULL) {
                 rcpt_set_address(&rcpt->original_recipient, entries.item[i].original);
-                a_rcpt_mark_forwarded(rcpt);
+                rcpt_mark_forwarded(rcpt);
             }
             rcpt_set(&rcpt->action, action_from_subject(msg));
             rcpt_take_entry(rcpt, &entries.item[i], NULL);
         }
     }
-    a_dsn_free(&dsn);
+    dsn_groups_free(&dsn);
     entries_free(&entries);
     if (added > 0)
         report->kind = REPORT_BOUNCE;

@@ -22,18 +22,15 @@
 #include <strings.h>
 
 #include "detector.h"
-#include "a_util.h"
+#include "toolkit.h"
 
 static bool notes_match(const BOUNCE_MSG *msg)
 {
-    return a_after_prefix(bmsg_header(msg, "Subject"), "Undeliverable message") != NULL;
+    return after_prefix_nocase(bmsg_header(msg, "Subject"), "Undeliverable message") != NULL;
 }
 
 /* The Notes MTA's own sentences. */
-static const struct {
-    const char *phrase;
-    const char *reason;
-} nt_phrases[] = {
+static const PHRASE_REASON nt_phrases[] = {
     { "User not listed in public Name & Address Book", "userunknown" },
     /* "ディレクトリのリストにありません" (not in the directory's list) */
     { "\xe3\x83\x87\xe3\x82\xa3\xe3\x83\xac\xe3\x82\xaf\xe3\x83\x88\xe3\x83\xaa"
@@ -43,7 +40,7 @@ static const struct {
     { NULL, NULL }
 };
 
-static bool is_address_line(const char *line)
+static bool starts_with_address(const char *line)
 {
     size_t len = strcspn(line, " \t");
 
@@ -54,20 +51,16 @@ static BOUNCE_RCPT *add_recipient(BOUNCE_REPORT *report, const char *address,
                                   const char *diagnostic)
 {
     BOUNCE_RCPT *rcpt = report_add(report);
-    size_t i;
+    const char *reason;
 
     if (rcpt == NULL)
         return NULL;
     rcpt_set_address(&rcpt->recipient, address);
     rcpt_set(&rcpt->action, "failed");
     if (diagnostic != NULL && *diagnostic)
-        a_rcpt_set_diagnostic(rcpt, diagnostic);
-    a_rcpt_codes_from_diagnostic(rcpt);
-    for (i = 0; nt_phrases[i].phrase != NULL && rcpt->diagnostic != NULL; i++)
-        if (strstr(rcpt->diagnostic, nt_phrases[i].phrase) != NULL) {
-            rcpt->reason = nt_phrases[i].reason;
-            break;
-        }
+        rcpt_set_response(rcpt, diagnostic);
+    if ((reason = phrase_reason(nt_phrases, rcpt->diagnostic)) != NULL)
+        rcpt->reason = reason;
     return rcpt;
 }
 
@@ -92,50 +85,50 @@ static char *returned_to(const BOUNCE_MSG *msg)
 
 static int notes_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    A_LINES lines;
-    A_BUF reason = { NULL, 0, 0, false };
+    TEXT_LINES lines;
+    TEXT_BUF reason = { NULL, 0, 0, false };
     char *last_reason = NULL;
     bool opened = false;
     int added = 0;
 
-    if (a_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
     for (size_t i = 0; i < lines.count; i++) {
         const char *line = lines.line[i];
 
         if (!opened) {
-            opened = a_after_prefix(line, "------- Failure Reasons") != NULL;
+            opened = after_prefix_nocase(line, "------- Failure Reasons") != NULL;
             continue;
         }
-        if (a_after_prefix(line, "------- Returned Message") != NULL)
+        if (after_prefix_nocase(line, "------- Returned Message") != NULL)
             break;
-        if (a_is_blank(line) || line[0] == '-')
+        if (is_blank(line) || line[0] == '-')
             continue;
-        if (is_address_line(line)) {
+        if (starts_with_address(line)) {
             /* Several addresses under one reason share it. */
             if (reason.len > 0) {
                 free(last_reason);
-                last_reason = strdup(a_buf_str(&reason));
-                a_buf_free(&reason);
+                last_reason = strdup(buf_str(&reason));
+                buf_free(&reason);
             }
             if (add_recipient(report, line, last_reason) != NULL)
                 added++;
         } else {
-            a_buf_join_str(&reason, line);
+            buf_join_str(&reason, line);
         }
     }
-    a_lines_free(&lines);
+    lines_free(&lines);
     /* No address in the reasons: the returned message says whom. */
     if (opened && added == 0) {
         char *to = returned_to(msg);
 
         if (to != NULL && strchr(to, '@') != NULL
-            && add_recipient(report, to, a_buf_str(&reason)) != NULL)
+            && add_recipient(report, to, buf_str(&reason)) != NULL)
             added++;
         free(to);
     }
     free(last_reason);
-    a_buf_free(&reason);
+    buf_free(&reason);
     if (added > 0)
         report->kind = REPORT_BOUNCE;
     return added;

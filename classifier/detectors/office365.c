@@ -2,7 +2,7 @@
  * office365.c: Office 365 / Exchange Online non-delivery reports.
  *
  * Offers detector_office365.  Exchange Online writes the Exchange NDR
- * (c_exchange_parse(): "Delivery has failed to these recipients or
+ * (exchange_ndr_parse(): "Delivery has failed to these recipients or
  * groups:", "Diagnostic information for administrators:", "Remote Server
  * returned '...'", or the 2017+ layout with "Recipient Address:" and
  * "Reported error:") and is told apart from on-premises Exchange by its
@@ -18,7 +18,8 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "formats.h"
+#include "toolkit.h"
 #include "detector.h"
 
 /* Exchange Online status codes -> reason (Microsoft's NDR code list).
@@ -104,13 +105,13 @@ static const char *o365_reason(const char *status)
  * same NDR, so these are what tells them apart). */
 static bool office365_match(const BOUNCE_MSG *msg)
 {
-    return c_header_has(msg, "Message-ID", ".outlook.com")
-        || c_header_has(msg, "Message-ID", ".exchangelabs.com")
-        || c_header_has(msg, "From", ".onmicrosoft.com")
-        || c_header_has(msg, "From", "postmaster@outlook.com")
-        || c_header_has(msg, "Received", ".outlook.com")
-        || c_header_present(msg, "X-MS-Exchange-CrossTenant-OriginalArrivalTime")
-        || c_header_present(msg, "X-MS-Exchange-CrossTenant-FromEntityHeader");
+    return header_contains(msg, "Message-ID", ".outlook.com")
+        || header_contains(msg, "Message-ID", ".exchangelabs.com")
+        || header_contains(msg, "From", ".onmicrosoft.com")
+        || header_contains(msg, "From", "postmaster@outlook.com")
+        || header_contains(msg, "Received", ".outlook.com")
+        || bmsg_header(msg, "X-MS-Exchange-CrossTenant-OriginalArrivalTime") != NULL
+        || bmsg_header(msg, "X-MS-Exchange-CrossTenant-FromEntityHeader") != NULL;
 }
 
 static int office365_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
@@ -118,9 +119,9 @@ static int office365_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     size_t first = report->count;
     int added;
 
-    if (!office365_match(msg) || !c_exchange_markers(msg->text))
+    if (!office365_match(msg) || !exchange_ndr_markers(msg->text))
         return 0;
-    added = c_exchange_parse(msg, report);
+    added = exchange_ndr_parse(msg, report);
 
     for (size_t i = first; i < report->count; i++) {
         BOUNCE_RCPT *rcpt = &report->rcpts[i];

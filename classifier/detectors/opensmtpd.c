@@ -19,23 +19,20 @@
 #include <strings.h>
 
 #include "detector.h"
-#include "a_util.h"
+#include "toolkit.h"
 
 static bool opensmtpd_match(const BOUNCE_MSG *msg)
 {
     const char *subject = bmsg_header(msg, "Subject");
 
-    if (subject == NULL || a_after_prefix(subject, "Delivery status notification") == NULL)
+    if (subject == NULL || after_prefix_nocase(subject, "Delivery status notification") == NULL)
         return false;
-    return a_find_nocase(bmsg_header(msg, "From"), "Mailer Daemon <") != NULL
-        || a_header_contains(msg, "Received", " (OpenSMTPD) with ");
+    return find_nocase(bmsg_header(msg, "From"), "Mailer Daemon <") != NULL
+        || header_contains(msg, "Received", " (OpenSMTPD) with ");
 }
 
 /* OpenSMTPD's own failure strings. */
-static const struct {
-    const char *phrase;
-    const char *reason;
-} os_phrases[] = {
+static const PHRASE_REASON os_phrases[] = {
     { "Envelope expired", "expired" },
     { "Invalid domain name", "hostunknown" },
     { "Domain does not exist", "hostunknown" },
@@ -88,25 +85,25 @@ static bool split_recipient_line(const char *line, const char **addr, size_t *ad
 
 static void rcpt_set_reason(BOUNCE_RCPT *rcpt)
 {
-    for (int i = 0; os_phrases[i].phrase != NULL && rcpt->diagnostic != NULL; i++)
-        if (strstr(rcpt->diagnostic, os_phrases[i].phrase) != NULL) {
-            rcpt->reason = os_phrases[i].reason;
-            /* An expired envelope has left the queue, whatever the
-             * notice's heading says. */
-            if (strcmp(rcpt->reason, "expired") == 0)
-                rcpt_set(&rcpt->action, "failed");
-            return;
-        }
+    const char *reason = phrase_reason(os_phrases, rcpt->diagnostic);
+
+    if (reason == NULL)
+        return;
+    rcpt->reason = reason;
+    /* An expired envelope has left the queue, whatever the notice's
+     * heading says. */
+    if (strcmp(reason, "expired") == 0)
+        rcpt_set(&rcpt->action, "failed");
 }
 
 static int opensmtpd_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    A_LINES lines;
+    TEXT_LINES lines;
     bool opened = false;
     const char *action = "failed";
     int added = 0;
 
-    if (a_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
     for (size_t i = 0; i < lines.count; i++) {
         const char *line = lines.line[i];
@@ -134,11 +131,10 @@ static int opensmtpd_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         rcpt_set_address(&rcpt->recipient, raw);
         free(raw);
         rcpt_set(&rcpt->action, action);
-        a_rcpt_set_diagnostic(rcpt, text);
-        a_rcpt_codes_from_diagnostic(rcpt);
+        rcpt_set_response(rcpt, text);
         rcpt_set_reason(rcpt);
     }
-    a_lines_free(&lines);
+    lines_free(&lines);
     if (added > 0)
         report->kind = REPORT_BOUNCE;
     return added;

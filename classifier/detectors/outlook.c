@@ -15,13 +15,10 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
-static const struct {
-    const char *phrase;
-    const char *reason;
-} hotmail_phrases[] = {
+static const PHRASE_REASON hotmail_phrases[] = {
     { "The mail could not be delivered to the recipient because the domain is not reachable",
       "hostunknown" },
     { NULL, NULL },
@@ -29,30 +26,34 @@ static const struct {
 
 static bool outlook_match(const BOUNCE_MSG *msg)
 {
-    return c_header_present(msg, "X-Message-Delivery")
-        || c_header_present(msg, "X-Message-Info")
-        || c_header_has(msg, "From", "hotmail.com")
-        || c_header_has(msg, "Received", ".hotmail.com");
+    return bmsg_header(msg, "X-Message-Delivery") != NULL
+        || bmsg_header(msg, "X-Message-Info") != NULL
+        || header_contains(msg, "From", "hotmail.com")
+        || header_contains(msg, "Received", ".hotmail.com");
 }
 
 /* The sentence that names what happened, after the greeting line. */
 static char *text_explanation(const char *text)
 {
-    const char *cursor = text;
-    const char *line;
-    size_t len;
-    C_BUF buf = { NULL, 0, 0 };
+    TEXT_LINES lines;
+    TEXT_BUF buf = { NULL, 0, 0, false };
 
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
-        if (c_line_blank(line, len)
-            || c_line_starts(line, len, "This is an automatically generated", false)
-            || c_line_starts(line, len, "THIS IS A WARNING", false)
-            || c_line_starts(line, len, "YOU DO NOT NEED", false))
+    if (lines_split(text, &lines) < 0)
+        return NULL;
+    for (size_t l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
+
+        if (is_blank(line)
+            || after_prefix(line, "This is an automatically generated") != NULL
+            || after_prefix(line, "THIS IS A WARNING") != NULL
+            || after_prefix(line, "YOU DO NOT NEED") != NULL)
             continue;
-        c_buf_words(&buf, line, len);
+        buf_join(&buf, line, len);
         break;
     }
-    return c_buf_take(&buf);
+    lines_free(&lines);
+    return buf_take(&buf);
 }
 
 static int outlook_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
@@ -62,7 +63,7 @@ static int outlook_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 
     if (!outlook_match(msg)
         || strstr(msg->text, "This is an automatically generated Delivery Status Notification") == NULL
-        || c_rcpts_from_dsn(msg, report) == 0)
+        || rcpts_from_dsn_part(msg, report) == 0)
         return 0;
     explanation = text_explanation(msg->text);
     for (size_t i = first; i < report->count; i++) {
@@ -70,10 +71,8 @@ static int outlook_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 
         if (rcpt->diagnostic == NULL && explanation != NULL)
             rcpt_set(&rcpt->diagnostic, explanation);
-        for (size_t p = 0; rcpt->reason == NULL && rcpt->diagnostic != NULL
-             && hotmail_phrases[p].phrase != NULL; p++)
-            if (strstr(rcpt->diagnostic, hotmail_phrases[p].phrase) != NULL)
-                rcpt->reason = hotmail_phrases[p].reason;
+        if (rcpt->reason == NULL)
+            rcpt->reason = phrase_reason(hotmail_phrases, rcpt->diagnostic);
     }
     free(explanation);
     report->kind = REPORT_BOUNCE;

@@ -22,7 +22,7 @@
 #include <strings.h>
 
 #include "detector.h"
-#include "a_util.h"
+#include "toolkit.h"
 
 /* One "<rcpt> (expanded from <orig>): text" paragraph. */
 typedef struct pf_para {
@@ -42,7 +42,6 @@ typedef struct pf_paras {
 typedef struct pf_response {
     char *text;                 /* the response (or Postfix's explanation) */
     char *host;                 /* "host mx.example.com[...]" */
-    bool greeting_refused;      /* "refused to talk to me": we were blocked */
 } PF_RESPONSE;
 
 static const char *const pf_subjects[] = {
@@ -60,11 +59,11 @@ static bool postfix_match(const BOUNCE_MSG *msg)
     const char *from = bmsg_header(msg, "From");
 
     for (int i = 0; subject != NULL && pf_subjects[i] != NULL; i++)
-        if (a_after_prefix(subject, pf_subjects[i]) != NULL)
+        if (after_prefix_nocase(subject, pf_subjects[i]) != NULL)
             return true;
     /* Custom templates change the subject, rarely the sender's comment. */
-    return from != NULL && a_find_nocase(from, "(Mail Delivery System)") != NULL
-        && a_header_contains(msg, "Received", "(Postfix");
+    return from != NULL && find_nocase(from, "(Mail Delivery System)") != NULL
+        && header_contains(msg, "Received", "(Postfix");
 }
 
 /*
@@ -78,10 +77,10 @@ static bool is_opening_line(const char *line)
 
     while (isspace((unsigned char) *line))
         line++;
-    if ((rest = a_after_prefix(line, "This is the ")) == NULL
-        && (rest = a_after_prefix(line, "The ")) == NULL)
+    if ((rest = after_prefix_nocase(line, "This is the ")) == NULL
+        && (rest = after_prefix_nocase(line, "The ")) == NULL)
         return false;
-    if (a_after_prefix(rest, "mail system") != NULL)
+    if (after_prefix_nocase(rest, "mail system") != NULL)
         return true;
     /* "<name> program" or "<name> Postfix program", maybe "at host x." */
     for (int words = 0; words < 4 && *rest; words++) {
@@ -111,9 +110,9 @@ static bool starts_paragraph(const char *line)
 /* Lines after which the human-readable part is over. */
 static bool ends_paragraphs(const char *line)
 {
-    return a_after_prefix(line, "Content-Type:") != NULL
-        || a_after_prefix(line, "Final-Recipient:") != NULL
-        || a_after_prefix(line, "Reporting-MTA:") != NULL
+    return after_prefix_nocase(line, "Content-Type:") != NULL
+        || after_prefix_nocase(line, "Final-Recipient:") != NULL
+        || after_prefix_nocase(line, "Reporting-MTA:") != NULL
         || (line[0] == '-' && line[1] == '-' && line[2] != '-' && line[2] != ' '
             && line[2] != '\0');
 }
@@ -153,7 +152,7 @@ static void paras_add(PF_PARAS *paras, const char *joined)
         return;
     while (*p == ' ')
         p++;
-    if ((rest = a_after_prefix(p, "(expanded from ")) != NULL
+    if ((rest = after_prefix_nocase(p, "(expanded from ")) != NULL
         && (rest = take_bracketed(rest, &para.orig)) != NULL) {
         p = rest;
         if (*p == ')')
@@ -177,42 +176,42 @@ static void paras_add(PF_PARAS *paras, const char *joined)
 /* Read the recipients' paragraphs of the human-readable part. */
 static void paras_read(const char *text, PF_PARAS *paras)
 {
-    A_LINES lines;
-    A_BUF cur = { NULL, 0, 0, false };
+    TEXT_LINES lines;
+    TEXT_BUF cur = { NULL, 0, 0, false };
     bool opened = false;
 
     memset(paras, 0, sizeof(*paras));
-    if (a_lines_split(text, &lines) < 0)
+    if (lines_split(text, &lines) < 0)
         return;
     for (size_t i = 0; i < lines.count; i++) {
         const char *line = lines.line[i];
 
         if (!opened) {
             if ((opened = is_opening_line(line)))
-                paras->reporting = a_host_after(line, " at host ");
+                paras->reporting = host_after(line, " at host ");
             continue;
         }
-        if (a_find_nocase(line, "--- delivery report unavailable ---") != NULL)
+        if (find_nocase(line, "--- delivery report unavailable ---") != NULL)
             paras->report_unavailable = true;
         if (starts_paragraph(line)) {
             if (cur.len > 0)
-                paras_add(paras, a_buf_str(&cur));
-            a_buf_free(&cur);
-            a_buf_join_str(&cur, line);
-        } else if (cur.len > 0 && a_is_indented(line)) {
-            a_buf_join_str(&cur, line);
+                paras_add(paras, buf_str(&cur));
+            buf_free(&cur);
+            buf_join_str(&cur, line);
+        } else if (cur.len > 0 && is_indented(line)) {
+            buf_join_str(&cur, line);
         } else {
             if (cur.len > 0)
-                paras_add(paras, a_buf_str(&cur));
-            a_buf_free(&cur);
+                paras_add(paras, buf_str(&cur));
+            buf_free(&cur);
             if (ends_paragraphs(line) && paras->count > 0)
                 break;
         }
     }
     if (cur.len > 0)
-        paras_add(paras, a_buf_str(&cur));
-    a_buf_free(&cur);
-    a_lines_free(&lines);
+        paras_add(paras, buf_str(&cur));
+    buf_free(&cur);
+    lines_free(&lines);
 }
 
 /* Remove a trailing "(in reply to RCPT TO command)" in place. */
@@ -250,7 +249,7 @@ static char *host_before(const char *text, const char *end)
 static void response_parse(const char *raw, PF_RESPONSE *resp)
 {
     static const char *const markers[] = { " said: ", "refused to talk to me: ", NULL };
-    char *text = a_response_clean(raw);
+    char *text = response_clean(raw);
     const char *words = NULL;
 
     memset(resp, 0, sizeof(*resp));
@@ -261,14 +260,13 @@ static void response_parse(const char *raw, PF_RESPONSE *resp)
 
         if (m != NULL && (words == NULL || m < words)) {
             words = m + strlen(markers[i]);
-            resp->greeting_refused = i == 1;
             resp->host = host_before(text, m);
             if (resp->host == NULL && (m = strstr(text, "connect to ")) != NULL)
                 resp->host = strndup(m + 11, strcspn(m + 11, "[ :"));
         }
     }
     if (words != NULL && *words) {
-        resp->text = a_response_clean(words);
+        resp->text = response_clean(words);
         free(text);
     } else {
         resp->text = text;
@@ -283,19 +281,6 @@ static void response_free(PF_RESPONSE *resp)
     free(resp->host);
 }
 
-/* "(in reply to MAIL FROM command)": the server refused the sender. */
-static bool refused_sender(const char *text)
-{
-    return text != NULL && strstr(text, "(in reply to MAIL FROM command)") != NULL;
-}
-
-/* "(in reply to end of DATA command)", "(in reply to DATA command)". */
-static bool refused_data(const char *text)
-{
-    return text != NULL && (strstr(text, "(in reply to end of DATA command)") != NULL
-                            || strstr(text, "(in reply to DATA command)") != NULL);
-}
-
 /*
  * Set the diagnostic (and what it reveals) from Postfix's text; `para` is
  * the recipient's paragraph when the text came from the DSN fields, which
@@ -304,44 +289,36 @@ static bool refused_data(const char *text)
 static void rcpt_take_response(BOUNCE_RCPT *rcpt, const char *raw, const char *para)
 {
     PF_RESPONSE resp;
-    char *joined = a_response_clean(para ? para : raw);
 
     response_parse(raw, &resp);
     if (resp.text != NULL && resp.text[0] != '\0')
         rcpt_set(&rcpt->diagnostic, resp.text);
     if (rcpt->remote_mta == NULL && resp.host != NULL && resp.host[0] != '\0')
         rcpt_set(&rcpt->remote_mta, resp.host);
-    a_rcpt_codes_from_diagnostic(rcpt);
-    if (resp.greeting_refused)
-        a_reason_unless_rules(rcpt, "blocked");
-    else if (refused_sender(joined))
-        a_reason_for_sender_refusal(rcpt);
-    else if (refused_data(joined))
-        a_reason_after_data(rcpt);
+    rcpt_complete_codes(rcpt);
+    rcpt_set_command(rcpt, para);
+    rcpt_set_command(rcpt, raw);
     response_free(&resp);
-    free(joined);
 }
 
-static bool para_is_about(const PF_PARA *p, const BOUNCE_RCPT *rcpt)
+static bool para_is_about(const void *paras, size_t i, const BOUNCE_RCPT *rcpt)
 {
-    return a_same_address(p->rcpt, rcpt->recipient)
+    const PF_PARA *p = &((const PF_PARAS *) paras)->item[i];
+
+    return same_address(p->rcpt, rcpt->recipient)
         || (rcpt->original_recipient != NULL
-            && (a_same_address(p->rcpt, rcpt->original_recipient)
-                || a_same_address(p->orig, rcpt->original_recipient)));
+            && (same_address(p->rcpt, rcpt->original_recipient)
+                || same_address(p->orig, rcpt->original_recipient)));
 }
 
-/* The paragraph about the recipient of a DSN group: usually the one at
- * the same position, else the one naming the address, else by position
- * when the counts agree (the texts may name different addresses). */
+/* The paragraph about the recipient of the index-th of `groups` DSN
+ * groups (the texts may name different addresses), or NULL. */
 static const PF_PARA *para_for(const PF_PARAS *paras, const BOUNCE_RCPT *rcpt,
                                size_t index, size_t groups)
 {
-    if (index < paras->count && para_is_about(&paras->item[index], rcpt))
-        return &paras->item[index];
-    for (size_t i = 0; i < paras->count; i++)
-        if (para_is_about(&paras->item[i], rcpt))
-            return &paras->item[i];
-    return paras->count == groups ? &paras->item[index] : NULL;
+    size_t i = entry_for_rcpt(paras, paras->count, rcpt, index, groups, para_is_about);
+
+    return i < paras->count ? &paras->item[i] : NULL;
 }
 
 /* The action when there are no DSN fields to say it. */
@@ -349,9 +326,9 @@ static const char *action_from_subject(const BOUNCE_MSG *msg)
 {
     const char *subject = bmsg_header(msg, "Subject");
 
-    if (a_after_prefix(subject, "Delayed Mail") != NULL)
+    if (after_prefix_nocase(subject, "Delayed Mail") != NULL)
         return "delayed";
-    if (a_after_prefix(subject, "Successful Mail Delivery") != NULL)
+    if (after_prefix_nocase(subject, "Successful Mail Delivery") != NULL)
         return "delivered";
     return "failed";
 }
@@ -363,10 +340,10 @@ static bool is_bare_code(const char *text)
         text++;
     while (isdigit((unsigned char) *text))
         text++;
-    return a_is_blank(text);
+    return is_blank(text);
 }
 
-static int parse_with_dsn(const BOUNCE_MSG *msg, const A_DSN *dsn,
+static int parse_with_dsn(const BOUNCE_MSG *msg, const DSN_GROUPS *dsn,
                           const PF_PARAS *paras, BOUNCE_REPORT *report)
 {
     int added = 0;
@@ -379,7 +356,7 @@ static int parse_with_dsn(const BOUNCE_MSG *msg, const A_DSN *dsn,
         if (rcpt == NULL)
             break;
         added++;
-        a_rcpt_from_dsn(rcpt, &dsn->rcpt[i], dsn->per_message);
+        rcpt_from_dsn(rcpt, &dsn->rcpt[i], dsn->per_message);
         if (rcpt->action == NULL)
             rcpt_set(&rcpt->action, action_from_subject(msg));
         para = para_for(paras, rcpt, i, dsn->count);
@@ -421,7 +398,7 @@ static int parse_paragraphs(const BOUNCE_MSG *msg, const PF_PARAS *paras,
         rcpt_set_address(&rcpt->recipient, paras->item[i].rcpt);
         if (paras->item[i].orig != NULL)
             rcpt_set_address(&rcpt->original_recipient, paras->item[i].orig);
-        a_rcpt_mark_forwarded(rcpt);
+        rcpt_mark_forwarded(rcpt);
         rcpt_set(&rcpt->action, action_from_subject(msg));
         if (paras->reporting != NULL)
             rcpt_set(&rcpt->reporting_mta, paras->reporting);
@@ -451,7 +428,7 @@ typedef struct pf_rcpt_to {
 } PF_RCPT_TO;
 
 static void transcript_fail(BOUNCE_REPORT *report, const PF_RCPT_TO *r,
-                            const char *response, int *added)
+                            const char *response, const char *command, int *added)
 {
     BOUNCE_RCPT *rcpt = report_add(report);
 
@@ -460,8 +437,8 @@ static void transcript_fail(BOUNCE_REPORT *report, const PF_RCPT_TO *r,
     (*added)++;
     rcpt_set_address(&rcpt->recipient, r->address);
     rcpt_set(&rcpt->action, "failed");
-    a_rcpt_set_diagnostic(rcpt, response);
-    a_rcpt_codes_from_diagnostic(rcpt);
+    rcpt_set_response(rcpt, response);
+    rcpt_set(&rcpt->command, command);
 }
 
 /*
@@ -471,7 +448,7 @@ static void transcript_fail(BOUNCE_REPORT *report, const PF_RCPT_TO *r,
  */
 static int parse_transcript(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    A_LINES lines;
+    TEXT_LINES lines;
     PF_RCPT_TO *rcpts = NULL;
     size_t count = 0;
     bool in_data = false;
@@ -479,7 +456,7 @@ static int parse_transcript(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     char *data_error = NULL;
     int added = 0;
 
-    if (a_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
     for (size_t i = 0; i < lines.count; i++) {
         const char *line = lines.line[i];
@@ -487,11 +464,11 @@ static int parse_transcript(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 
         while (*line == ' ')
             line++;
-        if ((rest = a_after_prefix(line, "In:")) != NULL) {
+        if ((rest = after_prefix_nocase(line, "In:")) != NULL) {
             while (*rest == ' ')
                 rest++;
             last_was_rcpt = false;
-            if ((rest = a_after_prefix(rest, "RCPT TO:")) != NULL) {
+            if ((rest = after_prefix_nocase(rest, "RCPT TO:")) != NULL) {
                 PF_RCPT_TO *more = realloc(rcpts, (count + 1) * sizeof(*more));
 
                 if (more == NULL)
@@ -503,12 +480,12 @@ static int parse_transcript(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
                 count++;
                 last_was_rcpt = true;
             }
-        } else if ((rest = a_after_prefix(line, "Out:")) != NULL) {
+        } else if ((rest = after_prefix_nocase(line, "Out:")) != NULL) {
             char code[4];
 
             while (*rest == ' ')
                 rest++;
-            if (!a_leading_replycode(rest, code))
+            if (!text_leading_replycode(rest, code))
                 continue;
             if (last_was_rcpt && count > 0 && rcpts[count - 1].state == 0) {
                 rcpts[count - 1].state = code[0] - '0';
@@ -526,29 +503,29 @@ static int parse_transcript(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         if (rcpts[i].address == NULL)
             continue;
         if (rcpts[i].state >= 4)
-            transcript_fail(report, &rcpts[i], rcpts[i].response, &added);
+            transcript_fail(report, &rcpts[i], rcpts[i].response, "RCPT", &added);
         else if (rcpts[i].state == 2 && data_error != NULL)
-            transcript_fail(report, &rcpts[i], data_error, &added);
+            transcript_fail(report, &rcpts[i], data_error, "DATA", &added);
         free(rcpts[i].address);
         free(rcpts[i].response);
     }
     free(rcpts);
     free(data_error);
-    a_lines_free(&lines);
+    lines_free(&lines);
     return added;
 }
 
 static int postfix_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     PF_PARAS paras;
-    A_DSN dsn;
+    DSN_GROUPS dsn;
     int added = 0;
 
-    if (a_after_prefix(bmsg_header(msg, "Subject"), "Postfix SMTP server: errors from") != NULL) {
+    if (after_prefix_nocase(bmsg_header(msg, "Subject"), "Postfix SMTP server: errors from") != NULL) {
         added = parse_transcript(msg, report);
     } else {
         paras_read(msg->text, &paras);
-        a_dsn_get(msg, &dsn);
+        dsn_groups_of(msg, NULL, &dsn);
         /* Without the opening line this is not Postfix's template. */
         if (paras.count > 0 || paras.report_unavailable) {
             if (dsn.count > 0)
@@ -558,7 +535,7 @@ static int postfix_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             else
                 added = parse_unavailable(msg, report);
         }
-        a_dsn_free(&dsn);
+        dsn_groups_free(&dsn);
         paras_free(&paras);
     }
     if (added > 0)

@@ -19,7 +19,7 @@
 #include <strings.h>
 
 #include "detector.h"
-#include "a_util.h"
+#include "toolkit.h"
 
 /* PowerMTA's bounce categories that name one reason. */
 static const struct {
@@ -49,7 +49,7 @@ static bool powermta_match(const BOUNCE_MSG *msg)
 }
 
 /* PowerMTA's: its greeting in the text or its fields in the DSN. */
-static bool is_powermta(const BOUNCE_MSG *msg, const A_DSN *dsn)
+static bool is_powermta(const BOUNCE_MSG *msg, const DSN_GROUPS *dsn)
 {
     if (strstr(msg->text, "Hello, this is the mail server on ") != NULL)
         return true;
@@ -72,10 +72,10 @@ static void rcpt_set_reason(BOUNCE_RCPT *rcpt, const char *category)
 
 static int powermta_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    A_DSN dsn;
+    DSN_GROUPS dsn;
     int added = 0;
 
-    a_dsn_get(msg, &dsn);
+    dsn_groups_of(msg, NULL, &dsn);
     if (is_powermta(msg, &dsn)) {
         for (size_t i = 0; i < dsn.count; i++) {
             BOUNCE_RCPT *rcpt = report_add(report);
@@ -83,13 +83,13 @@ static int powermta_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             if (rcpt == NULL)
                 break;
             added++;
-            a_rcpt_from_dsn(rcpt, &dsn.rcpt[i], dsn.per_message);
+            rcpt_from_dsn(rcpt, &dsn.rcpt[i], dsn.per_message);
             if (rcpt->action == NULL)
                 rcpt_set(&rcpt->action, "failed");
             rcpt_set_reason(rcpt, fields_get(&dsn.rcpt[i], "X-PowerMTA-BounceCategory"));
         }
     }
-    a_dsn_free(&dsn);
+    dsn_groups_free(&dsn);
     if (added > 0)
         report->kind = REPORT_BOUNCE;
     return added;

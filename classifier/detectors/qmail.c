@@ -23,17 +23,14 @@
 #include <strings.h>
 
 #include "detector.h"
-#include "a_util.h"
-
-/* What qmail-remote says about the stage the remote server refused. */
-enum qm_stage { QM_NONE, QM_GREETING, QM_HELO, QM_MAIL, QM_RCPT, QM_DATA };
+#include "toolkit.h"
 
 typedef struct qm_entry {
     char *address;
-    A_BUF response;         /* "Remote host said:" and its continuation */
-    A_BUF explanation;      /* qmail's own sentences */
+    TEXT_BUF response;         /* "Remote host said:" and its continuation */
+    TEXT_BUF explanation;      /* qmail's own sentences */
     char *host;
-    enum qm_stage stage;
+    const char *command;    /* the SMTP stage qmail-remote names */
     bool queue_expired;     /* "this message has been in the queue too long" */
 } QM_ENTRY;
 
@@ -52,14 +49,14 @@ static bool qmail_match(const BOUNCE_MSG *msg)
 
     if (subject != NULL && strcasecmp(subject, "failure notice") == 0)
         return true;
-    return a_header_contains(msg, "Received", " invoked for bounce)")
-        || (a_header_contains(msg, "Received", "(qmail ")
-            && a_header_contains(msg, "Received", " invoked "));
+    return header_contains(msg, "Received", " invoked for bounce)")
+        || (header_contains(msg, "Received", "(qmail ")
+            && header_contains(msg, "Received", " invoked "));
 }
 
 static bool is_opening_line(const char *line)
 {
-    return a_after_prefix(line, "Hi. This is the qmail") != NULL
+    return after_prefix_nocase(line, "Hi. This is the qmail") != NULL
         || strstr(line, "This is the qmail-send program") != NULL;
 }
 
@@ -77,12 +74,12 @@ static const char *recipient_line(const char *line, size_t *len)
     const char *gt;
     const char *rest;
 
-    if ((rest = a_after_prefix(line, "To:")) != NULL)
+    if ((rest = after_prefix_nocase(line, "To:")) != NULL)
         line = rest;
     while (*line == ' ')
         line++;
     if (*line != '<' || (gt = strrchr(line, '>')) == NULL || gt[1] != ':'
-        || !a_is_blank(gt + 2) || memchr(line, '@', (size_t) (gt - line)) == NULL)
+        || !is_blank(gt + 2) || memchr(line, '@', (size_t) (gt - line)) == NULL)
         return NULL;
     *len = (size_t) (gt - line - 1);
     return line + 1;
@@ -100,41 +97,33 @@ static void take_host(QM_ENTRY *e, const char *start, size_t len)
 /* Recognize qmail-remote's sentences about a stage; false if none. */
 static bool read_stage_sentence(QM_ENTRY *e, const char *line)
 {
-    static const struct {
-        const char *text;
-        enum qm_stage stage;
-    } after_host[] = {
-        { " does not like recipient.", QM_RCPT },
-        { " failed on DATA command.", QM_DATA },
-        { " failed after I sent the message.", QM_DATA },
-        { NULL, QM_NONE }
-    }, connected[] = {
-        { " but greeting failed.", QM_GREETING },
-        { " but my name was rejected.", QM_HELO },
-        { " but sender was rejected.", QM_MAIL },
-        { NULL, QM_NONE }
+    static const char *const after_host[] = {
+        " does not like recipient.", " failed on DATA command.",
+        " failed after I sent the message.", NULL
+    }, *const connected[] = {
+        " but greeting failed.", " but my name was rejected.", " but sender was rejected.", NULL
     };
     const char *p;
 
     /* Newer patches prefix "From: <x> RCPT: <y> " to the sentence. */
-    if (a_after_prefix(line, "From: ") != NULL && (p = strstr(line, " RCPT: ")) != NULL
+    if (after_prefix_nocase(line, "From: ") != NULL && (p = strstr(line, " RCPT: ")) != NULL
         && (p = strchr(p + 7, ' ')) != NULL)
         line = p + 1;
-    if ((p = a_after_prefix(line, "Error:")) != NULL)
+    if ((p = after_prefix_nocase(line, "Error:")) != NULL)
         line = p;
-    for (int i = 0; after_host[i].text != NULL; i++)
-        if ((p = strstr(line, after_host[i].text)) != NULL) {
+    for (int i = 0; after_host[i] != NULL; i++)
+        if ((p = strstr(line, after_host[i])) != NULL) {
             take_host(e, line, (size_t) (p - line));
-            e->stage = after_host[i].stage;
+            e->command = smtp_command_in(p);
             return true;
         }
-    if ((p = a_after_prefix(line, "Connected to ")) != NULL)
-        for (int i = 0; connected[i].text != NULL; i++) {
-            const char *q = strstr(p, connected[i].text);
+    if ((p = after_prefix_nocase(line, "Connected to ")) != NULL)
+        for (int i = 0; connected[i] != NULL; i++) {
+            const char *q = strstr(p, connected[i]);
 
             if (q != NULL) {
                 take_host(e, p, (size_t) (q - p));
-                e->stage = connected[i].stage;
+                e->command = smtp_command_in(q);
                 return true;
             }
         }
@@ -148,17 +137,17 @@ static void entry_add_line(QM_ENTRY *e, const char *line, bool *in_response)
     const char *q;
     char code[4];
 
-    if ((rest = a_after_prefix(line, "Remote host said:")) != NULL) {
-        a_buf_join_str(&e->response, rest);
+    if ((rest = after_prefix_nocase(line, "Remote host said:")) != NULL) {
+        buf_join_str(&e->response, rest);
         *in_response = true;
         return;
     }
-    if (*in_response && a_leading_replycode(line, code)) {
-        a_buf_join_str(&e->response, line);
+    if (*in_response && text_leading_replycode(line, code)) {
+        buf_join_str(&e->response, line);
         return;
     }
     *in_response = false;
-    if ((rest = a_after_prefix(line, "Giving up on ")) != NULL) {
+    if ((rest = after_prefix_nocase(line, "Giving up on ")) != NULL) {
         take_host(e, rest, strlen(rest));
         return;
     }
@@ -166,8 +155,8 @@ static void entry_add_line(QM_ENTRY *e, const char *line, bool *in_response)
         return;
     /* "...(#4.4.3)I'm not going to try again; this message has been in
      * the queue too long." is qmail-send's, wrapped anywhere. */
-    a_buf_join_str(&e->explanation, line);
-    if ((q = strstr(a_buf_str(&e->explanation), "I'm not going to try again;")) != NULL) {
+    buf_join_str(&e->explanation, line);
+    if ((q = strstr(buf_str(&e->explanation), "I'm not going to try again;")) != NULL) {
         e->queue_expired = true;
         if (strstr(q, "too long.") != NULL) {
             e->explanation.len = (size_t) (q - e->explanation.data);
@@ -183,8 +172,8 @@ static void entries_free(QM_ENTRIES *entries)
     for (size_t i = 0; i < entries->count; i++) {
         free(entries->item[i].address);
         free(entries->item[i].host);
-        a_buf_free(&entries->item[i].response);
-        a_buf_free(&entries->item[i].explanation);
+        buf_free(&entries->item[i].response);
+        buf_free(&entries->item[i].explanation);
     }
     free(entries->item);
     free(entries->reporting);
@@ -193,13 +182,13 @@ static void entries_free(QM_ENTRIES *entries)
 
 static void entries_read(const char *text, QM_ENTRIES *entries)
 {
-    A_LINES lines;
+    TEXT_LINES lines;
     bool opened = false;
     bool in_response = false;
     QM_ENTRY *cur = NULL;
 
     memset(entries, 0, sizeof(*entries));
-    if (a_lines_split(text, &lines) < 0)
+    if (lines_split(text, &lines) < 0)
         return;
     for (size_t i = 0; i < lines.count; i++) {
         const char *line = lines.line[i];
@@ -208,7 +197,7 @@ static void entries_read(const char *text, QM_ENTRIES *entries)
 
         if (!opened) {
             if ((opened = is_opening_line(line)))
-                entries->reporting = a_host_after(line, " program at ");
+                entries->reporting = host_after(line, " program at ");
             continue;
         }
         if (is_closing_line(line))
@@ -223,13 +212,13 @@ static void entries_read(const char *text, QM_ENTRIES *entries)
             memset(cur, 0, sizeof(*cur));
             cur->address = strndup(addr, len);
             in_response = false;
-        } else if (cur != NULL && !a_is_blank(line)) {
+        } else if (cur != NULL && !is_blank(line)) {
             entry_add_line(cur, line, &in_response);
         } else {
             in_response = false;
         }
     }
-    a_lines_free(&lines);
+    lines_free(&lines);
 }
 
 /*
@@ -253,20 +242,18 @@ static char *words_in_explanation(const char *text)
     return strndup(said, (size_t) (end - said));
 }
 
-/* qmail's "(#5.1.1)" code. */
-static bool qmail_code(const char *text, char *out)
+/* qmail's "(#5.1.1)" code: its length, start in *code. */
+static size_t qmail_code(const char *text, const char **code)
 {
     const char *p = text ? strstr(text, "(#") : NULL;
+    size_t len = p != NULL ? text_find_status(p + 2, code) : 0;
 
-    return p != NULL && a_find_status(p + 2, out) && strncmp(p + 2, out, strlen(out)) == 0;
+    return len > 0 && *code == p + 2 ? len : 0;
 }
 
 /* qmail's own sentences that name the reason (qmail-remote, qmail-local,
  * qmail-ldap). */
-static const struct {
-    const char *phrase;
-    const char *reason;
-} qm_phrases[] = {
+static const PHRASE_REASON qm_phrases[] = {
     { "Sorry, I couldn't find any host named", "hostunknown" },
     { "Sorry, I couldn't find any host by that name", "hostunknown" },
     { "Sorry, I couldn't find a mail exchanger or IP address", "notaccept" },
@@ -291,56 +278,43 @@ static const struct {
 
 static void rcpt_set_reason(BOUNCE_RCPT *rcpt, const QM_ENTRY *e)
 {
-    const char *expl = a_buf_str(&e->explanation);
+    const char *reason = phrase_reason(qm_phrases, buf_str(&e->explanation));
 
-    if (e->stage == QM_HELO) {
-        rcpt->reason = "blocked";
+    /* A server refused at a stage qmail-remote names: classify.c reads
+     * the stage, qmail's summary of the queue says less. */
+    if (rcpt->command != NULL)
         return;
-    }
-    if (e->stage == QM_MAIL) {
-        a_reason_for_sender_refusal(rcpt);
-        return;
-    }
-    if (e->stage == QM_DATA) {
-        a_reason_after_data(rcpt);
-        if (rcpt->reason != NULL)
-            return;
-    }
-    if (e->stage == QM_GREETING) {
-        a_reason_unless_rules(rcpt, "blocked");
-        return;
-    }
-    for (int i = 0; qm_phrases[i].phrase != NULL; i++)
-        if (strstr(expl, qm_phrases[i].phrase) != NULL) {
-            a_reason_unless_rules(rcpt, qm_phrases[i].reason);
-            return;
-        }
-    if (e->queue_expired)
-        a_reason_unless_rules(rcpt, "expired");
+    if (reason != NULL)
+        rcpt_reason_unless_rules(rcpt, reason);
+    else if (e->queue_expired)
+        rcpt_reason_unless_rules(rcpt, "expired");
 }
 
 static void rcpt_fill(BOUNCE_RCPT *rcpt, const QM_ENTRY *e)
 {
-    const char *expl = a_buf_str(&e->explanation);
+    const char *expl = buf_str(&e->explanation);
     char *words = NULL;
-    char code[16];
+    const char *code;
+    size_t len;
 
     rcpt_set_address(&rcpt->recipient, e->address);
     rcpt_set(&rcpt->action, "failed");
     if (e->host != NULL)
         rcpt_set(&rcpt->remote_mta, e->host);
     if (e->response.len > 0)
-        a_rcpt_set_diagnostic(rcpt, a_buf_str(&e->response));
+        rcpt_set_response(rcpt, buf_str(&e->response));
     else if ((words = words_in_explanation(expl)) != NULL)
-        a_rcpt_set_diagnostic(rcpt, words);
+        rcpt_set_response(rcpt, words);
     else if (expl[0] != '\0')
-        a_rcpt_set_diagnostic(rcpt, expl);
+        rcpt_set_response(rcpt, expl);
     else if (e->queue_expired)
-        a_rcpt_set_diagnostic(rcpt, qm_queue_too_long);
+        rcpt_set_response(rcpt, qm_queue_too_long);
     free(words);
-    a_rcpt_codes_from_diagnostic(rcpt);
-    if (rcpt->status == NULL && qmail_code(expl, code))
-        rcpt_set(&rcpt->status, code);
+    if (rcpt->status == NULL && (len = qmail_code(expl, &code)) > 0)
+        rcpt_setn(&rcpt->status, code, len);
+    if (e->command != NULL)
+        rcpt_set(&rcpt->command, e->command);
+    rcpt_set_command(rcpt, expl);
     rcpt_set_reason(rcpt, e);
 }
 

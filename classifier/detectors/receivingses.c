@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool receivingses_match(const BOUNCE_MSG *msg)
 {
-    return c_header_present(msg, "X-SES-Outgoing");
+    return bmsg_header(msg, "X-SES-Outgoing") != NULL;
 }
 
 static bool is_ses_inbound(const BOUNCE_MSG *msg)
@@ -34,7 +34,7 @@ static int receivingses_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 
     if (msg->dsn_rcpt_count == 0 || !is_ses_inbound(msg))
         return 0;
-    if ((added = c_rcpts_from_dsn(msg, report)) > 0)
+    if ((added = rcpts_from_dsn_part(msg, report)) > 0)
         report->kind = REPORT_BOUNCE;
     return added;
 }

@@ -9,7 +9,7 @@
  *
  * and an RFC 3464 part with X-SendGrid-* fields, a Diagnostic-Code
  * without a type, and "Action: expired" for a message SendGrid gave up on
- * (c_rcpts_from_dsn() turns that into failed/expired).  The text line
+ * (rcpts_from_dsn_part() turns that into failed/expired).  The text line
  * gives the remote host.
  */
 #include "config.h"
@@ -17,14 +17,14 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool sendgrid_match(const BOUNCE_MSG *msg)
 {
-    return c_header_has(msg, "Return-Path", "sendgrid.net")
-        || c_header_has(msg, "Received", "sendgrid.net")
-        || c_header_has(msg, "X-Mailer", "MIME-tools");
+    return header_contains(msg, "Return-Path", "sendgrid.net")
+        || header_contains(msg, "Received", "sendgrid.net")
+        || header_contains(msg, "X-Mailer", "MIME-tools");
 }
 
 static bool is_sendgrid(const BOUNCE_MSG *msg)
@@ -36,18 +36,20 @@ static bool is_sendgrid(const BOUNCE_MSG *msg)
 /* "local:id:<addr> : client-ip : host:[ip] : response" -> remote host. */
 static void remote_from_text(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    const char *cursor = msg->text;
-    const char *line;
-    size_t len;
+    TEXT_LINES lines;
 
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
+    if (lines_split(msg->text, &lines) < 0)
+        return;
+    for (size_t l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
         char addr[320];
         const char *fields[4];
         size_t n = 0;
         BOUNCE_RCPT *rcpt;
 
-        if (!c_line_contains(line, len, ":<") || !c_find_address(line, len, addr, sizeof(addr))
-            || (rcpt = c_report_find(report, addr)) == NULL || rcpt->remote_mta != NULL)
+        if (find_nocase(line, ":<") == NULL || !find_address(line, len, addr, sizeof(addr))
+            || (rcpt = report_find(report, 0, addr)) == NULL || rcpt->remote_mta != NULL)
             continue;
         for (size_t i = 0; i + 3 <= len && n < 4; i++)
             if (strncmp(line + i, " : ", 3) == 0)
@@ -62,13 +64,14 @@ static void remote_from_text(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
                 rcpt_setn(&rcpt->remote_mta, host, (size_t) (end - host));
         }
     }
+    lines_free(&lines);
 }
 
 static int sendgrid_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     int added;
 
-    if (!is_sendgrid(msg) || (added = c_rcpts_from_dsn(msg, report)) == 0)
+    if (!is_sendgrid(msg) || (added = rcpts_from_dsn_part(msg, report)) == 0)
         return 0;
     remote_from_text(msg, report);
     report->kind = REPORT_BOUNCE;

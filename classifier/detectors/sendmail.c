@@ -20,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 /* One SMTP reply of the transcript, joined, with the host it came from. */
@@ -28,6 +28,7 @@ typedef struct sm_reply {
     char *first;            /* first line as received, without "<<< " */
     char *joined;           /* all its lines as one */
     const char *host;       /* "... while talking to HOST.:" (points into lines) */
+    const char *command;    /* the SMTP command of the ">>>" line before it */
 } SM_REPLY;
 
 /* A line sendmail wrote about one address: "<who>... text". */
@@ -50,9 +51,9 @@ typedef struct sm_transcript {
     size_t nnotes;
     SM_ENTRY *entries;
     size_t nentries;
-    B_TEXT general;         /* sendmail's lines with a code but no address */
-    B_TEXT mailer;          /* what a local mailer printed ("mail.local: unknown user") */
-    B_TEXT timeout;         /* "Message could not be delivered for 5 days" ... */
+    TEXT_BUF general;         /* sendmail's lines with a code but no address */
+    TEXT_BUF mailer;          /* what a local mailer printed ("mail.local: unknown user") */
+    TEXT_BUF timeout;         /* "Message could not be delivered for 5 days" ... */
 } SM_TRANSCRIPT;
 
 /* Sendmail 8's own subjects ("Returned mail: see transcript for details"). */
@@ -69,7 +70,7 @@ static bool v8_subject(const char *subject)
     if (len >= sizeof(tail) - 1
         && strncasecmp(subject + len - (sizeof(tail) - 1), tail, sizeof(tail) - 1) == 0)
         return true;
-    return b_prefix_ci(b_skip_blank(subject), "Warning: could not send message for past");
+    return after_prefix_nocase(skip_blank(subject), "Warning: could not send message for past");
 }
 
 static bool sendmail_match(const BOUNCE_MSG *msg)
@@ -80,7 +81,7 @@ static bool sendmail_match(const BOUNCE_MSG *msg)
     if (subject == NULL || bmsg_header(msg, "X-AOL-IP") != NULL)
         return false;
     /* Sendmail 8.8 and older: "Returned mail: Service unavailable". */
-    return v8_subject(subject) || b_prefix_ci(b_skip_blank(subject), "Returned mail: ");
+    return v8_subject(subject) || after_prefix_nocase(skip_blank(subject), "Returned mail: ");
 }
 
 /* Room for one more element (transcripts are short: one at a time). */
@@ -90,10 +91,10 @@ static void *grow(void *array, size_t count, size_t size)
 }
 
 /* Strip the quoting of a bounce forwarded inline ("> " before each line). */
-static void unquote(B_LINES *lines)
+static void unquote(TEXT_LINES *lines)
 {
-    for (size_t i = 0; i < lines->n; i++) {
-        char *line = lines->v[i];
+    for (size_t i = 0; i < lines->count; i++) {
+        char *line = lines->line[i];
 
         if (line[0] != '>')
             continue;
@@ -120,14 +121,15 @@ static bool parse_note(const char *line, char **who, char **text)
         start--;
     /* Before the address only a reply code and an enhanced code may stand. */
     if (start > line) {
-        char status[16];
-        const char *p = b_skip_blank(line);
+        const char *p = skip_blank(line);
+        const char *status;
+        size_t len;
 
-        if (!b_leading_replycode(p, code))
+        if (!text_leading_replycode(p, code))
             return false;
-        p = b_skip_blank(p + 3);
-        if (b_find_status(p, status) && b_prefix(p, status))
-            p = b_skip_blank(p + strlen(status));
+        p = skip_blank(p + 3);
+        if ((len = text_find_status(p, &status)) > 0 && status == p)
+            p = skip_blank(p + len);
         if (p != start)
             return false;
     }
@@ -138,34 +140,34 @@ static bool parse_note(const char *line, char **who, char **text)
     if (end <= start)
         return false;
     *who = strndup(start, (size_t) (end - start));
-    *text = b_leading_replycode(line, code) ? strdup(b_skip_blank(line))
-                                            : strdup(b_skip_blank(dots + 4));
+    *text = text_leading_replycode(line, code) ? strdup(skip_blank(line))
+                                            : strdup(skip_blank(dots + 4));
     if (*who == NULL || *text == NULL) {
         free(*who);
         free(*text);
         return false;
     }
-    b_squeeze(*text);
+    squeeze_space(*text);
     return true;
 }
 
 static bool is_section(const char *line, const char *what)
 {
-    return strstr(line, "-----") != NULL && b_strcasestr(line, what) != NULL;
+    return strstr(line, "-----") != NULL && find_nocase(line, what) != NULL;
 }
 
 /* The end of the human-readable text when the bounce has no MIME structure. */
 static bool is_text_end(const char *line)
 {
-    return b_prefix(line, "--") || b_prefix_ci(line, "Content-Type:")
-           || b_prefix_ci(line, "Reporting-MTA:") || b_prefix_ci(line, "Final-Recipient:");
+    return after_prefix(line, "--") || after_prefix_nocase(line, "Content-Type:")
+           || after_prefix_nocase(line, "Reporting-MTA:") || after_prefix_nocase(line, "Final-Recipient:");
 }
 
-static void read_entries(const B_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
+static void read_entries(const TEXT_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
 {
-    for (; *i < lines->n; (*i)++) {
-        const char *line = lines->v[*i];
-        const char *p = b_skip_blank(line);
+    for (; *i < lines->count; (*i)++) {
+        const char *line = lines->line[*i];
+        const char *p = skip_blank(line);
         SM_ENTRY *e;
 
         if (is_section(line, "Transcript of session") || is_text_end(line))
@@ -177,10 +179,10 @@ static void read_entries(const B_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
             const char *value = NULL;
 
             e = &t->entries[t->nentries - 1];
-            if (b_prefix_ci(p, "(reason:")) {
+            if (after_prefix_nocase(p, "(reason:")) {
                 field = &e->reason;
                 value = p + 8;
-            } else if (b_prefix_ci(p, "(expanded from:")) {
+            } else if (after_prefix_nocase(p, "(expanded from:")) {
                 field = &e->expanded;
                 value = p + 15;
             }
@@ -208,12 +210,13 @@ static void read_entries(const B_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
     }
 }
 
-static void read_session(const B_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
+static void read_session(const TEXT_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
 {
     const char *host = NULL;
+    const char *command = NULL;
 
-    while (*i < lines->n) {
-        const char *line = lines->v[*i];
+    while (*i < lines->count) {
+        const char *line = lines->line[*i];
         char *who;
         char *text;
         char code[4];
@@ -222,7 +225,7 @@ static void read_session(const B_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
         if (is_text_end(line) || is_section(line, "Original message follows")
             || is_section(line, "Message header follows"))
             return;
-        if (b_prefix_ci(line, "... while talking to ")) {
+        if (after_prefix_nocase(line, "... while talking to ")) {
             size_t len;
 
             host = line + 21;
@@ -230,23 +233,25 @@ static void read_session(const B_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
             /* "mx.example.org.:" */
             while (len > 0 && (host[len - 1] == ':' || host[len - 1] == '.'))
                 len--;
-            lines->v[*i][21 + len] = '\0';
-        } else if (b_prefix(line, "<<< ")) {
-            char *joined = b_join_reply(lines->v, lines->n, *i, "<<< ", &used);
+            lines->line[*i][21 + len] = '\0';
+        } else if (after_prefix(line, "<<< ")) {
+            char *joined = reply_join_lines(lines->line, lines->count, *i, "<<< ", &used);
             SM_REPLY *r = joined ? grow(t->replies, t->nreplies, sizeof(*r)) : NULL;
 
             if (r != NULL) {
                 t->replies = r;
                 r = &t->replies[t->nreplies++];
-                r->first = b_squeeze(strdup(line + 4));     /* NULL is skipped */
+                r->first = response_clean(line + 4);    /* NULL is skipped */
                 r->joined = joined;
                 r->host = host;
+                r->command = command;
                 *i += used;
                 continue;
             }
             free(joined);
-        } else if (b_prefix(line, ">>> ")) {
+        } else if (after_prefix(line, ">>> ")) {
             /* The command; the reply that follows says what went wrong. */
+            command = smtp_command_in(line);
         } else if (parse_note(line, &who, &text)) {
             SM_NOTE *notes = grow(t->notes, t->nnotes, sizeof(*notes));
 
@@ -258,27 +263,27 @@ static void read_session(const B_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
                 free(who);
                 free(text);
             }
-        } else if (b_leading_replycode(line, code)) {
+        } else if (text_leading_replycode(line, code)) {
             /* "554 5.0.0 Service unavailable" only says the session failed. */
-            if (strcmp(b_squeeze(lines->v[*i]), "554 5.0.0 Service unavailable") != 0)
-                b_text_add(&t->general, line);
-        } else if (b_prefix(line, "Message could not be delivered")
-                   || b_prefix(line, "Warning: message still undelivered")) {
-            b_text_add(&t->timeout, line);
-        } else if (!b_prefix(line, "Message will be deleted from queue")
-                   && !b_prefix(line, "Will keep trying until") && !b_prefix(line, "**")) {
-            b_text_add(&t->mailer, line);
+            if (strcmp(squeeze_space(lines->line[*i]), "554 5.0.0 Service unavailable") != 0)
+                buf_join_str(&t->general, line);
+        } else if (after_prefix(line, "Message could not be delivered")
+                   || after_prefix(line, "Warning: message still undelivered")) {
+            buf_join_str(&t->timeout, line);
+        } else if (!after_prefix(line, "Message will be deleted from queue")
+                   && !after_prefix(line, "Will keep trying until") && !after_prefix(line, "**")) {
+            buf_join_str(&t->mailer, line);
         }
         (*i)++;
     }
 }
 
-static void read_transcript(const B_LINES *lines, SM_TRANSCRIPT *t)
+static void read_transcript(const TEXT_LINES *lines, SM_TRANSCRIPT *t)
 {
     size_t i = 0;
 
-    while (i < lines->n) {
-        const char *line = lines->v[i];
+    while (i < lines->count) {
+        const char *line = lines->line[i];
 
         if (is_section(line, "following addresses had")) {
             i++;
@@ -310,9 +315,9 @@ static void transcript_free(SM_TRANSCRIPT *t)
     free(t->replies);
     free(t->notes);
     free(t->entries);
-    b_text_free(&t->general);
-    b_text_free(&t->mailer);
-    b_text_free(&t->timeout);
+    buf_free(&t->general);
+    buf_free(&t->mailer);
+    buf_free(&t->timeout);
 }
 
 /* True if `who` (as sendmail wrote it) names the recipient addr. */
@@ -340,7 +345,7 @@ static bool says_nothing(const char *diagnostic)
 {
     if (diagnostic == NULL)
         return true;
-    diagnostic = b_dsn_value(diagnostic);
+    diagnostic = dsn_value(diagnostic);
     for (const char *p = diagnostic; *p; p++)
         if (!isdigit((unsigned char) *p) && !isspace((unsigned char) *p))
             return false;
@@ -365,31 +370,31 @@ static const SM_REPLY *reply_quoted_by(const SM_TRANSCRIPT *t, const char *diagn
 static char *explain(const SM_TRANSCRIPT *t, const BOUNCE_RCPT *rcpt, size_t nrcpts,
                      char code[4])
 {
-    B_TEXT cause = { NULL, 0, 0 };
-    B_TEXT text = { NULL, 0, 0 };
+    TEXT_BUF cause = { NULL, 0, 0, false };
+    TEXT_BUF text = { NULL, 0, 0, false };
     const char *addr = rcpt->recipient;
 
     for (size_t i = 0; i < t->nreplies && cause.len == 0; i++)
-        if (addr != NULL && b_strcasestr(t->replies[i].joined, addr) != NULL)
-            b_text_add(&cause, t->replies[i].joined);
+        if (addr != NULL && find_nocase(t->replies[i].joined, addr) != NULL)
+            buf_join_str(&cause, t->replies[i].joined);
     for (size_t i = 0; i < t->nnotes && cause.len == 0; i++)
         if (names_recipient(t->notes[i].who, addr) || (nrcpts == 1 && t->nnotes == 1))
-            b_text_add(&cause, t->notes[i].text);
+            buf_join_str(&cause, t->notes[i].text);
     for (size_t i = 0; i < t->nentries && cause.len == 0; i++)
         if ((names_recipient(t->entries[i].who, addr)
              || names_recipient(t->entries[i].expanded, addr)
              || nrcpts == 1) && !says_nothing(t->entries[i].reason))
-            b_text_add(&cause, t->entries[i].reason);
+            buf_join_str(&cause, t->entries[i].reason);
     if (cause.len == 0)
-        b_text_add(&cause, t->general.s);
-    if (!b_leading_replycode(cause.s, code))
+        buf_join_str(&cause, t->general.data);
+    if (!text_leading_replycode(cause.data, code))
         code[0] = '\0';
     /* A local mailer's own complaint comes first: it is the cause. */
-    b_text_add(&text, t->mailer.s);
-    b_text_add(&text, cause.s);
-    b_text_add(&text, t->timeout.s);
-    b_text_free(&cause);
-    return text.s;
+    buf_join_str(&text, t->mailer.data);
+    buf_join_str(&text, cause.data);
+    buf_join_str(&text, t->timeout.data);
+    buf_free(&cause);
+    return text.data;
 }
 
 /* Complete one recipient's diagnostic from the transcript. */
@@ -405,6 +410,8 @@ static void complete(BOUNCE_RCPT *rcpt, const SM_TRANSCRIPT *t, size_t nrcpts,
             rcpt_set(&rcpt->diagnostic, reply->joined);
         if (rcpt->remote_mta == NULL && reply->host != NULL)
             rcpt_set(&rcpt->remote_mta, reply->host);
+        if (rcpt->command == NULL && reply->command != NULL)
+            rcpt_set(&rcpt->command, reply->command);
     } else if (says_nothing(rcpt->diagnostic)) {
         char code[4];
         char *text = explain(t, rcpt, nrcpts, code);
@@ -414,14 +421,14 @@ static void complete(BOUNCE_RCPT *rcpt, const SM_TRANSCRIPT *t, size_t nrcpts,
             rcpt->diagnostic = text;
         }
         if (code[0] == '\0' && t->nreplies > 0)
-            b_leading_replycode(t->replies[t->nreplies - 1].joined, code);
+            text_leading_replycode(t->replies[t->nreplies - 1].joined, code);
         if (rcpt->replycode == NULL && code[0] != '\0')
             rcpt_set(&rcpt->replycode, code);
     }
     /* "Diagnostic-Code: X-Unix; 255": a local delivery program failed. */
     if (mailer_failed)
         rcpt->reason = "mailererror";
-    b_fill_codes(rcpt);
+    rcpt_complete_codes(rcpt);
 }
 
 /* Recipients from the transcript alone (no DSN at all). */
@@ -450,7 +457,7 @@ static bool mailer_type(const BOUNCE_FIELDS *group)
 {
     const char *code = fields_get(group, "Diagnostic-Code");
 
-    return code != NULL && b_prefix_ci(b_skip_blank(code), "x-unix");
+    return code != NULL && after_prefix_nocase(skip_blank(code), "x-unix");
 }
 
 /*
@@ -469,7 +476,7 @@ static void repair_recipient(BOUNCE_RCPT *rcpt, const SM_TRANSCRIPT *t, size_t n
         rcpt_set_address(&rcpt->recipient, t->entries[0].who);
         return;
     }
-    if (rcpt->diagnostic != NULL && b_angle_address(rcpt->diagnostic, &start, &len)
+    if (rcpt->diagnostic != NULL && find_angle_address(rcpt->diagnostic, &start, &len)
         && (addr = strndup(start, len)) != NULL) {
         rcpt_set_address(&rcpt->recipient, addr);
         free(addr);
@@ -478,20 +485,16 @@ static void repair_recipient(BOUNCE_RCPT *rcpt, const SM_TRANSCRIPT *t, size_t n
 
 static int sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     SM_TRANSCRIPT t;
-    BOUNCE_FIELDS text_permsg = { NULL, 0 };
-    BOUNCE_FIELDS *text_groups = NULL;
-    size_t ngroups;
-    const BOUNCE_FIELDS *groups;
-    const BOUNCE_FIELDS *permsg;
+    DSN_GROUPS dsn;
     size_t first = report->count;
     bool marked = false;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n && !marked; i++) {
-        const char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count && !marked; i++) {
+        const char *line = lines.line[i];
 
         /* Under another subject only Sendmail 8's list of addresses tells
          * it from Sendmail 5, whose transcript looks the same. */
@@ -505,44 +508,32 @@ static int sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         }
     }
     if (!marked && (msg->dsn_rcpt_count == 0 || !v8_subject(bmsg_header(msg, "Subject")))) {
-        b_lines_free(&lines);
+        lines_free(&lines);
         return 0;
     }
     memset(&t, 0, sizeof(t));
     read_transcript(&lines, &t);
 
-    if (msg->dsn_rcpt_count > 0) {
-        groups = msg->dsn_rcpts;
-        ngroups = msg->dsn_rcpt_count;
-        permsg = &msg->dsn_message;
-    } else {
-        ngroups = b_dsn_from_lines(&lines, 0, &text_permsg, &text_groups);
-        groups = text_groups;
-        permsg = &text_permsg;
-    }
-    for (size_t g = 0; g < ngroups; g++) {
+    dsn_groups_of(msg, &lines, &dsn);
+    for (size_t g = 0; g < dsn.count; g++) {
         BOUNCE_RCPT *rcpt = report_add(report);
 
         if (rcpt == NULL)
             break;
-        b_dsn_apply(rcpt, &groups[g], permsg);
+        rcpt_from_dsn(rcpt, &dsn.rcpt[g], dsn.per_message);
         if (rcpt->recipient == NULL) {
-            b_report_drop(report, report->count - 1);
+            report_truncate(report, report->count - 1);
             continue;
         }
-        complete(rcpt, &t, ngroups, mailer_type(&groups[g]));
-        repair_recipient(rcpt, &t, ngroups);
+        complete(rcpt, &t, dsn.count, mailer_type(&dsn.rcpt[g]));
+        repair_recipient(rcpt, &t, dsn.count);
     }
     if (report->count == first)
         rcpts_from_transcript(&t, report);
-    for (size_t i = first; i < report->count; i++)
-        if (report->rcpts[i].action == NULL)
-            rcpt_set(&report->rcpts[i].action, "failed");
-
-    b_dsn_groups_free(text_groups, ngroups && text_groups ? ngroups : 0);
-    fields_free(&text_permsg);
+    report_default_action(report, first, "failed");
+    dsn_groups_free(&dsn);
     transcript_free(&t);
-    b_lines_free(&lines);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

@@ -19,13 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool surfcontrol_match(const BOUNCE_MSG *msg)
 {
     return bmsg_header(msg, "X-SEF-Processed") != NULL
-           && b_header_is(msg, "X-Mailer", "SurfControl E-mail Filter");
+           && header_is(msg, "X-Mailer", "SurfControl E-mail Filter");
 }
 
 /* "addr: [ip], reply": the ip and the reply. */
@@ -39,30 +39,30 @@ static bool attempt_line(const char *line, const char **ip, size_t *ip_len, cons
         return false;
     *ip = p + 3;
     *ip_len = (size_t) (close - p - 3);
-    *reply = b_skip_blank(close + 2);
+    *reply = skip_blank(close + 2);
     return true;
 }
 
 static int surfcontrol_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     bool started = false;
     BOUNCE_RCPT *rcpt = NULL;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        const char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count; i++) {
+        const char *line = lines.line[i];
         const char *ip;
         size_t ip_len;
         const char *reply;
 
         if (!started) {
-            started = b_prefix(line, "Your message could not be sent.");
+            started = after_prefix(line, "Your message could not be sent.");
             continue;
         }
-        if (b_prefix(line, "Addressed To:") && b_is_address_line(line + 13)) {
+        if (after_prefix(line, "Addressed To:") && is_address_line(line + 13)) {
             if ((rcpt = report_add(report)) != NULL) {
                 rcpt_set_address(&rcpt->recipient, line + 13);
                 rcpt_set(&rcpt->action, "failed");
@@ -74,15 +74,15 @@ static int surfcontrol_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     }
     for (size_t g = 0; g < msg->dsn_rcpt_count; g++) {
         const BOUNCE_FIELDS *group = &msg->dsn_rcpts[g];
-        BOUNCE_RCPT *found = b_report_find(report, first,
-                                           b_dsn_value(fields_get(group, "Final-Recipient")));
+        BOUNCE_RCPT *found = report_find(report, first,
+                                           dsn_value(fields_get(group, "Final-Recipient")));
 
         if (found != NULL && found->status == NULL)
-            rcpt_set(&found->status, b_dsn_value(fields_get(group, "Status")));
+            rcpt_set(&found->status, dsn_value(fields_get(group, "Status")));
     }
     for (size_t r = first; r < report->count; r++)
-        b_fill_codes(&report->rcpts[r]);
-    b_lines_free(&lines);
+        rcpt_complete_codes(&report->rcpts[r]);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool v5sendmail_match(const BOUNCE_MSG *msg)
@@ -30,15 +30,15 @@ static bool v5sendmail_match(const BOUNCE_MSG *msg)
 
     if (subject == NULL)
         return false;
-    subject = b_skip_blank(subject);
+    subject = skip_blank(subject);
     /* "Returned mail: User unknown", "Returned mail: Host unknown"... */
-    return b_prefix_ci(subject, "Returned mail: ")
+    return after_prefix_nocase(subject, "Returned mail: ")
            && isupper((unsigned char) subject[15]);
 }
 
 static bool is_marker(const char *line, const char *what)
 {
-    return strstr(line, "-----") != NULL && b_strcasestr(line, what) != NULL;
+    return strstr(line, "-----") != NULL && find_nocase(line, what) != NULL;
 }
 
 static bool is_end(const char *line)
@@ -55,13 +55,13 @@ static bool recipient_line(const char *line, char code[4], char **addr, const ch
     size_t len;
     const char *p;
 
-    if (!b_leading_replycode(line, code))
+    if (!text_leading_replycode(line, code))
         return false;
-    p = b_skip_blank(b_skip_blank(line) + 3);
-    if (*p != '<' || !b_angle_address(p, &start, &len) || start != p + 1
+    p = skip_blank(skip_blank(line) + 3);
+    if (*p != '<' || !find_angle_address(p, &start, &len) || start != p + 1
         || strncmp(start + len, ">...", 4) != 0)
         return false;
-    *text = b_skip_blank(start + len + 4);
+    *text = skip_blank(start + len + 4);
     *addr = strndup(start, len);
     return *addr != NULL;
 }
@@ -72,39 +72,38 @@ static const char *host_line_text(const char *line)
     char code[4];
     const char *dots = strstr(line, "... ");
 
-    if (!b_leading_replycode(line, code) || dots == NULL)
+    if (!text_leading_replycode(line, code) || dots == NULL)
         return NULL;
-    return b_skip_blank(dots + 4);
+    return skip_blank(dots + 4);
 }
 
 /* The To: of the unsent message after the "Unsent message follows" line. */
-static char *unsent_to(const B_LINES *lines)
+static char *unsent_to(const TEXT_LINES *lines)
 {
-    for (size_t i = 0; i < lines->n; i++) {
-        if (is_end(lines->v[i])) {
-            B_TEXT block = { NULL, 0, 0 };
+    for (size_t i = 0; i < lines->count; i++) {
+        if (is_end(lines->line[i])) {
+            TEXT_BUF block = { NULL, 0, 0, false };
             BOUNCE_FIELDS fields = { NULL, 0 };
             char *to = NULL;
             size_t j = i + 1;
 
             /* Rebuild the header block as text for fields_parse(). */
-            while (j < lines->n && b_blank(lines->v[j]))
+            while (j < lines->count && is_blank(lines->line[j]))
                 j++;
-            for (; j < lines->n && !b_blank(lines->v[j]); j++) {
+            for (; j < lines->count && !is_blank(lines->line[j]); j++) {
                 size_t len = block.len;
 
-                if (b_text_add(&block, lines->v[j]) < 0)
-                    break;
-                if (len > 0)
-                    block.s[len] = '\n';
+                buf_join_str(&block, lines->line[j]);
+                if (len > 0 && block.len > len)
+                    block.data[len] = '\n';
             }
-            if (block.s != NULL) {
-                fields_parse(block.s, &fields);
+            if (block.data != NULL && !block.failed) {
+                fields_parse(block.data, &fields);
                 if (fields_get(&fields, "To") != NULL)
                     to = strdup(fields_get(&fields, "To"));
             }
             fields_free(&fields);
-            b_text_free(&block);
+            buf_free(&block);
             return to;
         }
     }
@@ -121,21 +120,21 @@ static void finish(BOUNCE_RCPT *rcpt, const char *reply, const char *code,
     } else {
         rcpt_set(&rcpt->diagnostic, text);
         /* "554 <a@b>... 550 Host unknown": the inner code is the remote's. */
-        if (code != NULL && !b_leading_replycode(text, own))
+        if (code != NULL && !text_leading_replycode(text, own))
             rcpt_set(&rcpt->replycode, code);
     }
     if (rcpt->diagnostic != NULL)
-        b_squeeze(rcpt->diagnostic);
+        squeeze_space(rcpt->diagnostic);
     /* The host we talked to is the remote MTA only if it replied. */
     if (reply != NULL)
         rcpt_set(&rcpt->remote_mta, host);
     rcpt_set(&rcpt->action, "failed");
-    b_fill_codes(rcpt);
+    rcpt_complete_codes(rcpt);
 }
 
 static int v5sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     size_t i = 0;
     char *reply = NULL;         /* the remote reply waiting for its recipient */
@@ -144,20 +143,20 @@ static int v5sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     char general_code[4] = "";
     bool timeout;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    while (i < lines.n && !is_marker(lines.v[i], "Transcript of session follows"))
+    while (i < lines.count && !is_marker(lines.line[i], "Transcript of session follows"))
         i++;
-    for (i++; i < lines.n && !is_end(lines.v[i]); i++) {
-        char *line = lines.v[i];
+    for (i++; i < lines.count && !is_end(lines.line[i]); i++) {
+        char *line = lines.line[i];
         char code[4];
         char *addr;
         const char *text;
         size_t used;
 
-        if (b_prefix_ci(b_skip_blank(line), "While talking to ")
-            || b_prefix_ci(line, "... while talking to ")) {
-            char *name = line + (b_strcasestr(line, "talking to ") - line) + 11;
+        if (after_prefix_nocase(skip_blank(line), "While talking to ")
+            || after_prefix_nocase(line, "... while talking to ")) {
+            char *name = line + (find_nocase(line, "talking to ") - line) + 11;
             size_t len = strlen(name);
 
             /* "mail.example.org:" or "mail.example.org.:" */
@@ -166,9 +165,9 @@ static int v5sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             host = name;
             free(reply);
             reply = NULL;
-        } else if (b_prefix(line, "<<< ")) {
+        } else if (after_prefix(line, "<<< ")) {
             free(reply);
-            reply = b_join_reply(lines.v, lines.n, i, "<<< ", &used);
+            reply = reply_join_lines(lines.line, lines.count, i, "<<< ", &used);
             if (used > 1)
                 i += used - 1;
         } else if (recipient_line(line, code, &addr, &text)) {
@@ -183,7 +182,7 @@ static int v5sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             reply = NULL;
         } else if ((text = host_line_text(line)) != NULL) {
             general = text;
-            b_leading_replycode(line, general_code);
+            text_leading_replycode(line, general_code);
         }
     }
     if (report->count == first && general != NULL) {
@@ -199,10 +198,10 @@ static int v5sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     free(reply);
 
     /* Sendmail's own words for a message that sat in the queue too long. */
-    timeout = b_strcasestr(bmsg_header(msg, "Subject"), "Cannot send message for") != NULL;
+    timeout = find_nocase(bmsg_header(msg, "Subject"), "Cannot send message for") != NULL;
     for (size_t r = first; timeout && r < report->count; r++)
         report->rcpts[r].reason = "expired";
-    b_lines_free(&lines);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

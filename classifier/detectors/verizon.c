@@ -20,13 +20,10 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
-static const struct {
-    const char *error;
-    const char *reason;
-} gateway_errors[] = {
+static const PHRASE_REASON gateway_errors[] = {
     { "No valid recipients for this MM", "userunknown" },
     { "Invalid user address", "userunknown" },
     { NULL, NULL },
@@ -34,32 +31,22 @@ static const struct {
 
 static bool verizon_match(const BOUNCE_MSG *msg)
 {
-    return c_header_has(msg, "From", "vzwpix.com")
-        || c_header_has(msg, "From", "vtext.com")
-        || c_header_has(msg, "Received", "vzwpix.com")
-        || c_header_has(msg, "Received", "vtext.com");
+    return header_contains(msg, "From", "vzwpix.com")
+        || header_contains(msg, "From", "vtext.com")
+        || header_contains(msg, "Received", "vzwpix.com")
+        || header_contains(msg, "Received", "vtext.com");
 }
 
 /* Value of the first "Label: value" line (after leading space). */
 static bool line_value(const char *text, const char *label, const char **value, size_t *len)
 {
-    const char *cursor = text;
-    const char *line;
-    size_t n;
-    size_t llen = strlen(label);
+    const char *line = find_line(text, label);
 
-    while ((line = c_next_line(&cursor, &n)) != NULL) {
-        while (n > 0 && (*line == ' ' || *line == '\t')) {
-            line++;
-            n--;
-        }
-        if (n >= llen && strncmp(line, label, llen) == 0) {
-            *value = line + llen;
-            *len = n - llen;
-            return true;
-        }
-    }
-    return false;
+    if (line == NULL)
+        return false;
+    *value = line + strlen(label);
+    *len = strcspn(*value, "\r\n");
+    return true;
 }
 
 static int verizon_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
@@ -69,6 +56,8 @@ static int verizon_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     size_t elen;
     size_t len;
     char addr[320];
+    const char *reason;
+    char *error_line;
     BOUNCE_RCPT *rcpt;
 
     if (!verizon_match(msg) || !line_value(msg->text, "Error:", &error, &elen))
@@ -76,12 +65,12 @@ static int verizon_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     /* The SMS gateway names the envelope recipient; the MMS one the
      * original's To (after "Original Message:"). */
     if (!(line_value(msg->text, "RCPT TO:", &value, &len)
-          && c_find_address(value, len, addr, sizeof(addr))))
+          && find_address(value, len, addr, sizeof(addr))))
     {
         const char *orig = strstr(msg->text, "Original Message:");
 
         if (orig == NULL || !line_value(orig, "To:", &value, &len)
-            || !c_find_address(value, len, addr, sizeof(addr)))
+            || !find_address(value, len, addr, sizeof(addr)))
             return 0;
     }
     if ((rcpt = report_add(report)) == NULL)
@@ -92,15 +81,18 @@ static int verizon_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         const char *next = strchr(value, '\n');
         const char *end = next ? strchr(next + 1, '\n') : NULL;
 
-        if (next != NULL)
-            c_set_response(rcpt, next + 1, end ? (size_t) (end - next - 1) : strlen(next + 1));
+        char *response = next ? strndup(next + 1, end ? (size_t) (end - next - 1) : strlen(next + 1)) : NULL;
+
+        rcpt_set_response(rcpt, response);
+        free(response);
     }
-    if (rcpt->diagnostic == NULL)
-        c_set_response(rcpt, error, elen);
-    for (size_t i = 0; gateway_errors[i].error != NULL; i++)
-        if (strstr(error, gateway_errors[i].error) != NULL
-            && (size_t) (strstr(error, gateway_errors[i].error) - error) < elen)
-            rcpt->reason = gateway_errors[i].reason;
+    if ((error_line = strndup(error, elen)) != NULL) {
+        if (rcpt->diagnostic == NULL)
+            rcpt_set_response(rcpt, error_line);
+        if ((reason = phrase_reason(gateway_errors, error_line)) != NULL)
+            rcpt->reason = reason;
+        free(error_line);
+    }
     report->kind = REPORT_BOUNCE;
     return 1;
 }

@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool x1_match(const BOUNCE_MSG *msg)
 {
-    return b_header_prefix(msg, "Subject", "Returned Mail: ")
-           && b_header_has(msg, "From", "Mail Deliver System");
+    return header_starts(msg, "Subject", "Returned Mail: ")
+           && header_contains(msg, "From", "Mail Deliver System");
 }
 
 /* "user@example.org [User unknown]": the address and the bracketed error. */
@@ -33,7 +33,7 @@ static bool error_line(char *line, char **addr, char **error)
         return false;
     *open = '\0';
     line[len - 1] = '\0';
-    if (!b_is_address_line(line))
+    if (!is_address_line(line))
         return false;
     *addr = line;
     *error = open + 2;
@@ -42,28 +42,28 @@ static bool error_line(char *line, char **addr, char **error)
 
 static int x1_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     bool started = false;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
+    for (size_t i = 0; i < lines.count; i++) {
         char *addr;
         char *error;
         BOUNCE_RCPT *rcpt;
 
-        if (b_prefix(lines.v[i], "The original message was received at "))
+        if (after_prefix(lines.line[i], "The original message was received at "))
             started = true;
-        if (!started || !error_line(lines.v[i], &addr, &error)
+        if (!started || !error_line(lines.line[i], &addr, &error)
             || (rcpt = report_add(report)) == NULL)
             continue;
         rcpt_set_address(&rcpt->recipient, addr);
         rcpt_set(&rcpt->diagnostic, error);
         rcpt_set(&rcpt->action, "failed");
-        b_fill_codes(rcpt);
+        rcpt_complete_codes(rcpt);
     }
-    b_lines_free(&lines);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

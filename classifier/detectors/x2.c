@@ -15,15 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool x2_match(const BOUNCE_MSG *msg)
 {
-    return b_header_has(msg, "From", "MAILER-DAEMON@")
-           && (b_header_prefix(msg, "Subject", "Delivery failure")
-               || b_header_prefix(msg, "Subject", "failure delivery")
-               || b_header_prefix(msg, "Subject", "failed delivery"));
+    return header_contains(msg, "From", "MAILER-DAEMON@")
+           && (header_starts(msg, "Subject", "Delivery failure")
+               || header_starts(msg, "Subject", "failure delivery")
+               || header_starts(msg, "Subject", "failed delivery"));
 }
 
 /* "<user@example.org>:" alone on a line. */
@@ -34,44 +34,44 @@ static bool address_line(const char *line, const char **start, size_t *len)
     while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
         n--;
     return line[0] == '<' && n > 3 && line[n - 1] == ':' && line[n - 2] == '>'
-           && b_angle_address(line, start, len) && *start == line + 1 && *len == n - 3;
+           && find_angle_address(line, start, len) && *start == line + 1 && *len == n - 3;
 }
 
-static void finish(BOUNCE_RCPT *rcpt, B_TEXT *error)
+static void finish(BOUNCE_RCPT *rcpt, TEXT_BUF *error)
 {
     if (rcpt == NULL)
         return;
-    rcpt_set(&rcpt->diagnostic, error->s);
+    rcpt_set(&rcpt->diagnostic, error->data);
     /* qmail's own words for a message it gave up on after its queue
      * lifetime ("I'm not going to try again; this message has been in the
      * queue too long."). */
     if (rcpt->diagnostic != NULL
-        && b_strcasestr(rcpt->diagnostic, "this message has been in the queue too long"))
+        && find_nocase(rcpt->diagnostic, "this message has been in the queue too long"))
         rcpt->reason = "expired";
-    b_fill_codes(rcpt);
-    b_text_free(error);
+    rcpt_complete_codes(rcpt);
+    buf_free(error);
 }
 
 static int x2_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     bool started = false;
     BOUNCE_RCPT *rcpt = NULL;
-    B_TEXT error = { NULL, 0, 0 };
+    TEXT_BUF error = { NULL, 0, 0, false };
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        const char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count; i++) {
+        const char *line = lines.line[i];
         const char *start;
         size_t len;
 
         if (!started) {
-            started = b_prefix(line, "Unable to deliver message to the following address");
+            started = after_prefix(line, "Unable to deliver message to the following address");
             continue;
         }
-        if (b_prefix(line, "--- Original message follows"))
+        if (after_prefix(line, "--- Original message follows"))
             break;
         if (address_line(line, &start, &len)) {
             char *addr = strndup(start, len);
@@ -85,11 +85,11 @@ static int x2_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             free(addr);
         } else if (rcpt != NULL) {
             /* "/I'm not going to try again; ...": qmail marks its own note. */
-            b_text_add(&error, line[0] == '/' ? line + 1 : line);
+            buf_join_str(&error, line[0] == '/' ? line + 1 : line);
         }
     }
     finish(rcpt, &error);
-    b_lines_free(&lines);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

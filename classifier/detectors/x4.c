@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 /* How the clones begin their notice (qmail-send says "Hi. This is ..."). */
@@ -35,18 +35,18 @@ static const char *const openings[] = {
 
 static bool x4_match(const BOUNCE_MSG *msg)
 {
-    return b_header_prefix(msg, "Subject", "failure notice")
-           || b_header_prefix(msg, "Subject", "Permanent Delivery Failure")
-           || b_header_has(msg, "Received", "invoked for bounce)");
+    return header_starts(msg, "Subject", "failure notice")
+           || header_starts(msg, "Subject", "Permanent Delivery Failure")
+           || header_contains(msg, "Received", "invoked for bounce)");
 }
 
 static bool is_opening(const char *line)
 {
     for (size_t i = 0; openings[i] != NULL; i++)
-        if (b_prefix(line, openings[i]))
+        if (after_prefix(line, openings[i]))
             return true;
     /* "Hi. <name> unable to deliver your message to the following addresses" */
-    return b_prefix(line, "Hi. ")
+    return after_prefix(line, "Hi. ")
            && strstr(line, " unable to deliver your message to the following addresses") != NULL;
 }
 
@@ -57,60 +57,60 @@ static char *address_line(const char *line)
     size_t len;
     size_t n;
 
-    if (b_prefix_ci(line, "To"))
-        line = b_skip_blank(line + 2);
+    if (after_prefix_nocase(line, "To"))
+        line = skip_blank(line + 2);
     if (*line == ':')
-        line = b_skip_blank(line + 1);
+        line = skip_blank(line + 1);
     n = strlen(line);
     while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
         n--;
     if (line[0] != '<' || n < 4 || line[n - 1] != ':' || line[n - 2] != '>'
-        || !b_angle_address(line, &start, &len) || start != line + 1 || len != n - 3)
+        || !find_angle_address(line, &start, &len) || start != line + 1 || len != n - 3)
         return NULL;
     return strndup(start, len);
 }
 
 static int x4_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     bool started = false;
     BOUNCE_RCPT *rcpt = NULL;
-    B_TEXT error = { NULL, 0, 0 };
+    TEXT_BUF error = { NULL, 0, 0, false };
 
-    if (b_strcasestr(msg->text, "This is the qmail-send program") != NULL
-        || b_lines_split(msg->text, &lines) < 0)
+    if (find_nocase(msg->text, "This is the qmail-send program") != NULL
+        || lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
-        const char *line = lines.v[i];
+    for (size_t i = 0; i < lines.count; i++) {
+        const char *line = lines.line[i];
         char *addr;
 
         if (!started) {
             started = is_opening(line);
             continue;
         }
-        if (b_prefix(line, "--- Below this line is a copy of the message")
-            || b_prefix(line, "--- Original message follows"))
+        if (after_prefix(line, "--- Below this line is a copy of the message")
+            || after_prefix(line, "--- Original message follows"))
             break;
         if ((addr = address_line(line)) != NULL) {
             if (rcpt != NULL)
-                rcpt_set(&rcpt->diagnostic, error.s);
-            b_text_free(&error);
+                rcpt_set(&rcpt->diagnostic, error.data);
+            buf_free(&error);
             if ((rcpt = report_add(report)) != NULL) {
                 rcpt_set_address(&rcpt->recipient, addr);
                 rcpt_set(&rcpt->action, "failed");
             }
             free(addr);
         } else if (rcpt != NULL) {
-            b_text_add(&error, line);
+            buf_join_str(&error, line);
         }
     }
     if (rcpt != NULL)
-        rcpt_set(&rcpt->diagnostic, error.s);
-    b_text_free(&error);
+        rcpt_set(&rcpt->diagnostic, error.data);
+    buf_free(&error);
     for (size_t r = first; r < report->count; r++)
-        b_fill_codes(&report->rcpts[r]);
-    b_lines_free(&lines);
+        rcpt_complete_codes(&report->rcpts[r]);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

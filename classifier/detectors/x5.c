@@ -10,55 +10,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool x5_match(const BOUNCE_MSG *msg)
 {
-    return b_header_has(msg, "To", "NotificationRecipients")
-           && b_header_has(msg, "From", "Mail Delivery Subsystem");
-}
-
-static void add_groups(const BOUNCE_FIELDS *groups, size_t count,
-                       const BOUNCE_FIELDS *per_message, BOUNCE_REPORT *report)
-{
-    for (size_t g = 0; g < count; g++) {
-        BOUNCE_RCPT *rcpt = report_add(report);
-
-        if (rcpt == NULL)
-            return;
-        b_dsn_apply(rcpt, &groups[g], per_message);
-        if (rcpt->recipient == NULL)
-            b_report_drop(report, report->count - 1);
-        else if (rcpt->action == NULL)
-            rcpt_set(&rcpt->action, "failed");
-    }
+    return header_contains(msg, "To", "NotificationRecipients")
+           && header_contains(msg, "From", "Mail Delivery Subsystem");
 }
 
 static int x5_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     size_t first = report->count;
+    DSN_GROUPS dsn = { NULL, NULL, 0, { NULL, 0 }, NULL, false };
+    TEXT_LINES lines = { NULL, 0, NULL };
 
     if (msg->dsn_rcpt_count > 0) {
-        add_groups(msg->dsn_rcpts, msg->dsn_rcpt_count, &msg->dsn_message, report);
-    } else {
+        dsn_groups_of(msg, NULL, &dsn);
+    } else if (lines_split(msg->flat, &lines) == 0) {
         /* The wrapped DSN, when the parser only flattened it. */
-        B_LINES lines;
-        BOUNCE_FIELDS per_message = { NULL, 0 };
-        BOUNCE_FIELDS *groups;
-        size_t count = 0;
-
-        if (b_lines_split(msg->flat, &lines) < 0)
-            return 0;
-        for (size_t i = 0; i < lines.n && count == 0; i++)
-            if (b_prefix_ci(lines.v[i], "Content-Type: message/delivery-status")) {
-                count = b_dsn_from_lines(&lines, i + 1, &per_message, &groups);
-                add_groups(groups, count, &per_message, report);
-                b_dsn_groups_free(groups, count);
+        for (size_t i = 0; i < lines.count; i++)
+            if (after_prefix_nocase(lines.line[i], "Content-Type: message/delivery-status")) {
+                dsn_groups_in_lines(&lines, i + 1, &dsn);
+                break;
             }
-        fields_free(&per_message);
-        b_lines_free(&lines);
     }
+    rcpts_from_dsn(&dsn, report);
+    report_default_action(report, first, "failed");
+    dsn_groups_free(&dsn);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

@@ -18,12 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool x6_match(const BOUNCE_MSG *msg)
 {
-    return b_header_prefix(msg, "Subject", "There was an error sending your mail");
+    return header_starts(msg, "Subject", "There was an error sending your mail");
 }
 
 /* "1 error(s):" */
@@ -33,7 +33,7 @@ static bool is_count_line(const char *line)
 
     while (isdigit((unsigned char) *p))
         p++;
-    return p > line && b_prefix(b_skip_blank(p), "error(s):");
+    return p > line && after_prefix(skip_blank(p), "error(s):");
 }
 
 /* The reply in the last "[...]" of the line, or NULL. */
@@ -43,7 +43,7 @@ static char *bracketed_reply(const char *line)
     const char *close = open ? strchr(open, ']') : NULL;
     char code[4];
 
-    if (open == NULL || close == NULL || !b_leading_replycode(open + 1, code))
+    if (open == NULL || close == NULL || !text_leading_replycode(open + 1, code))
         return NULL;
     return strndup(open + 1, (size_t) (close - open - 1));
 }
@@ -70,8 +70,8 @@ static void add_recipient(const char *line, BOUNCE_REPORT *report)
     char *server;
     BOUNCE_RCPT *rcpt;
 
-    if (!b_angle_address(line, &start, &len)
-        && (after == NULL || !b_bare_address(after, &start, &len)))
+    if (!find_angle_address(line, &start, &len)
+        && (after == NULL || !find_bare_address(after, &start, &len)))
         return;
     if ((addr = strndup(start, len)) == NULL || (rcpt = report_add(report)) == NULL) {
         free(addr);
@@ -81,10 +81,10 @@ static void add_recipient(const char *line, BOUNCE_REPORT *report)
     rcpt_set(&rcpt->action, "failed");
     reply = bracketed_reply(line);
     rcpt_set(&rcpt->diagnostic, reply ? reply : line);
-    b_squeeze(rcpt->diagnostic);
+    squeeze_space(rcpt->diagnostic);
     server = server_of(line);
     rcpt_set(&rcpt->remote_mta, server);
-    b_fill_codes(rcpt);
+    rcpt_complete_codes(rcpt);
     free(server);
     free(reply);
     free(addr);
@@ -92,23 +92,23 @@ static void add_recipient(const char *line, BOUNCE_REPORT *report)
 
 static int x6_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    B_LINES lines;
+    TEXT_LINES lines;
     size_t first = report->count;
     bool started = false;
 
-    if (b_lines_split(msg->text, &lines) < 0)
+    if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.n; i++) {
+    for (size_t i = 0; i < lines.count; i++) {
         if (!started) {
-            started = is_count_line(lines.v[i]);
+            started = is_count_line(lines.line[i]);
             continue;
         }
-        if (b_prefix(lines.v[i], "The attachment contains the original mail headers"))
+        if (after_prefix(lines.line[i], "The attachment contains the original mail headers"))
             break;
-        if (!b_blank(lines.v[i]))
-            add_recipient(lines.v[i], report);
+        if (!is_blank(lines.line[i]))
+            add_recipient(lines.line[i], report);
     }
-    b_lines_free(&lines);
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

@@ -19,14 +19,14 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool yahoo_match(const BOUNCE_MSG *msg)
 {
-    return c_header_present(msg, "X-YMailISG")
-        || c_header_has(msg, "From", "yahoo.")
-        || c_header_has(msg, "Subject", "Failure Notice");
+    return bmsg_header(msg, "X-YMailISG") != NULL
+        || header_contains(msg, "From", "yahoo.")
+        || header_contains(msg, "Subject", "Failure Notice");
 }
 
 /* Turn "550: 5.2.2 text" into "550 5.2.2 text" and drop Yahoo's
@@ -43,7 +43,7 @@ static char *clean_response(char *text)
     while (isspace((unsigned char) *p))
         p++;
     memmove(text, p, strlen(p) + 1);
-    if (c_reply_code_at(text, code) && text[3] == ':')
+    if (text_leading_replycode(text, code) && text[3] == ':')
         text[3] = ' ';
     len = strlen(text);
     if (len > 2 && text[len - 1] == ']') {
@@ -56,46 +56,50 @@ static char *clean_response(char *text)
     return text;
 }
 
-static void finish(BOUNCE_RCPT *rcpt, C_BUF *buf)
+static void finish(BOUNCE_RCPT *rcpt, TEXT_BUF *buf)
 {
-    char *text = c_buf_take(buf);
+    char *text = buf_take(buf);
 
     if (rcpt != NULL && text != NULL) {
+        rcpt_set_command(rcpt, text);
         clean_response(text);
-        c_set_response(rcpt, text, strlen(text));
+        rcpt_set_response(rcpt, text);
     }
     free(text);
 }
 
 static int yahoo_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    const char *cursor = msg->text;
-    const char *line;
-    size_t len;
+    TEXT_LINES lines;
     bool started = false;
     size_t first = report->count;
     BOUNCE_RCPT *rcpt = NULL;
-    C_BUF buf = { NULL, 0, 0 };
+    TEXT_BUF buf = { NULL, 0, 0, false };
 
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
+    if (lines_split(msg->text, &lines) < 0)
+        return 0;
+    for (size_t l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
         char addr[320];
 
         if (!started) {
-            started = c_line_starts(line, len, "Sorry, we were unable to deliver your message", false);
+            started = after_prefix(line, "Sorry, we were unable to deliver your message") != NULL;
             continue;
         }
-        if (c_line_starts(line, len, "--- Below this line is a copy of the message", false))
+        if (after_prefix(line, "--- Below this line is a copy of the message") != NULL)
             break;
         if (len > 3 && line[0] == '<' && line[len - 1] == ':' && line[len - 2] == '>'
-            && c_find_address(line, len, addr, sizeof(addr))) {
+            && find_address(line, len, addr, sizeof(addr))) {
             finish(rcpt, &buf);
             if ((rcpt = report_add(report)) == NULL)
                 break;
             rcpt_set_address(&rcpt->recipient, addr);
         } else if (rcpt != NULL) {
-            c_buf_words(&buf, line, len);
+            buf_join(&buf, line, len);
         }
     }
+    lines_free(&lines);
     finish(rcpt, &buf);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;

@@ -17,14 +17,14 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool yandex_match(const BOUNCE_MSG *msg)
 {
-    return c_header_present(msg, "X-Yandex-Front")
-        || c_header_has(msg, "From", "mailer-daemon@yandex.")
-        || c_header_has(msg, "Message-ID", ".mail.yandex.net");
+    return bmsg_header(msg, "X-Yandex-Front") != NULL
+        || header_contains(msg, "From", "mailer-daemon@yandex.")
+        || header_contains(msg, "Message-ID", ".mail.yandex.net");
 }
 
 static bool is_yandex(const BOUNCE_MSG *msg)
@@ -37,12 +37,14 @@ static bool is_yandex(const BOUNCE_MSG *msg)
 }
 
 /* Give rcpt the collected response if its DSN group had none. */
-static void assign(BOUNCE_RCPT *rcpt, C_BUF *buf)
+static void assign(BOUNCE_RCPT *rcpt, TEXT_BUF *buf)
 {
-    char *text = c_buf_take(buf);
+    char *text = buf_take(buf);
 
+    if (rcpt != NULL)
+        rcpt_set_command(rcpt, text);
     if (rcpt != NULL && rcpt->diagnostic == NULL && text != NULL)
-        c_set_response(rcpt, text, strlen(text));
+        rcpt_set_response(rcpt, text);
     free(text);
 }
 
@@ -50,29 +52,32 @@ static void assign(BOUNCE_RCPT *rcpt, C_BUF *buf)
  * text, for recipients whose DSN group has no Diagnostic-Code. */
 static void complete_from_text(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    const char *cursor = msg->text;
-    const char *line;
-    size_t len;
+    TEXT_LINES lines;
     BOUNCE_RCPT *rcpt = NULL;
-    C_BUF buf = { NULL, 0, 0 };
+    TEXT_BUF buf = { NULL, 0, 0, false };
 
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
+    if (lines_split(msg->text, &lines) < 0)
+        return;
+    for (size_t l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
         char addr[320];
         const char *gt;
 
         if (len > 0 && line[0] == '<' && (gt = memchr(line, '>', len)) != NULL
-            && c_find_address(line, (size_t) (gt - line), addr, sizeof(addr))) {
+            && find_address(line, (size_t) (gt - line), addr, sizeof(addr))) {
             assign(rcpt, &buf);
-            rcpt = c_report_find(report, addr);
+            rcpt = report_find(report, 0, addr);
             if (gt + 2 <= line + len)
-                c_buf_words(&buf, gt + 2, len - (size_t) (gt + 2 - line));
+                buf_join(&buf, gt + 2, len - (size_t) (gt + 2 - line));
         } else if (rcpt != NULL && len > 0 && (line[0] == ' ' || line[0] == '\t')) {
-            c_buf_words(&buf, line, len);
+            buf_join(&buf, line, len);
         } else {
             assign(rcpt, &buf);
             rcpt = NULL;
         }
     }
+    lines_free(&lines);
     assign(rcpt, &buf);
 }
 
@@ -82,7 +87,7 @@ static int yandex_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 
     if (msg->dsn_rcpt_count == 0 || !is_yandex(msg))
         return 0;
-    if ((added = c_rcpts_from_dsn(msg, report)) == 0)
+    if ((added = rcpts_from_dsn_part(msg, report)) == 0)
         return 0;
     complete_from_text(msg, report);
     report->kind = REPORT_BOUNCE;

@@ -22,14 +22,14 @@
 #include <string.h>
 
 #include "bounce.h"
-#include "c_util.h"
+#include "toolkit.h"
 #include "detector.h"
 
 static bool zoho_match(const BOUNCE_MSG *msg)
 {
-    return c_header_has(msg, "X-Mailer", "Zoho Mail")
-        || c_header_present(msg, "X-ZohoMail")
-        || c_header_has(msg, "From", "zoho.com");
+    return header_contains(msg, "X-Mailer", "Zoho Mail")
+        || bmsg_header(msg, "X-ZohoMail") != NULL
+        || header_contains(msg, "From", "zoho.com");
 }
 
 /* Rebuild "550 5.1.1 <x>... User Unknown" from Zoho's labelled line: the
@@ -41,7 +41,7 @@ static void set_zoho_response(BOUNCE_RCPT *rcpt, const char *line, size_t len)
     const char *code = NULL;
     const char *text;
     char *p;
-    C_BUF buf = { NULL, 0, 0 };
+    TEXT_BUF buf = { NULL, 0, 0, false };
     char *resp;
 
     if (copy == NULL)
@@ -67,16 +67,16 @@ static void set_zoho_response(BOUNCE_RCPT *rcpt, const char *line, size_t len)
         text = copy;
     }
     if (code != NULL && isdigit((unsigned char) code[0]))
-        c_buf_words(&buf, code, strspn(code, "0123456789"));
+        buf_join(&buf, code, strspn(code, "0123456789"));
     if (text != NULL)
-        c_buf_words(&buf, text, strlen(text));
-    resp = c_buf_take(&buf);
+        buf_join(&buf, text, strlen(text));
+    resp = buf_take(&buf);
     if (resp != NULL) {
         size_t n = strlen(resp);
 
         if (n > 0 && resp[n - 1] == ']')
             resp[--n] = '\0';
-        c_set_response(rcpt, resp, n);
+        rcpt_set_response(rcpt, resp);
         if (strstr(resp, "Host not reachable") != NULL)
             rcpt->reason = "expired";
     }
@@ -86,33 +86,36 @@ static void set_zoho_response(BOUNCE_RCPT *rcpt, const char *line, size_t len)
 
 static int zoho_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
-    const char *cursor = msg->text;
-    const char *line;
-    size_t len;
+    TEXT_LINES lines;
     bool started = false;
     bool warning = false;
     size_t first = report->count;
 
-    while ((line = c_next_line(&cursor, &len)) != NULL) {
+    if (lines_split(msg->text, &lines) < 0)
+        return 0;
+    for (size_t l = 0; l < lines.count; l++) {
+        const char *line = lines.line[l];
+        size_t len = strlen(line);
         char addr[320];
         BOUNCE_RCPT *rcpt;
 
         if (!started) {
-            started = c_line_starts(line, len, "This message was created automatically by mail delivery", false);
+            started = after_prefix(line, "This message was created automatically by mail delivery") != NULL;
             continue;
         }
-        if (c_line_starts(line, len, "THIS IS A WARNING MESSAGE ONLY", false))
+        if (after_prefix(line, "THIS IS A WARNING MESSAGE ONLY") != NULL)
             warning = true;
-        if (!(c_line_starts(line, len, "[Status: ", false) && c_line_contains(line, len, "Address:"))
-            && !(c_line_contains(line, len, "ERROR_CODE :") && len > 0 && !isspace((unsigned char) line[0])))
+        if (!(after_prefix(line, "[Status: ") != NULL && find_nocase(line, "Address:") != NULL)
+            && !(find_nocase(line, "ERROR_CODE :") != NULL && len > 0 && !isspace((unsigned char) line[0])))
             continue;
-        if (!c_find_address(line, len, addr, sizeof(addr)) || (rcpt = report_add(report)) == NULL)
+        if (!find_address(line, len, addr, sizeof(addr)) || (rcpt = report_add(report)) == NULL)
             continue;
         rcpt_set_address(&rcpt->recipient, addr);
         if (warning)
             rcpt_set(&rcpt->action, "delayed");
         set_zoho_response(rcpt, line, len);
     }
+    lines_free(&lines);
     if (report->count > first)
         report->kind = REPORT_BOUNCE;
     return (int) (report->count - first);

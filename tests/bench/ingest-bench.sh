@@ -11,10 +11,15 @@
 # Targets: (1) >= 50x Sisimai, (2) >= 10x Sisimai.  Peak memory (maximum
 # resident set) of each suppress-ingest run is printed too.
 #
-# Usage: tests/bench/ingest-bench.sh [-b BUILDDIR] [-r REPEAT] [-s STORE_REPEAT]
+# Times on a shared machine wander; with -c the script also counts the
+# instructions per message of runs 1 and 2 (one pass over the corpus each)
+# under valgrind's callgrind, a figure that does not depend on the load.
+#
+# Usage: tests/bench/ingest-bench.sh [-b BUILDDIR] [-r REPEAT] [-s STORE_REPEAT] [-c]
 #   -b  build directory with classifier/suppress-ingest (default: $top_builddir or .)
 #   -r  how many times the corpus is parsed in run 1 and by Sisimai (default 20)
 #   -s  how many copies of the corpus go into the Maildir of run 2 (default 4)
+#   -c  also count instructions per message with callgrind (needs valgrind)
 
 here=$(cd "$(dirname "$0")" && pwd)
 corpus="$here/../corpus/sisimai/eml"
@@ -22,15 +27,21 @@ dump="$here/../corpus/sisimai-dump.pl"
 build="${top_builddir:-.}"
 repeat=20
 store_repeat=4
+count_instructions=
 
-while getopts b:r:s: opt; do
+while getopts b:r:s:c opt; do
     case $opt in
     b) build=$OPTARG ;;
     r) repeat=$OPTARG ;;
     s) store_repeat=$OPTARG ;;
-    *) echo "usage: $0 [-b BUILDDIR] [-r REPEAT] [-s STORE_REPEAT]" >&2; exit 64 ;;
+    c) count_instructions=1 ;;
+    *) echo "usage: $0 [-b BUILDDIR] [-r REPEAT] [-s STORE_REPEAT] [-c]" >&2; exit 64 ;;
     esac
 done
+if [ -n "$count_instructions" ] && ! command -v valgrind >/dev/null 2>&1; then
+    echo "ingest-bench: -c needs valgrind" >&2
+    exit 69
+fi
 
 ingest="$build/classifier/suppress-ingest"
 [ -x "$ingest" ] || { echo "ingest-bench: $ingest is not built (give -b BUILDDIR)" >&2; exit 66; }
@@ -86,36 +97,61 @@ chmod +x "$tmp/parse.sh"
 t_parse=$(run_timed "$tmp/parse.sh")
 rss_parse=$(cat "$tmp/maxrss")
 
-# 2. with the store: a fresh store and the corpus copied into a Maildir,
-#    each copy given its own Message-ID so nothing is skipped as seen.
-mkdir -p "$tmp/store" "$tmp/quarantine" "$tmp/maildir/new" "$tmp/maildir/cur" "$tmp/maildir/tmp"
-cat > "$tmp/bench.conf" <<EOF
-store = "$tmp/store"
+# fill_maildir DIR COPIES: the corpus COPIES times, each message unique.
+fill_maildir() {
+    mkdir -p "$1/new" "$1/cur" "$1/tmp"
+    c=0
+    while [ "$c" -lt "$2" ]; do
+        n=0
+        for f in $files; do
+            n=$((n + 1))
+            { printf 'Message-ID: <bench.%d.%d@ingest-bench.invalid>\n' "$c" "$n"; cat "$f"; } \
+                > "$1/new/bench.$c.$n"
+        done
+        c=$((c + 1))
+    done
+}
+# bench_conf NAME: $tmp/NAME.conf, with a store and a quarantine of its own.
+bench_conf() {
+    mkdir -p "$tmp/$1.store"
+    cat > "$tmp/$1.conf" <<EOF
+store = "$tmp/$1.store"
 ingest {
-    quarantine = "$tmp/quarantine"
+    quarantine = "$tmp/$1.quarantine"
 }
 EOF
-c=0
-while [ "$c" -lt "$store_repeat" ]; do
-    n=0
-    for f in $files; do
-        n=$((n + 1))
-        { printf 'Message-ID: <bench.%d.%d@ingest-bench.invalid>\n' "$c" "$n"; cat "$f"; } \
-            > "$tmp/maildir/new/bench.$c.$n"
-    done
-    c=$((c + 1))
-done
+}
+
+# 2. with the store: a fresh store and the corpus copied into a Maildir,
+#    each copy given its own Message-ID so nothing is skipped as seen.
+bench_conf bench
+fill_maildir "$tmp/maildir" "$store_repeat"
 nstore=$((nfiles * store_repeat))
 t_store=$(run_timed "$ingest" -c "$tmp/bench.conf" --maildir "$tmp/maildir")
 rss_store=$(cat "$tmp/maxrss")
 left=$(ls "$tmp/maildir/new" "$tmp/maildir/cur" | grep -c '^bench\.' || true)
-quarantined=$(ls "$tmp/quarantine" 2>/dev/null | grep -vc '\.reason$' || true)
+quarantined=$(ls "$tmp/bench.quarantine" 2>/dev/null | grep -vc '\.reason$' || true)
 
 # 3. Sisimai, parse only, the same files the same number of times.
 if perl -MSisimai -e 1 2>/dev/null; then
     t_sis=$(run_timed perl "$dump" --quiet --repeat "$repeat" $files 2>/dev/null)
 else
     t_sis=
+fi
+
+# 4. Instructions per message (callgrind), one pass over the corpus each.
+# instructions COMMAND...: the instruction count of the whole run.
+instructions() {
+    valgrind --tool=callgrind --callgrind-out-file="$tmp/callgrind.out" "$@" \
+        > /dev/null 2> "$tmp/callgrind.err"
+    sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$tmp/callgrind.err"
+}
+if [ -n "$count_instructions" ]; then
+    # shellcheck disable=SC2086
+    ir_parse=$(instructions "$ingest" --dry-run --json $files)
+    bench_conf callgrind
+    fill_maildir "$tmp/callgrind.maildir" 1
+    ir_store=$(instructions "$ingest" -c "$tmp/callgrind.conf" --maildir "$tmp/callgrind.maildir")
 fi
 
 echo "corpus: $nfiles messages ($corpus)"
@@ -137,5 +173,12 @@ if [ -n "$t_sis" ]; then
     }'
 else
     echo "Sisimai (libsisimai-perl) is not installed: no comparison"
+fi
+if [ -n "$count_instructions" ]; then
+    awk -v p="$ir_parse" -v s="$ir_store" -v n="$nfiles" 'BEGIN {
+        print "instructions per message (callgrind, one process over the corpus, startup included):"
+        printf "  --dry-run --json   %9.0f\n", p / n
+        printf "  --maildir (store)  %9.0f\n", s / n
+    }'
 fi
 exit 0

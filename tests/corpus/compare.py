@@ -333,8 +333,9 @@ def print_mismatches(name, details, out):
                   % (lab['reason'] + (' [hard]' if lab['hardbounce'] == '1' else ''),
                      fmt(g.get('reason')), fmt(g.get('class')),
                      fmt(g.get('status')), fmt(g.get('replycode'))))
-        out.write('    label:     status %s code %s; detector %s\n'
-                  % (fmt(lab['status']), fmt(lab['replycode']), fmt(g.get('detector'))))
+        out.write('    label:     status %s code %s; detector %s, command %s\n'
+                  % (fmt(lab['status']), fmt(lab['replycode']), fmt(g.get('detector')),
+                     fmt(g.get('command'))))
         diag = g.get('diagnostic')
         if diag:
             out.write('    diagnostic: %s\n' % diag)
@@ -352,7 +353,7 @@ def print_brief(name, details, out):
                       % (g.get('file'), fmt(g.get('recipient')), fmt(g.get('reason')),
                          fmt(g.get('class')), diag))
             continue
-        out.write('%s #%d [%s]%s want %s%s%s got %s%s/%s st=%s rc=%s det=%s | %.160s\n'
+        out.write('%s #%d [%s]%s want %s%s%s got %s%s/%s st=%s rc=%s cmd=%s det=%s | %.160s\n'
                   % (lab['file'], lab['index'], ','.join(bad),
                      '' if name == 'ours' else ' (%s)' % name,
                      lab['reason'], '[hard]' if lab['hardbounce'] == '1' else '',
@@ -360,7 +361,7 @@ def print_brief(name, details, out):
                      '' if 'recipient' not in bad else
                      '%s!=%s ' % (fmt(g.get('recipient')), fmt(lab['recipient'])),
                      fmt(g.get('reason')), fmt(g.get('class')), fmt(g.get('status')),
-                     fmt(g.get('replycode')), fmt(g.get('detector')), diag))
+                     fmt(g.get('replycode')), fmt(g.get('command')), fmt(g.get('detector')), diag))
 
 
 def print_side_by_side(ours, sis, out):

@@ -76,6 +76,7 @@ for (1 .. $repeat) {
                 [action             => jstr($d->action)],
                 [status             => jstr($d->deliverystatus)],
                 [replycode          => jstr($d->replycode)],
+                [command            => jstr($d->smtpcommand)],
                 [reason             => jstr($d->reason)],
                 [class              => jstr(class_of($d))],
                 [diagnostic         => jstr($d->diagnosticcode)],

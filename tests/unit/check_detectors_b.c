@@ -17,10 +17,10 @@
 
 #include <gmime/gmime.h>
 
-#include "b_util.h"
 #include "bounce.h"
 #include "detector.h"
 #include "message.h"
+#include "toolkit.h"
 
 #define DETECTOR_ENTRY(name) extern const DETECTOR detector_##name;
 #include "detectors/list-b.def"
@@ -74,7 +74,7 @@ static void free_rcpt(BOUNCE_RCPT *rcpt)
     memset(&alone, 0, sizeof(alone));
     alone.rcpts = rcpt;
     alone.count = alone.alloc = 1;
-    b_report_drop(&alone, 0);
+    report_truncate(&alone, 0);
 }
 
 static void done(BOUNCE_MSG *msg, BOUNCE_REPORT *report)
@@ -308,7 +308,20 @@ START_TEST(test_no_detector_takes_plain_mail)
 }
 END_TEST
 
-/* ---- b_util.c -------------------------------------------------------- */
+/* ---- toolkit.c ------------------------------------------------------- */
+
+/* text_find_status() copied into status, as the tests read it. */
+static bool find_status(const char *text, char status[16])
+{
+    const char *found;
+    size_t len = text_find_status(text, &found);
+
+    if (len == 0 || len >= 16)
+        return false;
+    memcpy(status, found, len);
+    status[len] = '\0';
+    return true;
+}
 
 START_TEST(test_join_reply)
 {
@@ -319,18 +332,18 @@ START_TEST(test_join_reply)
         "<<< 503 5.0.0 Need RCPT (recipient)",
     };
     size_t used;
-    char *joined = b_join_reply(lines, 4, 0, "<<< ", &used);
+    char *joined = reply_join_lines(lines, 4, 0, "<<< ", &used);
 
     ck_assert_str_eq(joined, "552 5.7.0 This message was blocked because its content "
                      "presents a potential security issue. Please visit https://example.com/help");
     ck_assert_uint_eq(used, 3);
     free(joined);
     /* Another code starts another reply. */
-    joined = b_join_reply(lines, 4, 3, "<<< ", &used);
+    joined = reply_join_lines(lines, 4, 3, "<<< ", &used);
     ck_assert_str_eq(joined, "503 5.0.0 Need RCPT (recipient)");
     ck_assert_uint_eq(used, 1);
     free(joined);
-    ck_assert_ptr_null(b_join_reply(lines, 4, 0, ">>> ", &used));
+    ck_assert_ptr_null(reply_join_lines(lines, 4, 0, ">>> ", &used));
 }
 END_TEST
 
@@ -338,16 +351,16 @@ START_TEST(test_find_status)
 {
     char status[16];
 
-    ck_assert(b_find_status("550 5.1.1 <a@example.org>... User unknown", status));
+    ck_assert(find_status("550 5.1.1 <a@example.org>... User unknown", status));
     ck_assert_str_eq(status, "5.1.1");
-    ck_assert(b_find_status("over quota (#5.2.2)", status));
+    ck_assert(find_status("over quota (#5.2.2)", status));
     ck_assert_str_eq(status, "5.2.2");
-    ck_assert(b_find_status("550 5.7.509 Access denied", status));
+    ck_assert(find_status("550 5.7.509 Access denied", status));
     ck_assert_str_eq(status, "5.7.509");
     /* Not the tail of an IP address or a version number. */
-    ck_assert(!b_find_status("host 10.5.1.1 said no", status));
-    ck_assert(!b_find_status("Exim 4.5.100.2", status));
-    ck_assert(!b_find_status("nothing here", status));
+    ck_assert(!find_status("host 10.5.1.1 said no", status));
+    ck_assert(!find_status("Exim 4.5.100.2", status));
+    ck_assert(!find_status("nothing here", status));
 }
 END_TEST
 
@@ -358,7 +371,7 @@ START_TEST(test_fill_codes)
     memset(&r, 0, sizeof(r));
     rcpt_set(&r.diagnostic, "550-5.1.1 The email account does not exist");
     rcpt_set(&r.status, "5.0.0");
-    b_fill_codes(&r);
+    rcpt_complete_codes(&r);
     ck_assert_str_eq(r.replycode, "550");
     /* A vague status gives way to the text's code of the same class. */
     ck_assert_str_eq(r.status, "5.1.1");
@@ -382,17 +395,16 @@ START_TEST(test_dsn_from_lines)
         "Status: 4.4.1\n"
         "Content-Type: message/rfc822\n"
         "Final-Recipient: RFC822; never@example.org\n";
-    B_LINES lines;
-    BOUNCE_FIELDS per_message = { NULL, 0 };
-    BOUNCE_FIELDS *groups;
+    TEXT_LINES lines;
+    DSN_GROUPS dsn;
     BOUNCE_RCPT r;
     size_t n;
 
-    ck_assert_int_eq(b_lines_split(text, &lines), 0);
-    n = b_dsn_from_lines(&lines, 0, &per_message, &groups);
+    ck_assert_int_eq(lines_split(text, &lines), 0);
+    n = dsn_groups_in_lines(&lines, 0, &dsn);
     ck_assert_uint_eq(n, 2);
     memset(&r, 0, sizeof(r));
-    b_dsn_apply(&r, &groups[0], &per_message);
+    rcpt_from_dsn(&r, &dsn.rcpt[0], dsn.per_message);
     ck_assert_str_eq(r.recipient, "one@example.org");
     ck_assert_str_eq(r.diagnostic, "550 5.1.1 <one@example.org>... User unknown");
     ck_assert_str_eq(r.reporting_mta, "mx.example.net");
@@ -400,15 +412,14 @@ START_TEST(test_dsn_from_lines)
     ck_assert(!r.forwarded);
     free_rcpt(&r);
     memset(&r, 0, sizeof(r));
-    b_dsn_apply(&r, &groups[1], &per_message);
+    rcpt_from_dsn(&r, &dsn.rcpt[1], dsn.per_message);
     ck_assert_str_eq(r.recipient, "two@example.org");
     ck_assert_str_eq(r.original_recipient, "alias@example.net");
     ck_assert(r.forwarded);
     ck_assert_str_eq(r.action, "delayed");
     free_rcpt(&r);
-    b_dsn_groups_free(groups, n);
-    fields_free(&per_message);
-    b_lines_free(&lines);
+    dsn_groups_free(&dsn);
+    lines_free(&lines);
 }
 END_TEST
 
@@ -417,15 +428,15 @@ START_TEST(test_addresses)
     const char *start;
     size_t len;
 
-    ck_assert(b_angle_address("550 <a.b@example.org>... no", &start, &len));
+    ck_assert(find_angle_address("550 <a.b@example.org>... no", &start, &len));
     ck_assert_int_eq(strncmp(start, "a.b@example.org", len), 0);
-    ck_assert(!b_angle_address("host <192.0.2.1> said", &start, &len));
-    ck_assert(b_bare_address("errors: neko@example.jp. Reason", &start, &len));
+    ck_assert(!find_angle_address("host <192.0.2.1> said", &start, &len));
+    ck_assert(find_bare_address("errors: neko@example.jp. Reason", &start, &len));
     ck_assert_int_eq((int) len, (int) strlen("neko@example.jp"));
-    ck_assert(b_is_address_line("  user@example.org  "));
-    ck_assert(b_is_address_line("<user@example.org>"));
-    ck_assert(!b_is_address_line("user@example.org [User unknown]"));
-    ck_assert(!b_is_address_line("To: user@example.org"));
+    ck_assert(is_address_line("  user@example.org  "));
+    ck_assert(is_address_line("<user@example.org>"));
+    ck_assert(!is_address_line("user@example.org [User unknown]"));
+    ck_assert(!is_address_line("To: user@example.org"));
 }
 END_TEST
 

@@ -20,7 +20,8 @@
 #include "bounce.h"
 #include "detector.h"
 #include "message.h"
-#include "detectors/c_util.h"
+#include "detectors/formats.h"
+#include "detectors/toolkit.h"
 
 #define DATA_DIR TESTS_SRCDIR "/unit/data/detectors/c/"
 
@@ -77,8 +78,9 @@ static const struct sample samples[] = {
           "550 5.1.1 <ivan@example.com>... User Unknown", NULL,
           "a1-5.smtp-out.us-west-2.amazonses.com" } } },
     { "gmail-failure.eml", "gmail", REPORT_BOUNCE, 1, {
-        /* "554 554 5.7.0 ... (state 18)." -> the server's words; DATA stage */
-        { "judy@example.com", NULL, "5.7.0", "554", "filtered", "554 5.7.0 Header error",
+        /* "554 554 5.7.0 ... (state 18)." -> the server's words; the DATA
+         * stage is the command (test_gmail_state), classify.c's to read */
+        { "judy@example.com", NULL, "5.7.0", "554", NULL, "554 5.7.0 Header error",
           NULL, NULL } } },
     { "gmail-delay.eml", "gmail", REPORT_BOUNCE, 1, {
         { "niaj@example.org", "delayed", "4.3.0", "451", "*",
@@ -213,6 +215,20 @@ static void check_field(const char *file, size_t i, const char *what, const char
                   file, i, what, want, got ? got : "(null)");
 }
 
+START_TEST(test_gmail_state)
+{
+    BOUNCE_MSG msg;
+    BOUNCE_REPORT report;
+
+    /* "(state 18)": Gmail's client was past DATA. */
+    detect_sample("gmail-failure.eml", &msg, &report);
+    ck_assert_uint_eq(report.count, 1);
+    check_field("gmail-failure.eml", 0, "command", report.rcpts[0].command, "DATA");
+    report_clear(&report);
+    message_free(&msg);
+}
+END_TEST
+
 START_TEST(test_sample)
 {
     const struct sample *s = &samples[_i];
@@ -327,7 +343,7 @@ START_TEST(test_response_joining)
         "521-5.7.1 Service unavailable; client blocked 521 5.7.1 Please see http://x.test/";
 
     memset(&r, 0, sizeof(r));
-    c_set_response(&r, multi, strlen(multi));
+    rcpt_set_response(&r, multi);
     ck_assert_str_eq(r.diagnostic, "550 5.1.1 The email account that you tried to reach does "
                      "not exist. Please try double-checking the address.");
     ck_assert_str_eq(r.replycode, "550");
@@ -337,7 +353,7 @@ START_TEST(test_response_joining)
     free(r.status);
 
     memset(&r, 0, sizeof(r));
-    c_set_response(&r, unfolded, strlen(unfolded));
+    rcpt_set_response(&r, unfolded);
     ck_assert_str_eq(r.diagnostic, "521 5.7.1 Service unavailable; client blocked Please see "
                      "http://x.test/");
     free(r.diagnostic);
@@ -346,7 +362,7 @@ START_TEST(test_response_joining)
 
     /* a code in the middle of the text is no continuation */
     memset(&r, 0, sizeof(r));
-    c_set_response(&r, "550 5.1.351 Remote returned -> 550 : User unknown", 50);
+    rcpt_set_response(&r, "550 5.1.351 Remote returned -> 550 : User unknown");
     ck_assert_str_eq(r.diagnostic, "550 5.1.351 Remote returned -> 550 : User unknown");
     free(r.diagnostic);
     free(r.replycode);
@@ -359,31 +375,31 @@ START_TEST(test_reply_code_and_address)
     char code[4];
     char addr[64];
 
-    ck_assert(c_reply_code_at("550 5.1.1 x", code));
+    ck_assert(text_leading_replycode("550 5.1.1 x", code));
     ck_assert_str_eq(code, "550");
-    ck_assert(c_reply_code_at("421-busy", code));
-    ck_assert(!c_reply_code_at("5501 x", code));
-    ck_assert(!c_reply_code_at("650 x", code));
-    ck_assert(!c_reply_code_at("55", code));
+    ck_assert(text_leading_replycode("421-busy", code));
+    ck_assert(!text_leading_replycode("5501 x", code));
+    ck_assert(!text_leading_replycode("650 x", code));
+    ck_assert(!text_leading_replycode("55", code));
 
-    ck_assert(c_find_address("Name<mailto:a.b@example.com>.", 29, addr, sizeof(addr)));
+    ck_assert(find_address("Name<mailto:a.b@example.com>.", 29, addr, sizeof(addr)));
     ck_assert_str_eq(addr, "a.b@example.com");
-    ck_assert(c_find_address("  user@example.org on Mon", 25, addr, sizeof(addr)));
+    ck_assert(find_address("  user@example.org on Mon", 25, addr, sizeof(addr)));
     ck_assert_str_eq(addr, "user@example.org");
-    ck_assert(!c_find_address("no address @ here", 17, addr, sizeof(addr)));
+    ck_assert(!find_address("no address @ here", 17, addr, sizeof(addr)));
     /* too long for the buffer: refused, not cut */
-    ck_assert(!c_find_address("averyveryverylonglocalpart@example.com", 38, addr, 10));
+    ck_assert(!find_address("averyveryverylonglocalpart@example.com", 38, addr, 10));
 }
 END_TEST
 
 START_TEST(test_exchange_reason)
 {
-    ck_assert_str_eq(c_exchange_reason("550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"),
+    ck_assert_str_eq(exchange_ndr_reason("550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"),
                      "userunknown");
-    ck_assert_str_eq(c_exchange_reason("550 4.4.7 QUEUE.Expired; message expired"), "expired");
-    ck_assert_ptr_null(c_exchange_reason("550 5.1.1 RESOLVER.ADR.RecipNotFoundX"));
-    ck_assert_ptr_null(c_exchange_reason("550 5.1.1 user unknown"));
-    ck_assert_ptr_null(c_exchange_reason(NULL));
+    ck_assert_str_eq(exchange_ndr_reason("550 4.4.7 QUEUE.Expired; message expired"), "expired");
+    ck_assert_ptr_null(exchange_ndr_reason("550 5.1.1 RESOLVER.ADR.RecipNotFoundX"));
+    ck_assert_ptr_null(exchange_ndr_reason("550 5.1.1 user unknown"));
+    ck_assert_ptr_null(exchange_ndr_reason(NULL));
 }
 END_TEST
 
@@ -395,7 +411,7 @@ START_TEST(test_ses_refine)
     r.diagnostic = strdup("5.1.0 - Unknown address error 550-'5.7.1 <x@example.com>... "
                           "Access denied' (delivery attempts: 0)");
     r.status = strdup("5.0.0");
-    c_ses_refine(&r);
+    ses_refine_response(&r);
     ck_assert_str_eq(r.diagnostic, "550 5.7.1 <x@example.com>... Access denied");
     ck_assert_str_eq(r.status, "5.7.1");
     ck_assert_str_eq(r.replycode, "550");
@@ -405,6 +421,21 @@ START_TEST(test_ses_refine)
     free(r.replycode);
 }
 END_TEST
+
+/* The recipients of DSN fields written as text. */
+static int rcpts_from_text_dsn(const char *text, BOUNCE_REPORT *report)
+{
+    TEXT_LINES lines;
+    DSN_GROUPS dsn;
+    int added;
+
+    ck_assert_int_eq(lines_split(text, &lines), 0);
+    dsn_groups_in_lines(&lines, 0, &dsn);
+    added = rcpts_from_dsn(&dsn, report);
+    dsn_groups_free(&dsn);
+    lines_free(&lines);
+    return added;
+}
 
 START_TEST(test_text_dsn)
 {
@@ -416,13 +447,13 @@ START_TEST(test_text_dsn)
         "Final-Recipient: rfc822; two@example.com\nAction: delayed\nStatus: 4.4.1\n\n"
         "Some prose that ends the report.\n";
 
-    ck_assert_int_eq(c_rcpts_from_text_dsn(text, &report), 2);
+    ck_assert_int_eq(rcpts_from_text_dsn(text, &report), 2);
     ck_assert_str_eq(report.rcpts[0].recipient, "one@example.com");
     ck_assert_str_eq(report.rcpts[0].status, "5.1.1");
     ck_assert_str_eq(report.rcpts[0].reporting_mta, "mta.example.org");
     ck_assert_str_eq(report.rcpts[1].action, "delayed");
     ck_assert_ptr_null(report.rcpts[1].diagnostic);
-    ck_assert_int_eq(c_rcpts_from_list("one@example.com, Three <three@example.net>", &report), 1);
+    ck_assert_int_eq(rcpts_from_list("one@example.com, Three <three@example.net>", &report), 1);
     ck_assert_uint_eq(report.count, 3);
     ck_assert_str_eq(report.rcpts[2].recipient, "three@example.net");
     report_clear(&report);
@@ -438,6 +469,7 @@ static Suite *detectors_c_suite(void)
 
     tcase_add_loop_test(tc, test_sample, 0, n);
     tcase_add_loop_test(tc, test_parse_refuses_others, 0, n);
+    tcase_add_test(tc, test_gmail_state);
     tcase_add_test(tc, test_complaint_feedback_type);
     tcase_add_test(tc, test_ses_bad_json);
     suite_add_tcase(s, tc);

@@ -2,7 +2,9 @@
  * check_message.c: unit tests of suppress-ingest's parsing core: the
  * field parser (fields.c), message.c on hand-made messages (RFC 2047,
  * base64 and quoted-printable DSN parts, global DSNs, nested messages,
- * text/rfc822-headers, HTML-only and 8-bit bounces, broken MIME, limits),
+ * text/rfc822-headers, HTML-only and 8-bit bounces, broken MIME, limits,
+ * a bounce forwarded as an attachment, DSN values kept literal, NUL bytes
+ * from quoted-printable),
  * the report helpers (report.c, detectors.c), VERP decoding, and the
  * generic detectors (rfc3464, arf, autoreply, fallback).
  *
@@ -131,6 +133,21 @@ START_TEST(test_fields_decoding)
     ck_assert_str_eq(fields_get(&f, "Subject"), "Café– ok");
     ck_assert(g_utf8_validate(fields_get(&f, "X-Raw"), -1, NULL));
     ck_assert_str_eq(fields_get(&f, "X-Raw"), "Empfänger unbekannt");
+    fields_free(&f);
+}
+END_TEST
+
+START_TEST(test_fields_raw)
+{
+    BOUNCE_FIELDS f = { NULL, 0 };
+
+    /* DSN values are not RFC 2047-decoded; bytes that are not UTF-8 are
+     * repaired all the same. */
+    ck_assert_uint_eq(fields_parse_raw("Final-Recipient: rfc822; =?utf-8?B?8J+QiPCfkIg=?=@x.example\n"
+                                       "Diagnostic-Code: smtp; 550 Empf\xe4nger unbekannt\n", &f), 2);
+    ck_assert_str_eq(fields_get(&f, "Final-Recipient"), "rfc822; =?utf-8?B?8J+QiPCfkIg=?=@x.example");
+    ck_assert(g_utf8_validate(fields_get(&f, "Diagnostic-Code"), -1, NULL));
+    ck_assert_str_eq(fields_get(&f, "Diagnostic-Code"), "smtp; 550 Empfänger unbekannt");
     fields_free(&f);
 }
 END_TEST
@@ -271,6 +288,95 @@ START_TEST(test_message_nested_rfc822)
     ck_assert_ptr_nonnull(strstr(m.flat, "<frank@dest.example>"));
     ck_assert_str_eq(bmsg_returned_header(&m, "To"), "frank@dest.example");
     ck_assert_str_eq(bmsg_returned_header(&m, "Content-Type"), "multipart/mixed; boundary=\"inner\"");
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_forwarded_report)
+{
+    BOUNCE_MSG m;
+
+    /* A filter's notice with the bounce attached: the attached report's
+     * DSN groups and returned headers are read, the notice stays the text. */
+    load("forwarded-report.eml", &m);
+    ck_assert_str_eq(m.content_type, "multipart/mixed");
+    ck_assert_uint_eq(m.dsn_rcpt_count, 1);
+    ck_assert_str_eq(fields_get(&m.dsn_message, "Reporting-MTA"), "dns; relay.example");
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Final-Recipient"), "rfc822; olivia@dest.example");
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Status"), "5.1.1");
+    ck_assert_str_eq(bmsg_returned_header(&m, "Subject"), "The original newsletter");
+    ck_assert_ptr_nonnull(strstr(m.text, "The filter passed on a delivery failure report."));
+    ck_assert_ptr_null(strstr(m.text, "wrapped report"));
+    ck_assert_ptr_nonnull(strstr(m.flat, "Content-Type: message/delivery-status\n"));
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_own_report_first)
+{
+    BOUNCE_MSG m;
+
+    /* A report of its own: an attached bounce is a returned message, not read into. */
+    parse_string("From: MAILER-DAEMON@relay.example\n"
+                 "Subject: failure\n"
+                 "MIME-Version: 1.0\n"
+                 "Content-Type: multipart/report; report-type=delivery-status; boundary=\"o\"\n\n"
+                 "--o\nContent-Type: text/plain\n\nown text\n"
+                 "--o\nContent-Type: message/delivery-status\n\n"
+                 "Reporting-MTA: dns; relay.example\n\n"
+                 "Final-Recipient: rfc822; own@dest.example\nAction: failed\nStatus: 5.1.1\n\n"
+                 "--o\nContent-Type: message/rfc822\n\n"
+                 "From: other@x.example\nSubject: an old bounce\nMIME-Version: 1.0\n"
+                 "Content-Type: multipart/report; report-type=delivery-status; boundary=\"i\"\n\n"
+                 "--i\nContent-Type: message/delivery-status\n\n"
+                 "Reporting-MTA: dns; x.example\n\n"
+                 "Final-Recipient: rfc822; inner@dest.example\nAction: failed\nStatus: 5.1.1\n\n"
+                 "--i--\n--o--\n", &m);
+    ck_assert_uint_eq(m.dsn_rcpt_count, 1);
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Final-Recipient"), "rfc822; own@dest.example");
+    ck_assert_str_eq(bmsg_returned_header(&m, "Subject"), "an old bounce");
+    ck_assert_str_eq(m.text, "own text");
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_dsn_values_not_decoded)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    /* The literal "=?utf-8?B?...?=@" address is what was sent to: the DSN
+     * keeps it, while message headers are decoded. */
+    load("dsn-encoded-word-address.eml", &m);
+    ck_assert_str_eq(bmsg_header(&m, "Subject"), "Returned mail: Empfänger unbekannt");
+    ck_assert_uint_eq(m.dsn_rcpt_count, 1);
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Final-Recipient"), "rfc822; =?utf-8?B?8J+QiPCfkIg=?=@dest.example");
+    ck_assert_str_eq(fields_get(&m.dsn_rcpts[0], "Original-Recipient"), "rfc822; =?utf-8?B?8J+QiPCfkIg=?=@dest.example");
+    ck_assert_str_eq(bmsg_returned_header(&m, "Subject"), "Café news");
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(detector_rfc3464.parse(&m, &r), 1);
+    ck_assert_str_eq(r.rcpts[0].recipient, "=?utf-8?b?8j+qipcfkig=?=@dest.example");
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_message_qp_nul)
+{
+    BOUNCE_MSG m;
+
+    /* "=00" in quoted-printable Windows-1252 text: nothing after it is lost,
+     * and no control character but TAB and LF is left in the text. */
+    load("qp-nul.eml", &m);
+    ck_assert_ptr_nonnull(strstr(m.text, "wasn’t found"));
+    ck_assert_ptr_nonnull(strstr(m.text, "LinkId=00000000>, bad byte"));
+    ck_assert_ptr_nonnull(strstr(m.text, "here, a bell  and a lone carriage return.\n"));
+    ck_assert_ptr_nonnull(strstr(m.text, "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; "
+                                         "Recipient not found by SMTP address lookup'"));
+    for (const unsigned char *p = (const unsigned char *) m.text; *p; p++)
+        ck_assert_msg(*p >= 0x20 || *p == '\t' || *p == '\n', "control character 0x%02x in the text", *p);
+    for (const unsigned char *p = (const unsigned char *) m.flat; *p; p++)
+        ck_assert_msg(*p >= 0x20 || *p == '\t' || *p == '\n', "control character 0x%02x in flat", *p);
     message_free(&m);
 }
 END_TEST
@@ -765,6 +871,7 @@ static Suite *message_suite(void)
     tcase_add_test(tc, test_fields_folding);
     tcase_add_test(tc, test_fields_junk);
     tcase_add_test(tc, test_fields_decoding);
+    tcase_add_test(tc, test_fields_raw);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("message");
@@ -775,6 +882,10 @@ static Suite *message_suite(void)
     tcase_add_test(tc, test_message_dsn_without_blank_lines);
     tcase_add_test(tc, test_message_dsn_field_order);
     tcase_add_test(tc, test_message_nested_rfc822);
+    tcase_add_test(tc, test_message_forwarded_report);
+    tcase_add_test(tc, test_message_own_report_first);
+    tcase_add_test(tc, test_message_dsn_values_not_decoded);
+    tcase_add_test(tc, test_message_qp_nul);
     tcase_add_test(tc, test_message_broken_mime);
     tcase_add_test(tc, test_message_html_only);
     tcase_add_test(tc, test_message_8bit_undeclared);

@@ -105,6 +105,18 @@ START_TEST(test_normalization)
 }
 END_TEST
 
+/* au (KDDI): the filter names no address, the directory does. */
+START_TEST(test_filter_and_directory_words)
+{
+    ck_assert_str_eq(rules_reason_for_text("550 : User unknown"), "filtered");
+    ck_assert_str_eq(rules_reason_for_text("550 5.1.351 Remote server returned unknown recipient or mailbox unavailable -> 550 : User unknown"),
+                     "filtered");
+    ck_assert_str_eq(rules_reason_for_text("550 <bob@example.org>: User unknown"), "userunknown");
+    ck_assert_str_eq(rules_reason_for_text("550 bob@example.org: User unknown"), "userunknown");
+    ck_assert_str_eq(rules_reason_for_text("550 5.1.1 User unknown"), "userunknown");
+}
+END_TEST
+
 START_TEST(test_long_text)
 {
     /* longer than the stack buffer: the allocated path */
@@ -225,6 +237,7 @@ static Suite *rules_suite(void)
     tcase_add_test(tc, test_every_sample_reaches_its_row);
     tcase_add_test(tc, test_no_match);
     tcase_add_test(tc, test_normalization);
+    tcase_add_test(tc, test_filter_and_directory_words);
     tcase_add_test(tc, test_long_text);
     tcase_add_test(tc, test_repeatable);
     suite_add_tcase(s, tc);

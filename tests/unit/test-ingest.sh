@@ -2,9 +2,11 @@
 # test-ingest.sh: suppress-ingest end to end on a real store in a temp
 # directory: Maildir (good and junk messages: good ones gone after commit,
 # junk quarantined with its reason, nothing lost), the same message twice
-# (nothing changes), mbox mode (locked, rewritten, mode kept), stdin mode
-# and its exit codes, a busy store (a real lock held by another process:
-# EX_TEMPFAIL, the message stays), a store the user may not open, and -n.
+# (nothing changes), a Maildir of several batches (group commit, a
+# duplicate inside one batch), mbox mode (locked, rewritten, mode kept),
+# stdin mode and its exit codes, a busy store (a real lock held by another
+# process: EX_TEMPFAIL; what was before the busy message is committed and
+# gone, it and what follows stay), a store the user may not open, and -n.
 set -u
 
 : "${top_builddir:?run from make check}" "${srcdir:?run from make check}"
@@ -91,6 +93,26 @@ expect_eq "duplicate changes no timeline" "$("$PROBE" "$STORE" events alice@dest
 expect_eq "duplicate changes no counter" "$("$PROBE" "$STORE" counter bounce.hard)" 4
 grep -q "already processed" "$T/log" && ok "duplicate logged" || fail "duplicate not logged"
 
+# ---- group commit: more messages than a batch holds ------------------------------
+BIG=$T/big
+mkdir -p "$BIG/new" "$BIG/cur"
+HARD0=$("$PROBE" "$STORE" counter bounce.hard)
+i=0
+while [ $i -lt 250 ]; do
+    sed "s/dsn-basic\.1@/batch-$i@/; s/alice@dest\.example/alice$i@dest.example/Ig" "$DATA/dsn-basic.eml" \
+        > "$BIG/new/5$(printf %03d $i).m"
+    i=$((i + 1))
+done
+cp "$BIG/new/5007.m" "$BIG/new/5007.n"      # the same message twice in one batch
+run --maildir "$BIG"; expect_eq "big Maildir run exit" $? 0
+expect_eq "big Maildir emptied" "$(count_files "$BIG/new")" 0
+expect_eq "each of 250 messages applied once" $(( $("$PROBE" "$STORE" counter bounce.hard) - HARD0 )) 250
+expect_eq "first message suppressed" "$("$PROBE" "$STORE" entry alice0@dest.example | cut -d' ' -f1)" hard-bounce
+expect_eq "last message suppressed" "$("$PROBE" "$STORE" entry alice249@dest.example | cut -d' ' -f1)" hard-bounce
+expect_eq "duplicate in the batch recorded once" "$("$PROBE" "$STORE" events alice7@dest.example)" 1
+grep -q "5007.n: mid:<batch-7@mx.sender.example> already processed" "$T/log" \
+    && ok "duplicate in the batch logged" || fail "duplicate in the batch not logged"
+
 # ---- mbox --------------------------------------------------------------------
 MBOX=$T/bounces.mbox
 for f in dsn-base64 plain-noreport unsubscribe; do
@@ -136,13 +158,20 @@ expect_eq "stdin with a bad config exits EX_TEMPFAIL" $? 75
 # ---- a busy store: another process holds the record's lock ------------------
 mkdir -p "$T/busy/new" "$T/busy/cur"
 cp "$DATA/dsn-base64.eml" "$T/busy/new/3000.busy"
+sed 's/dsn-basic\.1@/before-busy@/; s/alice@dest\.example/ruth@dest.example/Ig' "$DATA/dsn-basic.eml" \
+    > "$T/busy/new/2999.before"
+sed 's/expanded@/after-busy@/' "$DATA/expanded-from.eml" > "$T/busy/new/3001.after"
 "$PROBE" "$STORE" hold carol@dest.example 30 > "$T/hold.out" 2>&1 &
 HOLDER=$!
 i=0; while [ $i -lt 50 ] && ! grep -qs held "$T/hold.out"; do sleep 0.2; i=$((i + 1)); done
 grep -qs held "$T/hold.out" || fail "the lock holder did not start: $(cat "$T/hold.out")"
 sed -i 's/dsn-base64@/dsn-base64-busy@/' "$T/busy/new/3000.busy"
 run --maildir "$T/busy"; expect_eq "busy store exits EX_TEMPFAIL" $? 75
-expect_eq "message stays while the store is busy" "$(count_files "$T/busy/new")" 1
+[ -e "$T/busy/new/3000.busy" ] && ok "message stays while the store is busy" || fail "busy message gone"
+[ -e "$T/busy/new/3001.after" ] && ok "messages after the busy one stay" || fail "message after the busy one gone"
+[ ! -e "$T/busy/new/2999.before" ] && ok "message before the busy one committed and gone" \
+    || fail "message before the busy one left in the Maildir"
+expect_eq "message before the busy one applied" "$("$PROBE" "$STORE" entry ruth@dest.example | cut -d' ' -f1)" hard-bounce
 run < "$T/busy/new/3000.busy"; expect_eq "busy store on stdin exits EX_TEMPFAIL" $? 75
 # mbox: what was committed before the busy message leaves, the rest stays.
 { for f in "$DATA/vacation.eml" "$T/busy/new/3000.busy" "$DATA/unsubscribe.eml"; do
