@@ -143,5 +143,10 @@ void rcpt_setn(char **field, const char *value, size_t len);
  * (lowercased) if it does not parse.  Returns 0 if it normalized. */
 int rcpt_set_address(char **field, const char *raw);
 void report_clear(BOUNCE_REPORT *report);   /* free recipients, keep nothing */
+/* Drop the recipients after the first `keep` (a detector that gave up). */
+void report_truncate(BOUNCE_REPORT *report, size_t keep);
+/* The first address of an address-list header value ("A <a@x>, b@y",
+ * "a@x (comment)"), normalized into out (ADDR_MAX + 1).  0 or -1. */
+int header_first_address(const char *value, char *out, size_t outlen);
 
 #endif

@@ -9,9 +9,9 @@
  * remote server's response; the enhanced status code.  When the text and
  * the code disagree the more specific one wins (pick_reason()), and where
  * in the SMTP dialogue the server refused changes what the words mean
- * (address_words_reason()): the SMTP command the detector read from the
- * format (rcpt->command), else the phase the text itself tells
- * (smtp_phase()).
+ * (address_words_reason()).  That is rcpt->command alone: the detectors
+ * and detect_report()'s common pass read it from the format or from the
+ * phrases MTAs use to name it (detectors/toolkit.c, smtp_command_in()).
  *
  * The class of a failure does not follow the reply code blindly: a full
  * mailbox is soft even under 552, an unknown user is hard even under 450,
@@ -39,6 +39,35 @@ static bool name_in(const char *name, const char *const *list)
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
+}
+
+/* Case-insensitive substring search (GNU strcasestr). */
+static bool contains_ci(const char *hay, const char *needle)
+{
+    return strcasestr(hay, needle) != NULL;
+}
+
+/*
+ * A lowercased copy of the first bufsize-1 bytes of text, with the
+ * typographic apostrophe U+2019 turned into "'".  The phrases classify
+ * looks for sit in a line or two of explanation: the first kilobyte is
+ * plenty, and strstr() on the copy is much cheaper than case-insensitive
+ * searching.
+ */
+static void lowercase_prefix(const char *text, char *buf, size_t bufsize)
+{
+    size_t w = 0;
+
+    for (const unsigned char *r = (const unsigned char *) text; *r && w + 1 < bufsize; r++) {
+        unsigned char c = *r;
+        if (c == 0xE2 && r[1] == 0x80 && r[2] == 0x99) {
+            buf[w++] = '\'';
+            r += 2;
+            continue;
+        }
+        buf[w++] = (c >= 'A' && c <= 'Z') ? (char) (c - 'A' + 'a') : (char) c;
+    }
+    buf[w] = '\0';
 }
 
 /* Reasons that will go away by themselves: soft whatever the code. */
@@ -155,7 +184,7 @@ static char code_class(const CODES *codes)
 }
 
 /* ------------------------------------------------------------------ */
-/* Where in the SMTP dialogue the server refused, from the response. */
+/* Where in the SMTP dialogue the server refused: the command it answered. */
 
 enum smtp_phase {
     PHASE_UNKNOWN = 0,
@@ -164,79 +193,6 @@ enum smtp_phase {
     PHASE_RCPT,         /* RCPT TO: about the recipient */
     PHASE_DATA,         /* after the content was seen */
 };
-
-typedef struct phase_marker {
-    const char *phrase;     /* lowercase */
-    enum smtp_phase phase;
-} PHASE_MARKER;
-
-/* How MTAs tell the phase in their explanations (Postfix "in reply to",
- * Exim "after", qmail "does not like recipient", Yahoo "[RCPT_TO]"). */
-static const PHASE_MARKER phase_markers[] = {
-    { "in reply to end of data", PHASE_DATA },
-    { "in reply to data", PHASE_DATA },
-    { "after end of data", PHASE_DATA },
-    { "after data", PHASE_DATA },
-    { "failed after i sent the message", PHASE_DATA },
-    { "(data)", PHASE_DATA },
-    { "in reply to rcpt", PHASE_RCPT },
-    { "after rcpt", PHASE_RCPT },
-    { "does not like recipient", PHASE_RCPT },
-    { "[rcpt_to]", PHASE_RCPT },
-    { "in reply to mail from", PHASE_MAIL },
-    { "after mail from", PHASE_MAIL },
-    { "sender was rejected", PHASE_MAIL },
-    { "[mail_from]", PHASE_MAIL },
-    { "refused to talk to me", PHASE_CONNECT },
-    { "after initial connection", PHASE_CONNECT },
-    { "in reply to helo", PHASE_CONNECT },
-    { "in reply to ehlo", PHASE_CONNECT },
-    { "after helo", PHASE_CONNECT },
-    { "after ehlo", PHASE_CONNECT },
-    { "my name was rejected", PHASE_CONNECT },
-};
-
-/* Case-insensitive substring search (GNU strcasestr). */
-static bool contains_ci(const char *hay, const char *needle)
-{
-    return strcasestr(hay, needle) != NULL;
-}
-
-/*
- * A lowercased copy of the first bufsize-1 bytes of text, with the
- * typographic apostrophe U+2019 turned into "'".  The phrases classify
- * looks for sit in a line or two of explanation: the first kilobyte is
- * plenty, and strstr() on the copy is much cheaper than case-insensitive
- * searching.
- */
-static void lowercase_prefix(const char *text, char *buf, size_t bufsize)
-{
-    size_t w = 0;
-
-    for (const unsigned char *r = (const unsigned char *) text; *r && w + 1 < bufsize; r++) {
-        unsigned char c = *r;
-        if (c == 0xE2 && r[1] == 0x80 && r[2] == 0x99) {
-            buf[w++] = '\'';
-            r += 2;
-            continue;
-        }
-        buf[w++] = (c >= 'A' && c <= 'Z') ? (char) (c - 'A' + 'a') : (char) c;
-    }
-    buf[w] = '\0';
-}
-
-static enum smtp_phase smtp_phase(const char *diag)
-{
-    char buf[1024];
-
-    if (diag == NULL)
-        return PHASE_UNKNOWN;
-    lowercase_prefix(diag, buf, sizeof(buf));
-    for (size_t i = 0; i < sizeof(phase_markers) / sizeof(phase_markers[0]); i++)
-        if (strstr(buf, phase_markers[i].phrase) != NULL)
-            return phase_markers[i].phase;
-    return PHASE_UNKNOWN;
-}
 
 /* The phase of the SMTP command a detector read from the format
  * (bounce.h: "CONN", "HELO", "MAIL", "RCPT", "DATA"; EHLO is HELO). */
@@ -256,15 +212,6 @@ static enum smtp_phase command_phase(const char *command)
         if (strcasecmp(command, commands[i].name) == 0)
             return commands[i].phase;
     return PHASE_UNKNOWN;
-}
-
-/* The command the format states wins over what the text suggests: an
- * MTA's explanation may quote an earlier step of the dialogue. */
-static enum smtp_phase phase_of(const BOUNCE_RCPT *rcpt)
-{
-    enum smtp_phase phase = command_phase(rcpt->command);
-
-    return phase != PHASE_UNKNOWN ? phase : smtp_phase(rcpt->diagnostic);
 }
 
 /* ------------------------------------------------------------------ */
@@ -323,7 +270,7 @@ static void response_of(const BOUNCE_RCPT *rcpt, RESPONSE *resp)
 {
     resp->diag = rcpt->diagnostic;
     codes_of(rcpt, &resp->codes);
-    resp->phase = phase_of(rcpt);
+    resp->phase = command_phase(rcpt->command);
     resp->text_reason = rules_reason_for_text(resp->diag);
 }
 
@@ -409,11 +356,41 @@ static const char *address_words_reason(const RESPONSE *resp)
     return "filtered";
 }
 
+/* Reasons about the recipient's address or mailbox. */
+static bool reason_is_about_recipient(const char *reason)
+{
+    return reason != NULL && (name_in(reason, address_reasons) || strcmp(reason, "filtered") == 0);
+}
+
+/* x.5.y: the command or its arguments were wrong (RFC 3463 subject 5). */
+static bool status_about_command(const char *status)
+{
+    return status != NULL && (status[0] == '4' || status[0] == '5') && strncmp(status + 1, ".5.", 3) == 0;
+}
+
+/*
+ * A refusal at connection or HELO time is about our host (blocked), unless
+ * the response says more.  What does not count as more: no reason at all
+ * (a bare 50x reply included); words about an address or mailbox (none
+ * was named yet); and a code that only says the command or its argument
+ * was wrong (x.5.y) with no words to explain it, since HELO's only argument
+ * is our host's name ("501 5.5.4 Invalid HELO name").  Another code (x.7.y
+ * security, x.3.2 not accepting) or words that name the cause ("too many
+ * connections", "no PTR record") stay.
+ */
+static bool refusal_of_our_host(const RESPONSE *resp, const char *reason)
+{
+    if (resp->phase != PHASE_CONNECT)
+        return false;
+    if (reason == NULL || reason_is_about_recipient(reason))
+        return true;
+    return resp->text_reason == NULL && status_about_command(resp->codes.status);
+}
+
 static const char *reason_from_response(const BOUNCE_RCPT *rcpt, const RESPONSE *resp)
 {
     const char *diag = resp->diag;
     const CODES *codes = &resp->codes;
-    enum smtp_phase phase = resp->phase;
     const char *text_reason = resp->text_reason;
     const char *status_reason = rules_reason_for_status(codes->status);
 
@@ -424,23 +401,23 @@ static const char *reason_from_response(const BOUNCE_RCPT *rcpt, const RESPONSE 
         text_reason = address_words_reason(resp);
     const char *reason = pick_reason(text_reason, status_reason);
 
-    if (reason != NULL && (name_in(reason, address_reasons) || strcmp(reason, "filtered") == 0)) {
-        /* A refusal at MAIL FROM is about our sender, one at connection
-         * time about our host: never about the recipient's address. */
-        if (phase == PHASE_MAIL)
-            return "rejected";
-        if (phase == PHASE_CONNECT)
-            return "blocked";
-    }
+    /* A refusal at MAIL FROM is about our sender, never about the
+     * recipient's address. */
+    if (resp->phase == PHASE_MAIL && reason_is_about_recipient(reason))
+        return "rejected";
+    /* Also for a delay warning: a message that waits because our host
+     * was refused keeps that cause, as one waiting on a full mailbox does
+     * (expired is for a warning that names no cause). */
+    if (refusal_of_our_host(resp, reason))
+        return "blocked";
     if (reason != NULL)
         return reason;
 
     if (replycode_says_syntax(codes->replycode))
         return "syntaxerror";
+    /* A warning that names no cause: the message is waiting. */
     if (rcpt->action != NULL && strcmp(rcpt->action, "delayed") == 0)
         return "expired";
-    if (phase == PHASE_CONNECT)
-        return "blocked";
     /* Sisimai's convention: a response nobody understood is "onhold",
      * no response at all is "undefined". */
     return diag != NULL && *diag != '\0' ? "onhold" : "undefined";

@@ -408,8 +408,11 @@ int ingest_batch_add(INGEST_BATCH *batch, const char *name, const char *raw, siz
 {
     struct pending *p = batch_slot(batch);
 
-    if (p == NULL)
-        return sup_err_set(err, SUP_ERR_SOFTWARE, "%s: out of memory", name);
+    if (p == NULL) {
+        *outcome = INGEST_DEFERRED;
+        sup_err_set(err, SUP_ERR_SOFTWARE, "%s: out of memory", name);
+        return 0;
+    }
     *outcome = prepare(batch->ctx, name, raw, len, p, err);
     if (*outcome != INGEST_QUEUED)
         return 0;
@@ -419,7 +422,8 @@ int ingest_batch_add(INGEST_BATCH *batch, const char *name, const char *raw, siz
     if (p->name == NULL || p->decisions == NULL) {
         pending_free(p);
         *outcome = INGEST_DEFERRED;
-        return sup_err_set(err, SUP_ERR_SOFTWARE, "%s: out of memory", name);
+        sup_err_set(err, SUP_ERR_SOFTWARE, "%s: out of memory", name);
+        return 0;
     }
     if (batch->count++ == 0)
         batch->started = g_get_monotonic_time();
@@ -452,22 +456,18 @@ int ingest_message(INGEST_CTX *ctx, const char *name, const char *raw, size_t le
 {
     struct single one = { INGEST_DEFERRED, { SUP_OK, "" } };
     INGEST_BATCH *batch = ingest_batch_new(ctx, single_done, &one);
+    SUP_ERR busy;
 
     if (batch == NULL)
         return sup_err_set(err, SUP_ERR_SOFTWARE, "%s: out of memory", name);
-    if (ingest_batch_add(batch, name, raw, len, NULL, outcome, err) < 0) {
-        ingest_batch_free(batch);
-        return -1;
+    (void) ingest_batch_add(batch, name, raw, len, NULL, outcome, err);
+    if (*outcome == INGEST_QUEUED) {
+        /* The outcome, and the message's own error, come through single_done. */
+        (void) ingest_batch_flush(batch, &busy);
+        *outcome = one.outcome;
+        if (one.outcome == INGEST_DEFERRED)
+            *err = one.err;
     }
-    if (*outcome == INGEST_QUEUED)
-        (void) ingest_batch_flush(batch, err);
     ingest_batch_free(batch);
-    if (*outcome != INGEST_QUEUED)
-        return 0;
-    *outcome = one.outcome;
-    if (one.outcome == INGEST_DEFERRED) {
-        *err = one.err;
-        return -1;
-    }
-    return 0;
+    return *outcome == INGEST_DEFERRED ? -1 : 0;
 }

@@ -21,11 +21,6 @@
 
 struct store;
 
-/* The detectors' text helpers (text_find_status(), rcpt_complete_codes()...)
- * are in detectors/toolkit.h; included here only until the tests that
- * still expect them from this header include it themselves. */
-#include "detectors/toolkit.h"
-
 /* ---- JSON dry-run output (output.c) ---- */
 
 /* One line per recipient; `file` is the name shown ("-" for stdin). */

@@ -72,12 +72,14 @@ static enum sup_err_class errno_class(int e)
 
 /*
  * Read the whole file.  Returns 0; 1 if it is larger than max (not read,
- * *len set to its size); -1 with err set.
+ * *len set to its size); -1 with err set (SUP_ERR_NOTFOUND: there is no
+ * such file, or it is no regular file).  O_NONBLOCK: a FIFO must not hang
+ * the open.
  */
 static int read_file(const char *path, size_t max, char **data, size_t *len, SUP_ERR *err)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     size_t have = 0;
     char *buf;
 
@@ -90,6 +92,10 @@ static int read_file(const char *path, size_t max, char **data, size_t *len, SUP
 
         close(fd);
         return sup_err_set(err, SUP_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return sup_err_set(err, SUP_ERR_NOTFOUND, "%s: not a regular file", path);
     }
     if (max > 0 && (size_t) st.st_size > max) {
         close(fd);
@@ -345,6 +351,8 @@ static int maildir_message(INGEST_CTX *ctx, INGEST_BATCH *batch, const char *pat
     int rc;
 
     rc = read_file(path, max_size(ctx), &data, &len, err);
+    if (rc < 0 && err->cls == SUP_ERR_NOTFOUND)
+        return 0;               /* gone since listed (another run took it), or no message */
     if (rc < 0) {
         stats->failed++;
         return -1;
@@ -442,11 +450,6 @@ int mailbox_process_maildir(INGEST_CTX *ctx, const char *dir, MAILBOX_STATS *sta
             return -1;
         }
         for (size_t i = 0; i < count && !stop; i++) {
-            struct stat st;
-
-            /* Gone since listed (another run took it): not an error. */
-            if (stat(files[i], &st) < 0 || !S_ISREG(st.st_mode))
-                continue;
             if (maildir_message(ctx, batch, files[i], stats, &one) < 0) {
                 note_error(&first, &one);
                 /* The store is busy: leave the rest for the next run too. */

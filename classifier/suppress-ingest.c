@@ -233,10 +233,15 @@ int main(int argc, char **argv)
 
     if (parse_options(argc, argv, &opt) < 0)
         return EX_USAGE;
-    /* Interactive runs and dry runs talk on stderr; a pipe transport logs only. */
+    /* Interactive runs and dry runs talk on stderr.  Under a Postfix pipe
+     * (stdin), warnings and errors go to stderr too: pipe(8) puts the
+     * command's output in its log line and in the bounce of a failed
+     * delivery, the only place an error shows where no syslogd runs. */
     dest = opt.dry_run ? LOG_TO_STDERR : LOG_TO_SYSLOG;
     if (!opt.dry_run && (opt.verbose || opt.check_only || isatty(STDERR_FILENO)))
         dest |= LOG_TO_STDERR;
+    else if (!opt.dry_run && reading_stdin(&opt))
+        dest |= LOG_ERRORS_TO_STDERR;
     log_open("suppress-ingest", dest, LOG_MAIL);
     log_set_verbose(opt.verbose);
 

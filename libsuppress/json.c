@@ -47,15 +47,27 @@ static size_t utf8_sequence_length(const unsigned char *s)
 void json_string(FILE *fp, const char *s)
 {
     const unsigned char *p = (const unsigned char *) s;
+    const unsigned char *run;   /* bytes to write as they are, not written yet */
 
     if (s == NULL) {
         fputs("null", fp);
         return;
     }
     putc('"', fp);
+    run = p;
     while (*p != '\0') {
         size_t len;
 
+        /* Plain text is written in runs: one fwrite, not one call per byte. */
+        if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') {
+            p++;
+            continue;
+        }
+        if (*p >= 0x80 && (len = utf8_sequence_length(p)) > 0) {
+            p += len;
+            continue;
+        }
+        fwrite(run, 1, (size_t) (p - run), fp);
         switch (*p) {
         case '"':
             fputs("\\\"", fp);
@@ -73,18 +85,12 @@ void json_string(FILE *fp, const char *s)
             fputs("\\t", fp);
             break;
         default:
-            if (*p < 0x20 || *p == 0x7f) {
-                fprintf(fp, "\\u%04x", *p);
-            } else if ((len = utf8_sequence_length(p)) == 0) {
-                fprintf(fp, "\\u%04x", *p);
-            } else {
-                fwrite(p, 1, len, fp);
-                p += len;
-                continue;
-            }
+            /* Control characters, and bytes that are not valid UTF-8. */
+            fprintf(fp, "\\u%04x", *p);
         }
-        p++;
+        run = ++p;
     }
+    fwrite(run, 1, (size_t) (p - run), fp);
     putc('"', fp);
 }
 

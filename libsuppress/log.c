@@ -52,6 +52,11 @@ int log_facility_from_name(const char *name)
     return -1;
 }
 
+static bool log_to_stderr(int priority)
+{
+    return (log_dest & LOG_TO_STDERR) || ((log_dest & LOG_ERRORS_TO_STDERR) && priority <= LOG_WARNING);
+}
+
 static void log_emit(int priority, const char *label, const char *fmt, va_list ap)
 {
     char line[2048];
@@ -63,7 +68,7 @@ static void log_emit(int priority, const char *label, const char *fmt, va_list a
             *p = ' ';
     if (log_dest & LOG_TO_SYSLOG)
         syslog(priority, "%s%s", label, line);
-    if (log_dest & LOG_TO_STDERR)
+    if (log_to_stderr(priority))
         fprintf(stderr, "%s: %s%s\n", log_ident, label, line);
 }
 

@@ -9,7 +9,11 @@
 
 #include <stdbool.h>
 
-enum log_dest { LOG_TO_STDERR = 1, LOG_TO_SYSLOG = 2 };
+enum log_dest {
+    LOG_TO_STDERR = 1,
+    LOG_TO_SYSLOG = 2,
+    LOG_ERRORS_TO_STDERR = 4,   /* only warnings and errors on stderr */
+};
 
 void log_open(const char *ident, int dest, int syslog_facility);
 void log_set_verbose(bool verbose);

@@ -492,10 +492,9 @@ static int env_open_dbenv(struct store_env *env, SUP_ERR *err)
         return bdb_fail(env, err, ret, "cannot configure the environment");
     }
     if ((ret = dbenv->open(dbenv, env->dir, flags, 0660)) != 0) {
-        int rc = bdb_fail(env, err, ret, "cannot open the environment");
-
+        (void) bdb_fail(env, err, ret, "cannot open the environment");
         dbenv->close(dbenv, 0);
-        return rc < 0 ? -1 : rc;
+        return -1;
     }
     /* Joining an environment someone else created: use our timeouts too. */
     (void) dbenv->set_timeout(dbenv, LOCK_TIMEOUT_US, DB_SET_LOCK_TIMEOUT);

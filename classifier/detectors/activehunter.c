@@ -57,14 +57,10 @@ static int activehunter_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             error = line;
         }
     }
-    for (size_t r = first; r < report->count; r++) {
+    for (size_t r = first; r < report->count; r++)
         rcpt_set(&report->rcpts[r].diagnostic, error);
-        rcpt_complete_codes(&report->rcpts[r]);
-    }
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_activehunter = { "activehunter", activehunter_match, activehunter_parse };

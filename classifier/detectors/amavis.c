@@ -64,9 +64,7 @@ static int amavis_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     }
     dsn_groups_free(&dsn);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_amavis = { "amavis", amavis_match, amavis_parse };

@@ -26,9 +26,7 @@ static int barracuda_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     report_default_action(report, first, "failed");
     for (size_t i = first; i < report->count; i++)
         report->rcpts[i].reason = "spamdetected";
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_barracuda = { "barracuda", barracuda_match, barracuda_parse };

@@ -63,9 +63,7 @@ static int bigfoot_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             rcpt_set(&rcpt->command, command);
     }
     free(reply);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_bigfoot = { "bigfoot", bigfoot_match, bigfoot_parse };

@@ -72,13 +72,10 @@ static int biglobe_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     for (size_t r = first; r < report->count; r++) {
         rcpt_set(&report->rcpts[r].diagnostic, error.data);
         report->rcpts[r].reason = reason_of(error.data);
-        rcpt_complete_codes(&report->rcpts[r]);
     }
     buf_free(&error);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_biglobe = { "biglobe", biglobe_match, biglobe_parse };

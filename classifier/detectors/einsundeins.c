@@ -44,6 +44,8 @@ static void set_diagnostic(BOUNCE_RCPT *rcpt, TEXT_BUF *text)
     if (text->data == NULL)
         return;
     squeeze_space(text->data);
+    /* "SMTP error from remote server for TEXT command" */
+    rcpt_set_command(rcpt, text->data);
     host = strstr(text->data, "host: ");
     reason = strstr(text->data, " reason: ");
     if (host != NULL && reason != NULL && host < reason) {
@@ -58,15 +60,16 @@ static void set_diagnostic(BOUNCE_RCPT *rcpt, TEXT_BUF *text)
     }
     if (strstr(text->data, "Mail size limit exceeded") != NULL)
         rcpt->reason = "mesgtoobig";
-    rcpt_complete_codes(rcpt);
     buf_free(text);
 }
+
+/* The notice's details begin after the line that starts so. */
+static const char opening[] = "This message was created automatically by mail delivery software";
 
 static int einsundeins_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
     size_t first = report->count;
-    bool started = false;
     BOUNCE_RCPT *rcpt = NULL;
     TEXT_BUF text = { NULL, 0, 0, false };
 
@@ -74,15 +77,10 @@ static int einsundeins_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     if (strstr(msg->text, "--- The header of the original message is following. ---") == NULL
         || lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.count; i++) {
+    for (size_t i = lines_after(&lines, 0, opening); i < lines.count; i++) {
         char *line = lines.line[i];
         size_t len = strlen(line);
 
-        if (!started) {
-            started = after_prefix(line, "This message was created automatically "
-                                     "by mail delivery software");
-            continue;
-        }
         if (after_prefix(line, "--- The header of the original message is following. ---"))
             break;
         /* "general@example.eu" or "xxxx@xxxx.fr:" alone on a line. */
@@ -105,9 +103,7 @@ static int einsundeins_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         set_diagnostic(rcpt, &text);
     buf_free(&text);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_einsundeins = { "einsundeins", einsundeins_match, einsundeins_parse };

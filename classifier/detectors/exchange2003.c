@@ -126,9 +126,7 @@ static int exchange2003_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     buf_free(&diag);
     for (size_t i = first; i < report->count; i++)
         report->rcpts[i].reason = msexch_reason(report->rcpts[i].diagnostic);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_exchange2003 = {

@@ -157,13 +157,9 @@ static int ezweb_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         if (found != NULL && found->status == NULL)
             rcpt_set(&found->status, dsn_value(fields_get(group, "Status")));
     }
-    for (size_t r = first; r < report->count; r++)
-        rcpt_complete_codes(&report->rcpts[r]);
     buf_free(&notice);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_ezweb = { "ezweb", ezweb_match, ezweb_parse };

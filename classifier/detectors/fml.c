@@ -100,9 +100,7 @@ static int fml_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         free(addr);
     }
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_fml = { "fml", fml_match, fml_parse };

@@ -50,10 +50,12 @@ static void finish(BOUNCE_RCPT *rcpt, TEXT_BUF *buf)
     free(text);
 }
 
+/* The notice's details begin after the line that starts so. */
+static const char opening[] = "This message was created automatically by mail delivery software";
+
 static int gmx_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
-    bool started = false;
     size_t first = report->count;
     BOUNCE_RCPT *rcpt = NULL;
     TEXT_BUF buf = { NULL, 0, 0, false };
@@ -62,15 +64,11 @@ static int gmx_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         return 0;
     if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t l = 0; l < lines.count; l++) {
+    for (size_t l = lines_after(&lines, 0, opening); l < lines.count; l++) {
         const char *line = lines.line[l];
         size_t len = strlen(line);
         char addr[320];
 
-        if (!started) {
-            started = after_prefix(line, "This message was created automatically by mail delivery software") != NULL;
-            continue;
-        }
         if (is_end(line))
             break;
         if (len > 2 && ((line[0] == '"' && line[len - 1] == ':') || (line[0] == '<' && line[len - 1] == '>'))
@@ -81,9 +79,12 @@ static int gmx_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             rcpt_set_address(&rcpt->recipient, addr);
             continue;
         }
-        if (rcpt == NULL || is_blank(line)
-            || after_prefix(line, "SMTP error from remote server") != NULL
-            || after_prefix(line, "Reason:") != NULL)
+        if (rcpt != NULL && after_prefix(line, "SMTP error from remote server") != NULL) {
+            /* "... after RCPT command:" */
+            rcpt_set_command(rcpt, line);
+            continue;
+        }
+        if (rcpt == NULL || is_blank(line) || after_prefix(line, "Reason:") != NULL)
             continue;
         if (after_prefix(line, "host: ") != NULL) {
             rcpt_setn(&rcpt->remote_mta, line + 6, len - 6);
@@ -93,9 +94,7 @@ static int gmx_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     }
     lines_free(&lines);
     finish(rcpt, &buf);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_gmx = {

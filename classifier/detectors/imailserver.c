@@ -128,12 +128,8 @@ static int imailserver_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             }
         }
     }
-    for (size_t r = first; r < report->count; r++)
-        rcpt_complete_codes(&report->rcpts[r]);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_imailserver = { "imailserver", imailserver_match, imailserver_parse };

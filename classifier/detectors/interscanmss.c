@@ -80,12 +80,8 @@ static int interscanmss_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             rcpt->reason = NULL;
         }
     }
-    for (size_t r = first; r < report->count; r++)
-        rcpt_complete_codes(&report->rcpts[r]);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_interscanmss = { "interscanmss", interscanmss_match, interscanmss_parse };

@@ -43,7 +43,6 @@ static void finish(BOUNCE_RCPT *rcpt, TEXT_BUF *text)
         return;
     rcpt_set(&rcpt->diagnostic, text->data);
     rcpt->reason = reason_of(text->data);
-    rcpt_complete_codes(rcpt);
     buf_free(text);
 }
 
@@ -91,9 +90,7 @@ static int kddi_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         for (size_t r = first; r < report->count; r++)
             report->rcpts[r].reason = "filtered";
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_kddi = { "kddi", kddi_match, kddi_parse };

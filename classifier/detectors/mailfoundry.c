@@ -83,12 +83,8 @@ static int mailfoundry_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             reason_follows = false;
         }
     }
-    for (size_t r = first; r < report->count; r++)
-        rcpt_complete_codes(&report->rcpts[r]);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_mailfoundry = { "mailfoundry", mailfoundry_match, mailfoundry_parse };

@@ -89,15 +89,12 @@ static int mailmarshalsmtp_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         rcpt_set(&report->rcpts[r].diagnostic, error.data);
         rcpt_set(&report->rcpts[r].remote_mta, remote);
         rcpt_set(&report->rcpts[r].reporting_mta, reporting);
-        rcpt_complete_codes(&report->rcpts[r]);
     }
     free(remote);
     free(reporting);
     buf_free(&error);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_mailmarshalsmtp = {

@@ -46,26 +46,24 @@ static bool problem_line(const char *line, char **addr, const char **text, size_
     return *addr != NULL;
 }
 
+/* The notice's details begin after the line that starts so. */
+static const char opening[] = "--- The following addresses had delivery problems ---";
+
 static int mcafee_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
     size_t first = report->count;
-    bool started = false;
 
     if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.count; i++) {
+    for (size_t i = lines_after(&lines, 0, opening); i < lines.count; i++) {
         const char *line = lines.line[i];
         char *addr;
         const char *text;
         size_t len;
         BOUNCE_RCPT *rcpt;
 
-        if (strstr(line, "--- The following addresses had delivery problems ---")) {
-            started = true;
-            continue;
-        }
-        if (!started || !problem_line(line, &addr, &text, &len))
+        if (!problem_line(line, &addr, &text, &len))
             continue;
         if ((rcpt = report_add(report)) != NULL) {
             rcpt_set_address(&rcpt->recipient, addr);
@@ -85,12 +83,8 @@ static int mcafee_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             continue;
         rcpt_from_dsn(rcpt, group, &msg->dsn_message);
     }
-    for (size_t r = first; r < report->count; r++)
-        rcpt_complete_codes(&report->rcpts[r]);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_mcafee = { "mcafee", mcafee_match, mcafee_parse };

@@ -12,6 +12,8 @@
  *   DATA
  *
  *   -------original message
+ *
+ * The command section names the command the server's reply answered.
  */
 #include "config.h"
 
@@ -32,7 +34,8 @@ static int mfilter_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     TEXT_LINES lines;
     size_t first = report->count;
     TEXT_BUF reply = { NULL, 0, 0, false };
-    enum { ADDRESSES, SERVER, OTHER } section = ADDRESSES;
+    const char *command = NULL;
+    enum { ADDRESSES, SERVER, COMMAND, OTHER } section = ADDRESSES;
 
     if (lines_split(msg->text, &lines) < 0)
         return 0;
@@ -44,6 +47,8 @@ static int mfilter_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             break;
         if (after_prefix(line, "-------server message")) {
             section = SERVER;
+        } else if (after_prefix(line, "-------SMTP command")) {
+            section = COMMAND;
         } else if (after_prefix(line, "-------")) {
             section = OTHER;
         } else if (section == ADDRESSES && is_address_line(line)) {
@@ -55,17 +60,17 @@ static int mfilter_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             }
         } else if (section == SERVER) {
             buf_join_str(&reply, line);
+        } else if (section == COMMAND && command == NULL && !is_blank(line)) {
+            command = smtp_command_named(line);
         }
     }
     for (size_t r = first; r < report->count; r++) {
         rcpt_set(&report->rcpts[r].diagnostic, reply.data);
-        rcpt_complete_codes(&report->rcpts[r]);
+        rcpt_set(&report->rcpts[r].command, command);
     }
     buf_free(&reply);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_mfilter = { "mfilter", mfilter_match, mfilter_parse };

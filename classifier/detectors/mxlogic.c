@@ -76,30 +76,26 @@ static void set_diagnostic(BOUNCE_RCPT *rcpt, TEXT_BUF *text)
     rcpt_set(&rcpt->diagnostic, p);
     if (find_nocase(text->data, "retry timeout exceeded") != NULL)
         rcpt->reason = "expired";
-    rcpt_complete_codes(rcpt);
     buf_free(text);
 }
+
+/* The notice's details begin after the line that starts so. */
+static const char opening[] = "This message was created automatically by mail delivery software.";
 
 static int mxlogic_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
     size_t first = report->count;
-    bool started = false;
     BOUNCE_RCPT *rcpt = NULL;
     TEXT_BUF text = { NULL, 0, 0, false };
 
     if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.count; i++) {
+    for (size_t i = lines_after(&lines, 0, opening); i < lines.count; i++) {
         const char *line = lines.line[i];
         const char *rest;
         char *addr;
 
-        if (!started) {
-            started = after_prefix(line, "This message was created automatically "
-                                     "by mail delivery software.");
-            continue;
-        }
         if (after_prefix(line, "Included is a copy of the message header:")
             || after_prefix(line, "------ This is a copy of the message"))
             break;
@@ -119,9 +115,7 @@ static int mxlogic_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     }
     set_diagnostic(rcpt, &text);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_mxlogic = { "mxlogic", mxlogic_match, mxlogic_parse };

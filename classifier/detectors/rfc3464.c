@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #include "detector.h"
-#include "ingest.h"
+#include "toolkit.h"
 
 /* "dns; mx.example.com" -> "mx.example.com"; "smtp; 550 ..." -> "550 ...". */
 static const char *skip_type_prefix(const char *value)

@@ -10,7 +10,7 @@
  * and an RFC 3464 part with X-SendGrid-* fields, a Diagnostic-Code
  * without a type, and "Action: expired" for a message SendGrid gave up on
  * (rcpts_from_dsn_part() turns that into failed/expired).  The text line
- * gives the remote host.
+ * gives the remote host and the command ("in RCPT TO").
  */
 #include "config.h"
 
@@ -33,8 +33,9 @@ static bool is_sendgrid(const BOUNCE_MSG *msg)
         || fields_get(&msg->dsn_message, "X-SendGrid-QueueID") != NULL;
 }
 
-/* "local:id:<addr> : client-ip : host:[ip] : response" -> remote host. */
-static void remote_from_text(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+/* "local:id:<addr> : client-ip : host:[ip] : response ... in RCPT TO":
+ * the remote host and the command the response answered. */
+static void details_from_text(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
 
@@ -51,6 +52,7 @@ static void remote_from_text(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         if (find_nocase(line, ":<") == NULL || !find_address(line, len, addr, sizeof(addr))
             || (rcpt = report_find(report, 0, addr)) == NULL || rcpt->remote_mta != NULL)
             continue;
+        rcpt_set_command(rcpt, line);
         for (size_t i = 0; i + 3 <= len && n < 4; i++)
             if (strncmp(line + i, " : ", 3) == 0)
                 fields[n++] = line + i + 3;
@@ -73,7 +75,7 @@ static int sendgrid_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 
     if (!is_sendgrid(msg) || (added = rcpts_from_dsn_part(msg, report)) == 0)
         return 0;
-    remote_from_text(msg, report);
+    details_from_text(msg, report);
     report->kind = REPORT_BOUNCE;
     return added;
 }

@@ -210,10 +210,18 @@ static void read_entries(const TEXT_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
     }
 }
 
+/*
+ * The transcript shows the last command sendmail sent before a reply
+ * (">>> RCPT To:<x>"); none before the greeting.  With PIPELINING it sends
+ * the RCPT TOs and DATA at once and shows only ">>> DATA": of the replies
+ * that follow, the last answers DATA and the ones before it the RCPT TOs
+ * ("<<< 550 5.1.1 <x>... User unknown", "<<< 503 5.0.0 Need RCPT").
+ */
 static void read_session(const TEXT_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
 {
     const char *host = NULL;
     const char *command = NULL;
+    SM_REPLY *after_data = NULL;    /* the last reply after ">>> DATA" */
 
     while (*i < lines->count) {
         const char *line = lines->line[*i];
@@ -229,6 +237,9 @@ static void read_session(const TEXT_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
             size_t len;
 
             host = line + 21;
+            /* A reply before any command answered the connection. */
+            command = "CONN";
+            after_data = NULL;
             len = strlen(host);
             /* "mx.example.org.:" */
             while (len > 0 && (host[len - 1] == ':' || host[len - 1] == '.'))
@@ -239,12 +250,17 @@ static void read_session(const TEXT_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
             SM_REPLY *r = joined ? grow(t->replies, t->nreplies, sizeof(*r)) : NULL;
 
             if (r != NULL) {
+                size_t pipelined = after_data != NULL ? (size_t) (after_data - t->replies) : 0;
+
                 t->replies = r;
+                if (after_data != NULL)
+                    t->replies[pipelined].command = "RCPT";
                 r = &t->replies[t->nreplies++];
                 r->first = response_clean(line + 4);    /* NULL is skipped */
                 r->joined = joined;
                 r->host = host;
                 r->command = command;
+                after_data = command != NULL && strcmp(command, "DATA") == 0 ? r : NULL;
                 *i += used;
                 continue;
             }
@@ -252,6 +268,7 @@ static void read_session(const TEXT_LINES *lines, size_t *i, SM_TRANSCRIPT *t)
         } else if (after_prefix(line, ">>> ")) {
             /* The command; the reply that follows says what went wrong. */
             command = smtp_command_in(line);
+            after_data = NULL;
         } else if (parse_note(line, &who, &text)) {
             SM_NOTE *notes = grow(t->notes, t->nnotes, sizeof(*notes));
 
@@ -428,7 +445,6 @@ static void complete(BOUNCE_RCPT *rcpt, const SM_TRANSCRIPT *t, size_t nrcpts,
     /* "Diagnostic-Code: X-Unix; 255": a local delivery program failed. */
     if (mailer_failed)
         rcpt->reason = "mailererror";
-    rcpt_complete_codes(rcpt);
 }
 
 /* Recipients from the transcript alone (no DSN at all). */
@@ -534,9 +550,7 @@ static int sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     dsn_groups_free(&dsn);
     transcript_free(&t);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_sendmail = { "sendmail", sendmail_match, sendmail_parse };

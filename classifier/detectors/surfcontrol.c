@@ -43,25 +43,23 @@ static bool attempt_line(const char *line, const char **ip, size_t *ip_len, cons
     return true;
 }
 
+/* The notice's details begin after the line that starts so. */
+static const char opening[] = "Your message could not be sent.";
+
 static int surfcontrol_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
     size_t first = report->count;
-    bool started = false;
     BOUNCE_RCPT *rcpt = NULL;
 
     if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.count; i++) {
+    for (size_t i = lines_after(&lines, 0, opening); i < lines.count; i++) {
         const char *line = lines.line[i];
         const char *ip;
         size_t ip_len;
         const char *reply;
 
-        if (!started) {
-            started = after_prefix(line, "Your message could not be sent.");
-            continue;
-        }
         if (after_prefix(line, "Addressed To:") && is_address_line(line + 13)) {
             if ((rcpt = report_add(report)) != NULL) {
                 rcpt_set_address(&rcpt->recipient, line + 13);
@@ -80,12 +78,8 @@ static int surfcontrol_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         if (found != NULL && found->status == NULL)
             rcpt_set(&found->status, dsn_value(fields_get(group, "Status")));
     }
-    for (size_t r = first; r < report->count; r++)
-        rcpt_complete_codes(&report->rcpts[r]);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_surfcontrol = { "surfcontrol", surfcontrol_match, surfcontrol_parse };

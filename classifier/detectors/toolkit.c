@@ -73,6 +73,14 @@ const char *find_line(const char *text, const char *prefix)
     return NULL;
 }
 
+size_t lines_after(const TEXT_LINES *lines, size_t from, const char *prefix)
+{
+    for (size_t i = from; i < lines->count; i++)
+        if (after_prefix(skip_blank(lines->line[i]), prefix) != NULL)
+            return i + 1;
+    return lines->count;
+}
+
 /* ---- a one-line text built from pieces ---- */
 
 static bool buf_reserve(TEXT_BUF *buf, size_t more)
@@ -421,6 +429,16 @@ BOUNCE_RCPT *report_find(BOUNCE_REPORT *report, size_t from, const char *addr)
     return found;
 }
 
+int report_finish(BOUNCE_REPORT *report, size_t first)
+{
+    if (report->count <= first)
+        return 0;
+    for (size_t i = first; i < report->count; i++)
+        rcpt_complete_codes(&report->rcpts[i]);
+    report->kind = REPORT_BOUNCE;
+    return (int) (report->count - first);
+}
+
 void report_default_action(BOUNCE_REPORT *report, size_t from, const char *action)
 {
     for (size_t i = from; i < report->count; i++)
@@ -664,20 +682,20 @@ static const struct {
     const char *phrase;
     const char *command;
 } command_phrases[] = {
-    /* Postfix: "(in reply to RCPT TO command)", "refused to talk to me" */
-    { "in reply to RCPT TO command", "RCPT" },
-    { "in reply to MAIL FROM command", "MAIL" },
-    { "in reply to end of DATA command", "DATA" },
-    { "in reply to DATA command", "DATA" },
-    { "in reply to EHLO command", "HELO" },
-    { "in reply to HELO command", "HELO" },
-    { "in reply to LHLO command", "HELO" },
+    /* Postfix: "(in reply to RCPT TO command)", "refused to talk to me";
+     * the MTAs that copy its wording drop "command" or "TO" */
+    { "in reply to RCPT", "RCPT" },
+    { "in reply to MAIL FROM", "MAIL" },
+    { "in reply to end of DATA", "DATA" },
+    { "in reply to DATA", "DATA" },
+    { "in reply to EHLO", "HELO" },
+    { "in reply to HELO", "HELO" },
+    { "in reply to LHLO", "HELO" },
     { "refused to talk to me", "CONN" },
     /* Exim: "SMTP error from remote mail server after RCPT TO:<x>:";
      * GMX: "after RCPT command" */
-    { "after RCPT TO", "RCPT" },
+    { "after RCPT", "RCPT" },
     { "after pipelined RCPT TO", "RCPT" },
-    { "after RCPT command", "RCPT" },
     { "after MAIL FROM", "MAIL" },
     { "after pipelined MAIL FROM", "MAIL" },
     { "after MAIL command", "MAIL" },
@@ -700,8 +718,8 @@ static const struct {
     { "failed on DATA command", "DATA" },
     { "failed after I sent the message", "DATA" },
     { "but greeting failed", "CONN" },
-    { "but my name was rejected", "HELO" },
-    { "but sender was rejected", "MAIL" },
+    { "my name was rejected", "HELO" },
+    { "sender was rejected", "MAIL" },
     { "most progress was RCPT TO", "RCPT" },
     /* DragonFly: "did not like our RCPT TO:" */
     { "did not like our RCPT TO", "RCPT" },
@@ -721,11 +739,21 @@ static const struct {
     /* SendGrid "... 550 5.1.1 <x>... User Unknown  in RCPT TO" */
     { " in RCPT TO", "RCPT" },
     { " in MAIL FROM", "MAIL" },
-    /* X6 "(Error following RCPT command)"; 1&1 "for TEXT command" */
+    /* X6 "(Error following RCPT command)"; 1&1 "SMTP error from remote
+     * server for TEXT command" (TEXT: the message after DATA) */
     { "following RCPT command", "RCPT" },
     { "following MAIL command", "MAIL" },
     { "following DATA command", "DATA" },
+    { "for RCPT command", "RCPT" },
+    { "for MAIL command", "MAIL" },
+    { "for DATA command", "DATA" },
     { "for TEXT command", "DATA" },
+    /* X6 "refused to accept your message (DATA)" */
+    { "message (DATA)", "DATA" },
+    /* Exchange and Office 365: a remote server's refusal of RCPT TO,
+     * "Remote server returned unknown recipient or mailbox unavailable
+     * -> 550 <x>: User unknown" */
+    { "unknown recipient or mailbox unavailable ->", "RCPT" },
     /* IMail Server */
     { "Additional RCPT TO generated following response", "RCPT" },
     { "Server response to MAIL FROM", "MAIL" },
@@ -762,6 +790,26 @@ const char *smtp_command_in(const char *text)
         }
     }
     return command;
+}
+
+const char *smtp_command_named(const char *verb)
+{
+    static const struct {
+        const char *verb;
+        const char *command;
+    } verbs[] = {
+        { "EHLO", "HELO" }, { "HELO", "HELO" }, { "LHLO", "HELO" },
+        { "MAIL", "MAIL" }, { "RCPT", "RCPT" }, { "DATA", "DATA" },
+        { NULL, NULL }
+    };
+    const char *p = verb != NULL ? skip_blank(verb) : NULL;
+
+    if (p == NULL)
+        return NULL;
+    for (size_t i = 0; verbs[i].verb != NULL; i++)
+        if (strncasecmp(p, verbs[i].verb, 4) == 0 && !isalnum((unsigned char) p[4]))
+            return verbs[i].command;
+    return NULL;
 }
 
 void rcpt_set_command(BOUNCE_RCPT *rcpt, const char *text)

@@ -35,6 +35,10 @@ void lines_free(TEXT_LINES *lines);
 /* The first line of text that starts with prefix after blanks: a pointer
  * to the prefix in text, or NULL. */
 const char *find_line(const char *text, const char *prefix);
+/* The index of the line after the first of lines[from..] that starts with
+ * prefix (after blanks), where a format's part of interest begins; the
+ * count when no line does. */
+size_t lines_after(const TEXT_LINES *lines, size_t from, const char *prefix);
 
 /* ---- a one-line text built from pieces ---- */
 
@@ -120,11 +124,12 @@ bool same_address(const char *a, const char *b);
 BOUNCE_RCPT *report_find(BOUNCE_REPORT *report, size_t from, const char *addr);
 /* Set the action of the recipients from index `from` on that have none. */
 void report_default_action(BOUNCE_REPORT *report, size_t from, const char *action);
-/* Drop the recipients after the first `keep` (a detector that gave up; report.c). */
-void report_truncate(BOUNCE_REPORT *report, size_t keep);
-/* The first address of an address-list header value ("A <a@x>, b@y",
- * "a@x (comment)"), normalized into out (ADDR_MAX + 1).  0 or -1 (report.c). */
-int header_first_address(const char *value, char *out, size_t outlen);
+/*
+ * The end of a bounce detector's parse(): complete the codes of the
+ * recipients it added (index `first` on) from their diagnostics, call the
+ * report a bounce if it added any, and return how many: parse()'s result.
+ */
+int report_finish(BOUNCE_REPORT *report, size_t first);
 
 /*
  * Which of a text's `count` per-recipient entries belongs to the index-th
@@ -176,6 +181,10 @@ void rcpt_set_response(BOUNCE_RCPT *rcpt, const char *raw);
 const char *smtp_command_in(const char *text);
 /* Set rcpt->command from smtp_command_in(text), unless it is set already. */
 void rcpt_set_command(BOUNCE_RCPT *rcpt, const char *text);
+/* The command of an SMTP verb a format names as such ("DATA", "RCPT TO",
+ * "EHLO" under m-FILTER's "-------SMTP command"), in bounce.h's names, or
+ * NULL (QUIT, AUTH, no verb). */
+const char *smtp_command_named(const char *verb);
 
 /*
  * Set rcpt->reason to the reason a format's own phrase implies, unless it

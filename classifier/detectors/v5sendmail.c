@@ -10,8 +10,9 @@
  *   550 <mikeneko@example.co.jp>... User unknown
  *
  * Each "NNN <address>... text" line is one failed recipient; the remote
- * server's reply ("<<< ...") just before it is its diagnostic, else the
- * text sendmail wrote.  When no line names an address (a timeout), the
+ * server's reply ("<<< ...") just before it is its diagnostic, and the
+ * command before that (">>> ...") the command it answered; else the
+ * diagnostic is the text sendmail wrote.  When no line names an address (a timeout), the
  * recipient is the To: of the unsent message.
  */
 #include "config.h"
@@ -110,13 +111,15 @@ static char *unsent_to(const TEXT_LINES *lines)
     return NULL;
 }
 
-static void finish(BOUNCE_RCPT *rcpt, const char *reply, const char *code,
-                   const char *text, const char *host)
+static void finish(BOUNCE_RCPT *rcpt, const char *reply, const char *command,
+                   const char *code, const char *text, const char *host)
 {
     char own[4];
 
     if (reply != NULL) {
         rcpt_set(&rcpt->diagnostic, reply);
+        /* the ">>> RCPT To:<x>" the reply answered */
+        rcpt_set(&rcpt->command, command);
     } else {
         rcpt_set(&rcpt->diagnostic, text);
         /* "554 <a@b>... 550 Host unknown": the inner code is the remote's. */
@@ -129,7 +132,6 @@ static void finish(BOUNCE_RCPT *rcpt, const char *reply, const char *code,
     if (reply != NULL)
         rcpt_set(&rcpt->remote_mta, host);
     rcpt_set(&rcpt->action, "failed");
-    rcpt_complete_codes(rcpt);
 }
 
 static int v5sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
@@ -138,6 +140,8 @@ static int v5sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     size_t first = report->count;
     size_t i = 0;
     char *reply = NULL;         /* the remote reply waiting for its recipient */
+    const char *sent = NULL;    /* the command of the last ">>> " line */
+    const char *command = NULL; /* the command reply answered */
     const char *host = NULL;
     const char *general = NULL; /* sendmail's text when no address is named */
     char general_code[4] = "";
@@ -163,11 +167,15 @@ static int v5sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             while (len > 0 && (name[len - 1] == ':' || name[len - 1] == '.'))
                 name[--len] = '\0';
             host = name;
+            sent = NULL;
             free(reply);
             reply = NULL;
+        } else if (after_prefix(line, ">>> ")) {
+            sent = smtp_command_in(line);
         } else if (after_prefix(line, "<<< ")) {
             free(reply);
             reply = reply_join_lines(lines.line, lines.count, i, "<<< ", &used);
+            command = sent;
             if (used > 1)
                 i += used - 1;
         } else if (recipient_line(line, code, &addr, &text)) {
@@ -175,7 +183,7 @@ static int v5sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 
             if (rcpt != NULL) {
                 rcpt_set_address(&rcpt->recipient, addr);
-                finish(rcpt, reply, code, text, host);
+                finish(rcpt, reply, command, code, text, host);
             }
             free(addr);
             free(reply);
@@ -191,7 +199,7 @@ static int v5sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 
         if (rcpt != NULL) {
             rcpt_set_address(&rcpt->recipient, to);
-            finish(rcpt, NULL, general_code[0] ? general_code : NULL, general, host);
+            finish(rcpt, NULL, NULL, general_code[0] ? general_code : NULL, general, host);
         }
         free(to);
     }
@@ -202,9 +210,7 @@ static int v5sendmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     for (size_t r = first; timeout && r < report->count; r++)
         report->rcpts[r].reason = "expired";
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_v5sendmail = { "v5sendmail", v5sendmail_match, v5sendmail_parse };

@@ -40,33 +40,30 @@ static bool error_line(char *line, char **addr, char **error)
     return true;
 }
 
+/* The notice's details begin after the line that starts so. */
+static const char opening[] = "The original message was received at ";
+
 static int x1_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
     size_t first = report->count;
-    bool started = false;
 
     if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.count; i++) {
+    for (size_t i = lines_after(&lines, 0, opening); i < lines.count; i++) {
         char *addr;
         char *error;
         BOUNCE_RCPT *rcpt;
 
-        if (after_prefix(lines.line[i], "The original message was received at "))
-            started = true;
-        if (!started || !error_line(lines.line[i], &addr, &error)
+        if (!error_line(lines.line[i], &addr, &error)
             || (rcpt = report_add(report)) == NULL)
             continue;
         rcpt_set_address(&rcpt->recipient, addr);
         rcpt_set(&rcpt->diagnostic, error);
         rcpt_set(&rcpt->action, "failed");
-        rcpt_complete_codes(rcpt);
     }
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_x1 = { "x1", x1_match, x1_parse };

@@ -48,29 +48,26 @@ static void finish(BOUNCE_RCPT *rcpt, TEXT_BUF *error)
     if (rcpt->diagnostic != NULL
         && find_nocase(rcpt->diagnostic, "this message has been in the queue too long"))
         rcpt->reason = "expired";
-    rcpt_complete_codes(rcpt);
     buf_free(error);
 }
+
+/* The notice's details begin after the line that starts so. */
+static const char opening[] = "Unable to deliver message to the following address";
 
 static int x2_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
     size_t first = report->count;
-    bool started = false;
     BOUNCE_RCPT *rcpt = NULL;
     TEXT_BUF error = { NULL, 0, 0, false };
 
     if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.count; i++) {
+    for (size_t i = lines_after(&lines, 0, opening); i < lines.count; i++) {
         const char *line = lines.line[i];
         const char *start;
         size_t len;
 
-        if (!started) {
-            started = after_prefix(line, "Unable to deliver message to the following address");
-            continue;
-        }
         if (after_prefix(line, "--- Original message follows"))
             break;
         if (address_line(line, &start, &len)) {
@@ -90,9 +87,7 @@ static int x2_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     }
     finish(rcpt, &error);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_x2 = { "x2", x2_match, x2_parse };

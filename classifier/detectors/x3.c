@@ -50,26 +50,23 @@ static const char *smtp_detail(char *line, const char **host)
     return p;
 }
 
+/* The notice's details begin after the line that starts so. */
+static const char opening[] = "This is an automatically generated Delivery Status Notification";
+
 static int x3_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
     size_t first = report->count;
     size_t details = 0;
-    bool started = false;
 
     if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t i = 0; i < lines.count; i++) {
+    for (size_t i = lines_after(&lines, 0, opening); i < lines.count; i++) {
         char *line = lines.line[i];
         const char *p = skip_blank(line);
         const char *text = NULL;
         const char *host = NULL;
 
-        if (!started) {
-            started = after_prefix(p, "This is an automatically generated "
-                                  "Delivery Status Notification");
-            continue;
-        }
         if (p != line && p[0] == '*' && (p[1] == ' ' || p[1] == '\t')
             && is_address_line(p + 2)) {
             BOUNCE_RCPT *rcpt = report_add(report);
@@ -93,6 +90,8 @@ static int x3_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         for (size_t r = first + details; r < report->count; r++) {
             rcpt_set(&report->rcpts[r].diagnostic, text);
             rcpt_set(&report->rcpts[r].remote_mta, host);
+            /* "SMTP:RCPT host ...": the command the reply answered */
+            rcpt_set(&report->rcpts[r].command, smtp_command_in(line));
         }
         if (first + details < report->count)
             details++;
@@ -105,12 +104,8 @@ static int x3_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         if (rcpt != NULL && rcpt->diagnostic == NULL)
             rcpt_from_dsn(rcpt, &msg->dsn_rcpts[g], &msg->dsn_message);
     }
-    for (size_t r = first; r < report->count; r++)
-        rcpt_complete_codes(&report->rcpts[r]);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_x3 = { "x3", x3_match, x3_parse };

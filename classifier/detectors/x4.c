@@ -108,12 +108,8 @@ static int x4_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     if (rcpt != NULL)
         rcpt_set(&rcpt->diagnostic, error.data);
     buf_free(&error);
-    for (size_t r = first; r < report->count; r++)
-        rcpt_complete_codes(&report->rcpts[r]);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_x4 = { "x4", x4_match, x4_parse };

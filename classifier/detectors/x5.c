@@ -39,9 +39,7 @@ static int x5_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     report_default_action(report, first, "failed");
     dsn_groups_free(&dsn);
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_x5 = { "x5", x5_match, x5_parse };

@@ -84,7 +84,8 @@ static void add_recipient(const char *line, BOUNCE_REPORT *report)
     squeeze_space(rcpt->diagnostic);
     server = server_of(line);
     rcpt_set(&rcpt->remote_mta, server);
-    rcpt_complete_codes(rcpt);
+    /* "(Error following RCPT command)", "your message (DATA)" */
+    rcpt_set_command(rcpt, line);
     free(server);
     free(reply);
     free(addr);
@@ -109,9 +110,7 @@ static int x6_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
             add_recipient(lines.line[i], report);
     }
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_x6 = { "x6", x6_match, x6_parse };

@@ -68,25 +68,23 @@ static void finish(BOUNCE_RCPT *rcpt, TEXT_BUF *buf)
     free(text);
 }
 
+/* The notice's details begin after the line that starts so. */
+static const char opening[] = "Sorry, we were unable to deliver your message";
+
 static int yahoo_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
-    bool started = false;
     size_t first = report->count;
     BOUNCE_RCPT *rcpt = NULL;
     TEXT_BUF buf = { NULL, 0, 0, false };
 
     if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t l = 0; l < lines.count; l++) {
+    for (size_t l = lines_after(&lines, 0, opening); l < lines.count; l++) {
         const char *line = lines.line[l];
         size_t len = strlen(line);
         char addr[320];
 
-        if (!started) {
-            started = after_prefix(line, "Sorry, we were unable to deliver your message") != NULL;
-            continue;
-        }
         if (after_prefix(line, "--- Below this line is a copy of the message") != NULL)
             break;
         if (len > 3 && line[0] == '<' && line[len - 1] == ':' && line[len - 2] == '>'
@@ -101,9 +99,7 @@ static int yahoo_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     }
     lines_free(&lines);
     finish(rcpt, &buf);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_yahoo = {

@@ -84,25 +84,23 @@ static void set_zoho_response(BOUNCE_RCPT *rcpt, const char *line, size_t len)
     free(copy);
 }
 
+/* The notice's details begin after the line that starts so. */
+static const char opening[] = "This message was created automatically by mail delivery";
+
 static int zoho_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
-    bool started = false;
     bool warning = false;
     size_t first = report->count;
 
     if (lines_split(msg->text, &lines) < 0)
         return 0;
-    for (size_t l = 0; l < lines.count; l++) {
+    for (size_t l = lines_after(&lines, 0, opening); l < lines.count; l++) {
         const char *line = lines.line[l];
         size_t len = strlen(line);
         char addr[320];
         BOUNCE_RCPT *rcpt;
 
-        if (!started) {
-            started = after_prefix(line, "This message was created automatically by mail delivery") != NULL;
-            continue;
-        }
         if (after_prefix(line, "THIS IS A WARNING MESSAGE ONLY") != NULL)
             warning = true;
         if (!(after_prefix(line, "[Status: ") != NULL && find_nocase(line, "Address:") != NULL)
@@ -116,9 +114,7 @@ static int zoho_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
         set_zoho_response(rcpt, line, len);
     }
     lines_free(&lines);
-    if (report->count > first)
-        report->kind = REPORT_BOUNCE;
-    return (int) (report->count - first);
+    return report_finish(report, first);
 }
 
 const DETECTOR detector_zoho = {

@@ -200,26 +200,71 @@ START_TEST(test_text_and_status)
 END_TEST
 
 /* ---- where in the SMTP dialogue ---------------------------------- */
+/* The command comes from the detector or from the phrase the MTA wrote
+ * (detectors/toolkit.c, smtp_command_in(): tested in check_detectors_a);
+ * here the responses of those examples, with the command so found. */
 START_TEST(test_smtp_phase)
 {
     static const EXAMPLE examples[] = {
         /* after DATA an "unknown user" is a content filter speaking */
-        { NULL, NULL, "550", "host mx.example.org[192.0.2.1] said: 550 Unknown user bob@example.org (in reply to end of DATA command)", CLASS_HARD, "filtered" },
+        { "DATA", NULL, "550", "host mx.example.org[192.0.2.1] said: 550 Unknown user bob@example.org (in reply to end of DATA command)", CLASS_HARD, "filtered" },
         /* at MAIL FROM it is about our sender */
-        { NULL, "5.1.7", "550", "SMTP error from remote mail server after MAIL FROM:<a@example.net>: 550 5.1.7 No such domain example.net", CLASS_HARD, "rejected" },
-        { NULL, "5.1.0", "553", "SMTP error from remote mail server after MAIL FROM:<a@example.net>: 553 5.1.0 example.net does not exist", CLASS_HARD, "rejected" },
+        { "MAIL", "5.1.7", "550", "SMTP error from remote mail server after MAIL FROM:<a@example.net>: 550 5.1.7 No such domain example.net", CLASS_HARD, "rejected" },
+        { "MAIL", "5.1.0", "553", "SMTP error from remote mail server after MAIL FROM:<a@example.net>: 553 5.1.0 example.net does not exist", CLASS_HARD, "rejected" },
         /* at connection time about our host */
-        { NULL, "5.0.0", "501", "Connected to 192.0.2.1 but my name was rejected. Remote host said: 501 5.0.0 Invalid domain name", CLASS_HARD, "blocked" },
-        { NULL, NULL, NULL, "host mx.example.org[192.0.2.1] refused to talk to me: 554 mx.example.org", CLASS_HARD, "blocked" },
-        { NULL, NULL, NULL, "host mx.example.org[192.0.2.1] refused to talk to me: 421 busy", CLASS_SOFT, "blocked" },
+        { "HELO", "5.0.0", "501", "Connected to 192.0.2.1 but my name was rejected. Remote host said: 501 5.0.0 Invalid domain name", CLASS_HARD, "blocked" },
+        { "CONN", NULL, NULL, "host mx.example.org[192.0.2.1] refused to talk to me: 554 mx.example.org", CLASS_HARD, "blocked" },
+        { "CONN", NULL, NULL, "host mx.example.org[192.0.2.1] refused to talk to me: 421 busy", CLASS_SOFT, "blocked" },
         /* at RCPT the user is unknown, also under x.2.1 */
-        { NULL, "5.2.1", "550", "SMTP error from remote mail server after RCPT TO:<bob@example.org>: 550 5.2.1 <bob@example.org>... User Unknown", CLASS_HARD, "userunknown" },
+        { "RCPT", "5.2.1", "550", "SMTP error from remote mail server after RCPT TO:<bob@example.org>: 550 5.2.1 <bob@example.org>... User Unknown", CLASS_HARD, "userunknown" },
     };
     for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
         check_example(&examples[i]);
-    ck_assert_int_eq(smtp_phase(NULL), PHASE_UNKNOWN);
-    ck_assert_int_eq(smtp_phase("550 5.1.1 User unknown"), PHASE_UNKNOWN);
-    ck_assert_int_eq(smtp_phase("550 User unknown (IN REPLY TO RCPT TO COMMAND)"), PHASE_RCPT);
+}
+END_TEST
+
+/* ---- refused at connection or HELO time --------------------------- */
+/* Before MAIL FROM the server has heard of our host alone: a refusal is
+ * "blocked" unless the response says more. */
+START_TEST(test_refused_at_helo)
+{
+    static const EXAMPLE examples[] = {
+        /* a code that only complains about the argument: at HELO that is
+         * our host's name */
+        { "HELO", "5.5.4", "501", "501 5.5.4 Invalid HELO name", CLASS_HARD, "blocked" },
+        { "HELO", NULL, "501", "501 Invalid HELO name", CLASS_HARD, "blocked" },
+        { "CONN", "4.0.0", "421", "421 4.0.0 mx.example.org closing connection", CLASS_SOFT, "blocked" },
+        /* the same complaints after RCPT TO are no refusal of our host */
+        { "RCPT", "5.5.4", "501", "501 5.5.4 Invalid argument", CLASS_SOFT, "systemerror" },
+        { "RCPT", NULL, "501", "501 Invalid argument", CLASS_HARD, "syntaxerror" },
+        /* words or a code that name the cause say more */
+        { "CONN", NULL, "421", "421 Too many connections from your host", CLASS_SOFT, "toomanyconn" },
+        { "CONN", NULL, "550", "550 No PTR record found for 192.0.2.1", CLASS_HARD, "requireptr" },
+        { "HELO", "5.7.1", "550", "550 5.7.1 <a@example.net>... Access denied", CLASS_HARD, "securityerror" },
+        { "CONN", "4.3.2", "421", "421 4.3.2 System not accepting network messages", CLASS_SOFT, "notaccept" },
+        { "CONN", "4.3.5", "421", "421 4.3.5 mx.example.org", CLASS_SOFT, "systemerror" },
+    };
+    for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
+        check_example(&examples[i]);
+}
+END_TEST
+
+/* A delay warning keeps the cause it names; "expired" is for one that
+ * names none (test_delayed). */
+START_TEST(test_delayed_after_helo_refusal)
+{
+    BOUNCE_RCPT r = make_rcpt("delayed", "4.7.0", "421", "421 4.7.0 out.example.org is not welcome here");
+
+    r.command = (char *) "HELO";
+    classify_rcpt(&r, REPORT_BOUNCE);
+    ck_assert_int_eq(r.cls, CLASS_DELAYED);
+    ck_assert_str_eq(r.reason, "blocked");
+
+    /* with no command the same words name no cause */
+    r = make_rcpt("delayed", "4.7.0", "421", "421 4.7.0 out.example.org is not welcome here");
+    classify_rcpt(&r, REPORT_BOUNCE);
+    ck_assert_int_eq(r.cls, CLASS_DELAYED);
+    ck_assert_str_eq(r.reason, "expired");
 }
 END_TEST
 
@@ -480,6 +525,7 @@ static Suite *classify_suite(void)
     tcase_add_test(tc, test_text_and_status);
     tcase_add_test(tc, test_smtp_phase);
     tcase_add_test(tc, test_smtp_command);
+    tcase_add_test(tc, test_refused_at_helo);
     tcase_add_test(tc, test_directory_verdicts);
     tcase_add_test(tc, test_no_information);
     tcase_add_test(tc, test_codes_in_text);
@@ -490,6 +536,7 @@ static Suite *classify_suite(void)
     tcase_add_test(tc, test_autoreply);
     tcase_add_test(tc, test_delivered);
     tcase_add_test(tc, test_delayed);
+    tcase_add_test(tc, test_delayed_after_helo_refusal);
     tcase_add_test(tc, test_detector_reason);
     tcase_add_test(tc, test_classify_report);
     tcase_add_test(tc, test_temporary_reasons);

@@ -205,6 +205,65 @@ START_TEST(test_leading_replycode)
 }
 END_TEST
 
+/* The phrases MTAs use to say which command a response answered: the one
+ * place the stage is read from text (classify.c only reads rcpt->command). */
+START_TEST(test_smtp_command_in)
+{
+    static const struct {
+        const char *text;
+        const char *command;
+    } cases[] = {
+        { "said: 550 Unknown user (in reply to end of DATA command)", "DATA" },
+        { "said: 550 Unknown user (in reply to RCPT TO command)", "RCPT" },
+        { "said: 550 User unknown (IN REPLY TO RCPT TO COMMAND)", "RCPT" },
+        /* the same wording without "command" or "TO" */
+        { "550 Unknown user (in reply to rcpt)", "RCPT" },
+        { "550 Rejected (in reply to end of data)", "DATA" },
+        { "553 Sender unknown (in reply to mail from)", "MAIL" },
+        { "501 Syntax (in reply to ehlo)", "HELO" },
+        { "SMTP error from remote mail server after RCPT TO:<a@example.org>: 550 no", "RCPT" },
+        { "SMTP error from remote mail server after MAIL FROM:<a@example.net>: 553 no", "MAIL" },
+        { "host mx.example.org[192.0.2.1] refused to talk to me: 554 go away", "CONN" },
+        { "Connected to 192.0.2.1 but my name was rejected.", "HELO" },
+        { "Connected to 192.0.2.1 but sender was rejected.", "MAIL" },
+        { "550 Unknown user [RCPT_TO]", "RCPT" },
+        { "SMTP Server <192.0.2.1> refused to accept your message (DATA), with ...", "DATA" },
+        { "550 5.1.351 Remote server returned unknown recipient or mailbox unavailable -> "
+          "550 <a@example.org>: User unknown", "RCPT" },
+        { "SMTP error from remote server for TEXT command, host: mx.example.fr", "DATA" },
+        /* the earliest phrase wins: the text may quote a later step */
+        { "after RCPT TO:<a@example.org>: 550 no (in reply to end of DATA command)", "RCPT" },
+        { "550 5.1.1 User unknown", NULL },
+        { NULL, NULL },
+    };
+    static const struct {
+        const char *verb;
+        const char *command;
+    } verbs[] = {
+        { "DATA", "DATA" }, { " RCPT To:<a@example.org>", "RCPT" }, { "ehlo", "HELO" },
+        { "MAIL FROM:<>", "MAIL" }, { "QUIT", NULL }, { "DATAX", NULL }, { "", NULL },
+        { NULL, NULL },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = smtp_command_in(cases[i].text);
+
+        ck_assert_msg(cases[i].command == NULL ? got == NULL
+                      : got != NULL && strcmp(got, cases[i].command) == 0,
+                      "\"%s\": %s, expected %s", cases[i].text ? cases[i].text : "(null)",
+                      got ? got : "(null)", cases[i].command ? cases[i].command : "(null)");
+    }
+    /* a verb a format names as such (m-FILTER's "-------SMTP command") */
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        const char *got = smtp_command_named(verbs[i].verb);
+
+        ck_assert_msg(verbs[i].command == NULL ? got == NULL
+                      : got != NULL && strcmp(got, verbs[i].command) == 0,
+                      "verb \"%s\": %s", verbs[i].verb ? verbs[i].verb : "(null)",
+                      got ? got : "(null)");
+    }
+}
+END_TEST
+
 START_TEST(test_lines_split)
 {
     TEXT_LINES lines;
@@ -639,6 +698,7 @@ static Suite *detectors_a_suite(void)
     tcase_add_test(util, test_find_status);
     tcase_add_test(util, test_leading_replycode);
     tcase_add_test(util, test_lines_split);
+    tcase_add_test(util, test_smtp_command_in);
     suite_add_tcase(s, util);
 
     tcase_add_test(formats, test_postfix_report);

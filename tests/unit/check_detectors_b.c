@@ -194,7 +194,54 @@ static const EXPECT cases[] = {
       "550 5.2.1 Mailbox disabled", NULL, "mx.example.org" },
     { "surfcontrol.eml", &detector_surfcontrol, 1, 0, "lena@example.org", "failed", NULL, "550",
       "550 lena@example.org... No such user", NULL, "192.0.2.90" },
+    /* Refused at the greeting; a pipelined RCPT TO refused after ">>> DATA". */
+    { "sendmail-pipelined.eml", &detector_sendmail, 2, 0, "oscar@example.net", "failed", "5.7.1", "554",
+      "554 5.7.1 mx1.example.net Service unavailable; client host blocked", NULL, "mx1.example.net" },
+    { "sendmail-pipelined.eml", &detector_sendmail, 2, 1, "nora@example.org", "failed", "5.1.1", "550",
+      "550 5.1.1 <nora@example.org>... User unknown", NULL, "mx.example.org" },
 };
+
+/* ---- the SMTP command the format states ------------------------------ */
+
+typedef struct expect_command {
+    const char *file;
+    const DETECTOR *detector;
+    size_t index;
+    const char *command;        /* bounce.h's name, or NULL: the format says none */
+} EXPECT_COMMAND;
+
+static const EXPECT_COMMAND commands[] = {
+    /* the ">>>" line before the reply */
+    { "sendmail-multiline.eml", &detector_sendmail, 0, "DATA" },
+    { "sendmail-multiline.eml", &detector_sendmail, 1, "RCPT" },
+    /* no ">>>" line: the greeting; ">>> DATA" and two replies: the first
+     * answered the pipelined RCPT TO, the "503 Need RCPT" DATA */
+    { "sendmail-pipelined.eml", &detector_sendmail, 0, "CONN" },
+    { "sendmail-pipelined.eml", &detector_sendmail, 1, "RCPT" },
+    { "v5sendmail.eml", &detector_v5sendmail, 0, "RCPT" },
+    /* sendmail's own line, no server reply */
+    { "v5sendmail.eml", &detector_v5sendmail, 1, NULL },
+    { "mfilter.eml", &detector_mfilter, 0, "DATA" },          /* "-------SMTP command" */
+    { "x3.eml", &detector_x3, 0, "RCPT" },                    /* "SMTP:RCPT host ..." */
+    { "x6.eml", &detector_x6, 0, "RCPT" },                    /* "(Error following RCPT command)" */
+    { "einsundeins.eml", &detector_einsundeins, 0, "RCPT" },  /* "for RCPT command" */
+    { "einsundeins.eml", &detector_einsundeins, 1, NULL },
+};
+
+START_TEST(test_stated_command)
+{
+    const EXPECT_COMMAND *e = &commands[_i];
+    BOUNCE_MSG msg;
+    BOUNCE_REPORT report;
+    char what[256];
+
+    run(e->detector, e->file, &msg, &report);
+    ck_assert_msg(e->index < report.count, "%s: no recipient #%zu", e->file, e->index + 1);
+    snprintf(what, sizeof(what), "%s #%zu command", e->file, e->index + 1);
+    ck_assert_opt_str(report.rcpts[e->index].command, e->command, what);
+    done(&msg, &report);
+}
+END_TEST
 
 START_TEST(test_detector_case)
 {
@@ -448,6 +495,8 @@ static Suite *detectors_b_suite(void)
 
     tcase_add_loop_test(tc, test_detector_case, 0, ncases);
     tcase_add_loop_test(tc, test_detect_report_picks_detector, 0, ncases);
+    tcase_add_loop_test(tc, test_stated_command, 0,
+                        (int) (sizeof(commands) / sizeof(commands[0])));
     tcase_add_test(tc, test_x4_leaves_qmail_alone);
     tcase_add_test(tc, test_sendmail_leaves_v5_alone);
     tcase_add_test(tc, test_no_detector_takes_plain_mail);

@@ -229,6 +229,36 @@ START_TEST(test_gmail_state)
 }
 END_TEST
 
+/* Commands the formats state in their text: GMX "SMTP error from remote
+ * server after RCPT command:", SendGrid "... User Unknown  in RCPT TO". */
+START_TEST(test_stated_command)
+{
+    static const struct {
+        const char *file;
+        size_t index;
+        const char *command;
+    } cases[] = {
+        { "gmx.eml", 0, "RCPT" },
+        { "gmx.eml", 1, NULL },
+        { "sendgrid.eml", 0, "RCPT" },
+        { "sendgrid.eml", 1, NULL },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        BOUNCE_MSG msg;
+        BOUNCE_REPORT report;
+
+        detect_sample(cases[i].file, &msg, &report);
+        ck_assert_msg(cases[i].index < report.count, "%s: no recipient #%zu", cases[i].file,
+                      cases[i].index + 1);
+        check_field(cases[i].file, cases[i].index, "command",
+                    report.rcpts[cases[i].index].command, cases[i].command);
+        report_clear(&report);
+        message_free(&msg);
+    }
+}
+END_TEST
+
 START_TEST(test_sample)
 {
     const struct sample *s = &samples[_i];
@@ -470,6 +500,7 @@ static Suite *detectors_c_suite(void)
     tcase_add_loop_test(tc, test_sample, 0, n);
     tcase_add_loop_test(tc, test_parse_refuses_others, 0, n);
     tcase_add_test(tc, test_gmail_state);
+    tcase_add_test(tc, test_stated_command);
     tcase_add_test(tc, test_complaint_feedback_type);
     tcase_add_test(tc, test_ses_bad_json);
     suite_add_tcase(s, tc);

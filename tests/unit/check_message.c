@@ -24,6 +24,7 @@
 #include "bounce.h"
 #include "classify.h"
 #include "detector.h"
+#include "detectors/toolkit.h"
 #include "ingest.h"
 #include "message.h"
 

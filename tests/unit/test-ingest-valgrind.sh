@@ -12,6 +12,8 @@ INGEST=$top_builddir/classifier/suppress-ingest
 DATA=$srcdir/unit/data/ingest
 CORPUS=$srcdir/corpus/sisimai/eml
 command -v valgrind >/dev/null 2>&1 || { echo "skip: valgrind is not installed"; exit 77; }
+# Valgrind cannot run programs built with AddressSanitizer (./quickstart sanitize).
+[ "${SANITIZED_BUILD:-no}" = yes ] && { echo "skip: sanitizer build (valgrind runs on the plain build)"; exit 77; }
 [ -x "$INGEST" ] || { echo "no $INGEST"; exit 99; }
 
 T=$(mktemp -d /tmp/test-ingest-vg.XXXXXX) || exit 99
