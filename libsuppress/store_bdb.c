@@ -1157,10 +1157,35 @@ static int batch_add(struct scan *sc, const DBT *key, const DBT *data, SUP_ERR *
     return 0;
 }
 
+/*
+ * Open a cursor for a batched walk that resumes at `resume` (the first key
+ * not done by the previous batch) or starts at the first key; key reads
+ * into kbuf.  Returns the first get's flag in *how.
+ */
+static int batch_cursor_open(STORE *st, DB_TXN *tid, int dbi, const unsigned char *resume,
+                             size_t resume_len, DBC **c, DBT *key, DBT *data,
+                             unsigned char *kbuf, size_t kbuf_cap, u_int32_t *how, SUP_ERR *err)
+{
+    int ret;
+
+    if ((ret = st->db[dbi]->cursor(st->db[dbi], tid, c, 0)) != 0)
+        return bdb_fail(st->env, err, ret, db_files[dbi]);
+    memset(data, 0, sizeof(*data));
+    data->flags = DB_DBT_REALLOC;
+    if (resume_len > 0) {
+        memcpy(kbuf, resume, resume_len);
+        dbt_inout(key, kbuf, resume_len, kbuf_cap);
+        *how = DB_SET_RANGE;
+    } else {
+        dbt_out(key, kbuf, kbuf_cap);
+        *how = DB_FIRST;
+    }
+    return 0;
+}
+
 static int op_scan_batch(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
 {
     struct scan *sc = argp;
-    DB *db = st->db[sc->dbi];
     DBC *c;
     DBT key, data;
     unsigned char kbuf[KEY_MAX];
@@ -1168,18 +1193,9 @@ static int op_scan_batch(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
     u_int32_t how;
 
     sc->used = sc->count = 0;
-    if ((ret = db->cursor(db, tid, &c, 0)) != 0)
-        return bdb_fail(st->env, err, ret, db_files[sc->dbi]);
-    memset(&data, 0, sizeof(data));
-    data.flags = DB_DBT_REALLOC;
-    if (sc->resume_len > 0) {
-        memcpy(kbuf, sc->resume, sc->resume_len);
-        dbt_inout(&key, kbuf, sc->resume_len, sizeof(kbuf));
-        how = DB_SET_RANGE;
-    } else {
-        dbt_out(&key, kbuf, sizeof(kbuf));
-        how = DB_FIRST;
-    }
+    if (batch_cursor_open(st, tid, sc->dbi, sc->resume, sc->resume_len, &c, &key, &data, kbuf,
+                          sizeof(kbuf), &how, err) < 0)
+        return -1;
     for (;;) {
         ret = c->get(c, &key, &data, how);
         how = DB_NEXT;
@@ -1775,7 +1791,6 @@ out:
 static int op_purge_pass(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
 {
     struct purge_pass *p = argp;
-    DB *db = st->db[p->dbi];
     unsigned char kbuf[KEY_MAX];
     DBC *c;
     DBT key, data;
@@ -1787,18 +1802,9 @@ static int op_purge_pass(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
     p->done = false;
     p->next_len = p->resume_len;
     memcpy(p->next, p->resume, p->resume_len);
-    if ((ret = db->cursor(db, tid, &c, 0)) != 0)
-        return bdb_fail(st->env, err, ret, db_files[p->dbi]);
-    memset(&data, 0, sizeof(data));
-    data.flags = DB_DBT_REALLOC;
-    if (p->resume_len > 0) {
-        memcpy(kbuf, p->resume, p->resume_len);
-        dbt_inout(&key, kbuf, p->resume_len, sizeof(kbuf));
-        how = DB_SET_RANGE;
-    } else {
-        dbt_out(&key, kbuf, sizeof(kbuf));
-        how = DB_FIRST;
-    }
+    if (batch_cursor_open(st, tid, p->dbi, p->resume, p->resume_len, &c, &key, &data, kbuf,
+                          sizeof(kbuf), &how, err) < 0)
+        return -1;
     for (;;) {
         ret = c->get(c, &key, &data, how);
         how = DB_NEXT;
