@@ -156,6 +156,30 @@ static int ensure_dir(const char *dir, SUP_ERR *err)
     return 0;
 }
 
+/*
+ * The end of every write through a temporary file: make it durable, close
+ * it and rename it to final, so that no half-written file ever appears
+ * there.  On failure the temporary file is removed.  Closes fd either way.
+ */
+static int commit_temp_file(int fd, const char *tmp, const char *final, SUP_ERR *err)
+{
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        int saved = errno;
+
+        (void) close(fd);
+        unlink(tmp);
+        return sup_err_set(err, SUP_ERR_IO, "%s: write error: %s", tmp, strerror(saved));
+    }
+    if (rename(tmp, final) < 0) {
+        int saved = errno;
+
+        unlink(tmp);
+        return sup_err_set(err, errno_class(saved), "%s: cannot rename to %s: %s", tmp, final,
+                           strerror(saved));
+    }
+    return 0;
+}
+
 /* Write data to dir/name through a temporary file, so no half file appears. */
 static int write_new_file(const char *dir, const char *name, const char *data, size_t len,
                           int stream_fd, SUP_ERR *err)
@@ -183,19 +207,7 @@ static int write_new_file(const char *dir, const char *name, const char *data, s
         if (n == 0)
             break;
     }
-    if (fsync(fd) < 0)
-        goto write_error;
-    if (close(fd) < 0) {
-        fd = -1;
-        goto write_error;
-    }
-    fd = -1;
-    if (rename(tmp, final) < 0) {
-        sup_err_set(err, errno_class(errno), "%s: cannot rename to %s: %s", tmp, final, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = 0;
+    rc = commit_temp_file(fd, tmp, final, err);
     goto out;
 write_error:
     sup_err_set(err, SUP_ERR_IO, "%s: write error: %s", tmp, strerror(errno));
@@ -707,19 +719,9 @@ static int mbox_rewrite(const char *path, const struct stat *st, const char *dat
     /* Same owner and mode as the mailbox (ignore EPERM: not root). */
     if (fchown(fd, st->st_uid, st->st_gid) < 0 && errno != EPERM)
         goto write_error;
-    if (fchmod(fd, st->st_mode & 07777) < 0 || fsync(fd) < 0)
+    if (fchmod(fd, st->st_mode & 07777) < 0)
         goto write_error;
-    if (close(fd) < 0) {
-        fd = -1;
-        goto write_error;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        sup_err_set(err, errno_class(errno), "%s: cannot replace the mailbox: %s", path, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = 0;
+    rc = commit_temp_file(fd, tmp, path, err);
     goto out;
 write_error:
     sup_err_set(err, SUP_ERR_IO, "%s: write error: %s", tmp, strerror(errno));
