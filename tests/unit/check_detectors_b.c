@@ -67,16 +67,6 @@ static void run(const DETECTOR *d, const char *name, BOUNCE_MSG *msg, BOUNCE_REP
 }
 
 /* Free the strings of a recipient that is in no report. */
-static void free_rcpt(BOUNCE_RCPT *rcpt)
-{
-    BOUNCE_REPORT alone;
-
-    memset(&alone, 0, sizeof(alone));
-    alone.rcpts = rcpt;
-    alone.count = alone.alloc = 1;
-    report_truncate(&alone, 0);
-}
-
 static void done(BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     report_clear(report);
@@ -355,138 +345,6 @@ START_TEST(test_no_detector_takes_plain_mail)
 }
 END_TEST
 
-/* ---- toolkit.c ------------------------------------------------------- */
-
-/* text_find_status() copied into status, as the tests read it. */
-static bool find_status(const char *text, char status[16])
-{
-    const char *found;
-    size_t len = text_find_status(text, &found);
-
-    if (len == 0 || len >= 16)
-        return false;
-    memcpy(status, found, len);
-    status[len] = '\0';
-    return true;
-}
-
-START_TEST(test_join_reply)
-{
-    char *lines[] = {
-        "<<< 552-5.7.0 This message was blocked because its content",
-        "<<< 552-5.7.0  presents a potential security issue.",
-        "<<< 552 5.7.0 Please visit https://example.com/help",
-        "<<< 503 5.0.0 Need RCPT (recipient)",
-    };
-    size_t used;
-    char *joined = reply_join_lines(lines, 4, 0, "<<< ", &used);
-
-    ck_assert_str_eq(joined, "552 5.7.0 This message was blocked because its content "
-                     "presents a potential security issue. Please visit https://example.com/help");
-    ck_assert_uint_eq(used, 3);
-    free(joined);
-    /* Another code starts another reply. */
-    joined = reply_join_lines(lines, 4, 3, "<<< ", &used);
-    ck_assert_str_eq(joined, "503 5.0.0 Need RCPT (recipient)");
-    ck_assert_uint_eq(used, 1);
-    free(joined);
-    ck_assert_ptr_null(reply_join_lines(lines, 4, 0, ">>> ", &used));
-}
-END_TEST
-
-START_TEST(test_find_status)
-{
-    char status[16];
-
-    ck_assert(find_status("550 5.1.1 <a@example.org>... User unknown", status));
-    ck_assert_str_eq(status, "5.1.1");
-    ck_assert(find_status("over quota (#5.2.2)", status));
-    ck_assert_str_eq(status, "5.2.2");
-    ck_assert(find_status("550 5.7.509 Access denied", status));
-    ck_assert_str_eq(status, "5.7.509");
-    /* Not the tail of an IP address or a version number. */
-    ck_assert(!find_status("host 10.5.1.1 said no", status));
-    ck_assert(!find_status("Exim 4.5.100.2", status));
-    ck_assert(!find_status("nothing here", status));
-}
-END_TEST
-
-START_TEST(test_fill_codes)
-{
-    BOUNCE_RCPT r;
-
-    memset(&r, 0, sizeof(r));
-    rcpt_set(&r.diagnostic, "550-5.1.1 The email account does not exist");
-    rcpt_set(&r.status, "5.0.0");
-    rcpt_complete_codes(&r);
-    ck_assert_str_eq(r.replycode, "550");
-    /* A vague status gives way to the text's code of the same class. */
-    ck_assert_str_eq(r.status, "5.1.1");
-    free_rcpt(&r);
-}
-END_TEST
-
-START_TEST(test_dsn_from_lines)
-{
-    static const char text[] =
-        "Reporting-MTA: dns; mx.example.net\n"
-        "\n"
-        "Final-Recipient: RFC822; one@example.org\n"
-        "Action: failed\n"
-        "Status: 5.1.1\n"
-        "Diagnostic-Code: SMTP; 550 5.1.1 <one@example.org>... User\n"
-        "    unknown\n"
-        "Final-Recipient: RFC822; two@example.org\n"
-        "Original-Recipient: rfc822; alias@example.net\n"
-        "Action: delayed\n"
-        "Status: 4.4.1\n"
-        "Content-Type: message/rfc822\n"
-        "Final-Recipient: RFC822; never@example.org\n";
-    TEXT_LINES lines;
-    DSN_GROUPS dsn;
-    BOUNCE_RCPT r;
-    size_t n;
-
-    ck_assert_int_eq(lines_split(text, &lines), 0);
-    n = dsn_groups_in_lines(&lines, 0, &dsn);
-    ck_assert_uint_eq(n, 2);
-    memset(&r, 0, sizeof(r));
-    rcpt_from_dsn(&r, &dsn.rcpt[0], dsn.per_message);
-    ck_assert_str_eq(r.recipient, "one@example.org");
-    ck_assert_str_eq(r.diagnostic, "550 5.1.1 <one@example.org>... User unknown");
-    ck_assert_str_eq(r.reporting_mta, "mx.example.net");
-    ck_assert_str_eq(r.replycode, "550");
-    ck_assert(!r.forwarded);
-    free_rcpt(&r);
-    memset(&r, 0, sizeof(r));
-    rcpt_from_dsn(&r, &dsn.rcpt[1], dsn.per_message);
-    ck_assert_str_eq(r.recipient, "two@example.org");
-    ck_assert_str_eq(r.original_recipient, "alias@example.net");
-    ck_assert(r.forwarded);
-    ck_assert_str_eq(r.action, "delayed");
-    free_rcpt(&r);
-    dsn_groups_free(&dsn);
-    lines_free(&lines);
-}
-END_TEST
-
-START_TEST(test_addresses)
-{
-    const char *start;
-    size_t len;
-
-    ck_assert(find_angle_address("550 <a.b@example.org>... no", &start, &len));
-    ck_assert_int_eq(strncmp(start, "a.b@example.org", len), 0);
-    ck_assert(!find_angle_address("host <192.0.2.1> said", &start, &len));
-    ck_assert(find_bare_address("errors: neko@example.jp. Reason", &start, &len));
-    ck_assert_int_eq((int) len, (int) strlen("neko@example.jp"));
-    ck_assert(is_address_line("  user@example.org  "));
-    ck_assert(is_address_line("<user@example.org>"));
-    ck_assert(!is_address_line("user@example.org [User unknown]"));
-    ck_assert(!is_address_line("To: user@example.org"));
-}
-END_TEST
-
 static Suite *detectors_b_suite(void)
 {
     Suite *s = suite_create("detectors-b");
@@ -502,11 +360,6 @@ static Suite *detectors_b_suite(void)
     tcase_add_test(tc, test_no_detector_takes_plain_mail);
     suite_add_tcase(s, tc);
     tc = tcase_create("b_util");
-    tcase_add_test(tc, test_join_reply);
-    tcase_add_test(tc, test_find_status);
-    tcase_add_test(tc, test_fill_codes);
-    tcase_add_test(tc, test_dsn_from_lines);
-    tcase_add_test(tc, test_addresses);
     suite_add_tcase(s, tc);
     return s;
 }

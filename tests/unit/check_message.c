@@ -574,47 +574,6 @@ START_TEST(test_header_first_address)
 }
 END_TEST
 
-START_TEST(test_status_in_text)
-{
-    const char *found;
-    char code[4];
-
-    ck_assert_uint_eq(text_find_status("host 10.5.1.1 said: 550 5.1.1 <a@b>... unknown", &found), 5);
-    ck_assert(strncmp(found, "5.1.1", 5) == 0);
-    ck_assert_uint_eq(text_find_status("#5.7.133 RESOLVER.RST", &found), 7);
-    ck_assert_uint_eq(text_find_status("released 2.10.2013 and 1.2.3", &found), 0);
-    ck_assert_uint_eq(text_find_status(NULL, &found), 0);
-    ck_assert(text_leading_replycode(" 552 too big", code));
-    ck_assert_str_eq(code, "552");
-    ck_assert(!text_leading_replycode("5521 no", code));
-    ck_assert(!text_leading_replycode("5.1.1 no", code));
-}
-END_TEST
-
-START_TEST(test_complete_codes)
-{
-    BOUNCE_RCPT r;
-
-    memset(&r, 0, sizeof(r));
-    rcpt_set(&r.status, "5.0.0");
-    rcpt_set(&r.diagnostic, "550 5.1.1 The email account that you tried to reach does not exist");
-    rcpt_complete_codes(&r);
-    ck_assert_str_eq(r.status, "5.1.1");
-    ck_assert_str_eq(r.replycode, "550");
-    /* A specific status is not replaced by what the text says. */
-    rcpt_set(&r.status, "5.2.2");
-    rcpt_complete_codes(&r);
-    ck_assert_str_eq(r.status, "5.2.2");
-    /* Nor by a code of another class. */
-    rcpt_set(&r.status, "4.0.0");
-    rcpt_complete_codes(&r);
-    ck_assert_str_eq(r.status, "4.0.0");
-    free(r.status);
-    free(r.replycode);
-    free(r.diagnostic);
-}
-END_TEST
-
 START_TEST(test_verp_decode)
 {
     char out[ADDR_MAX + 1];
@@ -900,8 +859,6 @@ static Suite *message_suite(void)
     tc = tcase_create("helpers");
     tcase_add_test(tc, test_rcpt_set_address);
     tcase_add_test(tc, test_header_first_address);
-    tcase_add_test(tc, test_status_in_text);
-    tcase_add_test(tc, test_complete_codes);
     tcase_add_test(tc, test_verp_decode);
     suite_add_tcase(s, tc);
 
