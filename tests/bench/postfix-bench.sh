@@ -18,7 +18,10 @@
 #
 # usage: postfix-bench.sh   (as root; from the build tree, or set top_builddir)
 # Environment: ROUNDS (3), SESSIONS (20), MESSAGES (2000), SIZE (1024),
-#              ENTRIES (100000), SINGLE (200 messages of the -s 1 runs, 0 = skip)
+#              ENTRIES (100000), SINGLE (200 messages of the -s 1 runs, 0 = skip),
+#              NULL_MILTER (1 = run tests/bench/null-milter, which only answers
+#              CONTINUE, in place of milter-suppress: the floor of what any
+#              libmilter milter costs here)
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -31,6 +34,7 @@ SINGLE=${SINGLE:-200}
 
 it_require_root
 it_require_tools postfix smtp-source smtp-sink
+[ "${NULL_MILTER:-0}" = 1 ] && MILTER=$top_builddir/tests/bench/null-milter
 it_require_built "$MILTER" "$STORE_TOOL"
 it_init bench
 SINK_DUMP=no
