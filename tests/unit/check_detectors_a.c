@@ -548,10 +548,8 @@ END_TEST
 static Suite *detectors_a_suite(void)
 {
     Suite *s = suite_create("detectors-a");
-    TCase *util = tcase_create("toolkit");
     TCase *formats = tcase_create("formats");
     TCase *claims = tcase_create("claims");
-    suite_add_tcase(s, util);
 
     tcase_add_test(formats, test_postfix_report);
     tcase_add_test(formats, test_postfix_plain_refused_greeting);

@@ -359,8 +359,6 @@ static Suite *detectors_b_suite(void)
     tcase_add_test(tc, test_sendmail_leaves_v5_alone);
     tcase_add_test(tc, test_no_detector_takes_plain_mail);
     suite_add_tcase(s, tc);
-    tc = tcase_create("b_util");
-    suite_add_tcase(s, tc);
     return s;
 }
 
