@@ -1,8 +1,9 @@
 /*
  * store.h: the suppression store, shared by the milter, the ingest and
  * suppressctl.  Like Postfix's dict layer this is the only interface the
- * programs see; store_bdb.c implements it on a Berkeley DB 5.3
- * transactional environment (the milter never calls BDB itself).
+ * programs see; store_env.c and one file per database (store_bdb.h lists
+ * them) implement it on a Berkeley DB 5.3 transactional environment (the
+ * milter never calls BDB itself).
  *
  * The store holds three kinds of data, keyed by normalized address
  * (addr_normalize()):

@@ -2,7 +2,7 @@
  * store_record.c: the versioned tag-length-value encoding of suppression
  * entries and timeline events (format in store_record.h), the names of
  * reasons and event types, and the bounded UTF-8-safe text copy.  Used by
- * store_bdb.c; nothing here touches Berkeley DB.
+ * the store_*.c files; nothing here touches Berkeley DB.
  */
 #include "config.h"
 

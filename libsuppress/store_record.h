@@ -1,6 +1,6 @@
 /*
  * store_record.h: the on-disk encoding of suppression entries and timeline
- * events, private to the store (store_bdb.c) and its tests.
+ * events, private to the store (store_entries.c, store_timeline.c) and its tests.
  *
  * A record is one version byte (STORE_RECORD_VERSION) followed by fields,
  * each one tag byte, a big-endian 16-bit length and that many bytes:

@@ -1,0 +1,253 @@
+/*
+ * store_bdb.h: what the files implementing the store (store.h) on
+ * Berkeley DB share, and nothing the programs see: they include store.h
+ * only.  One file per job, as Postfix's dict_db.c sits beside dict.h:
+ *
+ *   store_env.c       the environment: open, DB_REGISTER recovery, reopen
+ *                     after a panic, the lock watchdog, checkpoints
+ *   store_txn.c       transactions, and store_run_op(), which runs one
+ *                     database operation with retries
+ *   store_scan.c      batched walks over a key range, no lock held while
+ *                     the caller's function runs
+ *   store_entries.c   suppressions.db
+ *   store_timeline.c  events.db
+ *   store_counters.c  counters.db
+ *   store_seen.c      seen.db
+ *   store_purge.c     removing what expired, in every database
+ *
+ * Layout: four B-tree databases in the environment directory.
+ *
+ *   suppressions.db  address                          -> entry record
+ *   events.db        address \0 be64(time) be32(seq)  -> event record
+ *   counters.db      day \0 name                      -> be64 count
+ *   seen.db          message key                      -> be64 time
+ *
+ * Entry and event values are versioned TLV records (store_record.c).
+ * A new database is one more enum store_db value, its file name in
+ * store_db_files (store_env.c) and a file of its own for its operations.
+ */
+#ifndef STORE_BDB_H
+#define STORE_BDB_H
+
+#include <db.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "store.h"
+
+#define AUTO_ATTEMPTS    6      /* tries of an auto-commit call on deadlock */
+#define SEEN_KEY_MAX     1000
+#define KEY_MAX          (SEEN_KEY_MAX + 16)    /* the longest key of any database */
+
+#define OP_PANIC         (-2)   /* the environment needs reopening */
+
+enum store_db {
+    DBI_ENTRIES,
+    DBI_EVENTS,
+    DBI_COUNTERS,
+    DBI_SEEN,
+    DBI_COUNT
+};
+
+/* The database file names, by enum store_db. */
+extern const char *const store_db_files[DBI_COUNT];
+
+/* One per process and environment directory, shared by its STOREs (store_env.c). */
+struct store_env {
+    struct store_env *next;
+    dev_t dev;
+    ino_t ino;
+    pid_t pid;                  /* a forked child must not use its parent's */
+    char *dir;
+    DB_ENV *dbenv;              /* NULL after a failed reopen */
+    /* the lock-timeout watchdog of this dbenv (see store_env.c) */
+    pthread_t watchdog;
+    bool watchdog_running;
+    bool watchdog_stop;
+    pthread_mutex_t watchdog_lock;
+    pthread_cond_t watchdog_wake;
+    atomic_int writers;         /* STOREs not read-only: they checkpoint */
+    int refs;
+    unsigned generation;        /* bumped by every reopen */
+    pthread_rwlock_t lock;      /* calls read-lock; reopen write-locks */
+    STORE *stores;
+};
+
+struct store {
+    struct store_env *env;
+    STORE *next;                /* in env->stores */
+    int flags;
+    uint32_t txn_flags;         /* DB_TXN_WRITE_NOSYNC for STORE_NOSYNC */
+    DB *db[DBI_COUNT];
+};
+
+struct store_txn {
+    STORE *st;
+    DB_TXN *tid;
+    unsigned generation;
+};
+
+/* ---- errors (store_env.c) ------------------------------------------- */
+
+/* Berkeley DB's own last message in this thread, added to our errors;
+ * cleared before each call whose failure we report. */
+extern _Thread_local char store_bdb_msg[256];
+
+/*
+ * Fill err for a failed Berkeley DB call: what we were doing, the store
+ * directory, db_strerror and Berkeley DB's own message.  Returns -1, or
+ * OP_PANIC when the environment must be reopened.
+ */
+int store_bdb_fail(const struct store_env *env, SUP_ERR *err, int ret, const char *what);
+
+/* ---- the environment (store_env.c) ---------------------------------- */
+
+/* Read-lock env for one call, reopening it first if it is down. */
+int store_env_enter(struct store_env *env, unsigned *gen, SUP_ERR *err);
+void store_env_leave(struct store_env *env);
+/* Reopen env after a panic, unless someone did since generation seen_gen. */
+int store_env_reopen(struct store_env *env, unsigned seen_gen, SUP_ERR *err);
+
+/* ---- running an operation (store_txn.c) ----------------------------- */
+
+/*
+ * One database operation: returns >= 0 (the result), -1 with err set, or
+ * OP_PANIC.  store_run_op runs it inside the caller's transaction, or in
+ * its own (writes) / none (reads), retrying deadlocks and a recovered
+ * environment.
+ */
+typedef int (*store_op_fn)(STORE *st, DB_TXN *tid, void *arg, SUP_ERR *err);
+int store_run_op(STORE *st, STORE_TXN *txn, bool writes, store_op_fn fn, void *arg,
+                 SUP_ERR *err);
+
+/* ---- batched walks (store_scan.c) ----------------------------------- */
+
+typedef int (*scan_record_fn)(const unsigned char *key, size_t klen, const unsigned char *data,
+                              size_t dlen, void *ctx, SUP_ERR *err);
+
+/*
+ * Walk keys from start (start_len 0: the first) that begin with its first
+ * prefix_len bytes.  fn returns 0 to go on, > 0 to stop (returned), -1 on
+ * error.
+ */
+int store_scan_range(STORE *st, STORE_TXN *txn, enum store_db dbi, const void *start,
+                     size_t start_len, size_t prefix_len, scan_record_fn fn, void *ctx,
+                     SUP_ERR *err);
+
+/*
+ * Open a cursor for a batched walk that resumes at `resume` (the first key
+ * not done by the previous batch) or starts at the first key; key reads
+ * into kbuf.  Returns the first get's flag in *how.
+ */
+int store_batch_cursor_open(STORE *st, DB_TXN *tid, int dbi, const unsigned char *resume,
+                            size_t resume_len, DBC **c, DBT *key, DBT *data,
+                            unsigned char *kbuf, size_t kbuf_cap, u_int32_t *how, SUP_ERR *err);
+
+/* ---- what one database's code lends another ------------------------- */
+
+/* A non-empty address of at most ADDR_MAX bytes (store_entries.c). */
+int store_check_address(const char *addr, SUP_ERR *err);
+
+/* An event ready to be written (store_timeline.c; an expired entry's purge
+ * writes its "expired" event). */
+struct event_arg {
+    const STORE_EVENT *ev;
+    const unsigned char *value;
+    size_t len;
+    int max_events;
+};
+int store_event_prepare(const STORE_EVENT *ev, struct event_arg *arg, unsigned char *buf,
+                        size_t buflen, SUP_ERR *err);
+int store_event_add_in(STORE *st, DB_TXN *tid, const struct event_arg *arg, SUP_ERR *err);
+
+/*
+ * Purge (store_purge.c): does this record go?  1 yes, 0 no, -1 error.
+ * Each database's file answers for its own records; an expired entry
+ * also records its "expired" event in tid.
+ */
+int store_entry_purgeable(STORE *st, DB_TXN *tid, const DBT *key, const DBT *data, time_t now,
+                          SUP_ERR *err);
+int store_event_purgeable(const DBT *key, time_t cutoff);
+int store_seen_purgeable(const DBT *data, time_t cutoff);
+
+/* ---- byte order ----------------------------------------------------- */
+
+static inline void put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char) v;
+}
+
+static inline uint64_t get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char) (v >> 24);
+    p[1] = (unsigned char) (v >> 16);
+    p[2] = (unsigned char) (v >> 8);
+    p[3] = (unsigned char) v;
+}
+
+static inline uint32_t get_be32(const unsigned char *p)
+{
+    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
+}
+
+/* ---- DBTs ----------------------------------------------------------- */
+
+/*
+ * Input; DB_THREAD wants a memory flag on every key DBT, and with a key
+ * comparator DB->get copies the key it found back into it: for a get the
+ * key must be a writable copy (see dbt_key).
+ */
+static inline void dbt_in(DBT *dbt, const void *data, size_t len)
+{
+    memset(dbt, 0, sizeof(*dbt));
+    dbt->data = (void *) data;
+    dbt->size = dbt->ulen = (u_int32_t) len;
+    dbt->flags = DB_DBT_USERMEM;
+}
+
+static inline void dbt_out(DBT *dbt, void *buf, size_t cap)
+{
+    memset(dbt, 0, sizeof(*dbt));
+    dbt->data = buf;
+    dbt->ulen = (u_int32_t) cap;
+    dbt->flags = DB_DBT_USERMEM;
+}
+
+/* A get's key: copied into buf (at least KEY_MAX bytes), as DB->get writes it. */
+static inline void dbt_key(DBT *dbt, unsigned char *buf, const char *key)
+{
+    size_t len = strnlen(key, KEY_MAX);
+
+    memcpy(buf, key, len);
+    dbt_in(dbt, buf, len);
+}
+
+/* A key holder that is both input (SET_RANGE) and output of a cursor. */
+static inline void dbt_inout(DBT *dbt, void *buf, size_t len, size_t cap)
+{
+    dbt_out(dbt, buf, cap);
+    dbt->size = (u_int32_t) len;
+}
+
+/* Data we do not want copied out. */
+static inline void dbt_none(DBT *dbt)
+{
+    memset(dbt, 0, sizeof(*dbt));
+    dbt->flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
+}
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * store_entries.c: suppressions.db, one record per suppressed address:
+ * store_lookup (the milter's RCPT path), store_get, store_put,
+ * store_delete and store_iterate.
+ */
+#include "config.h"
+
+#include <db.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store.h"
+#include "store_bdb.h"
+#include "store_record.h"
+
+int store_check_address(const char *addr, SUP_ERR *err)
+{
+    size_t len;
+
+    if (addr == NULL || addr[0] == '\0')
+        return sup_err_set(err, SUP_ERR_INPUT, "empty address");
+    len = strnlen(addr, ADDR_MAX + 1);
+    if (len > ADDR_MAX)
+        return sup_err_set(err, SUP_ERR_INPUT, "address longer than %d bytes: %.60s...",
+                           ADDR_MAX, addr);
+    return 0;
+}
+
+struct get_arg {
+    const char *addr;
+    STORE_ENTRY *entry;
+};
+
+/* One DB->get into a stack buffer: the milter's RCPT path. */
+static int op_get(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
+{
+    struct get_arg *arg = argp;
+    unsigned char buf[STORE_RECORD_MAX], kbuf[KEY_MAX];
+    DBT key, data;
+    int ret;
+
+    dbt_key(&key, kbuf, arg->addr);
+    dbt_out(&data, buf, sizeof(buf));
+    /*
+     * Outside a transaction (the milter) read uncommitted: a lookup never
+     * waits for a writer's transaction, so an import or a process that
+     * died holding locks cannot stall RCPT TO.  At worst it sees a
+     * suppression a moment before its transaction commits.
+     */
+    ret = st->db[DBI_ENTRIES]->get(st->db[DBI_ENTRIES], tid, &key, &data,
+                                   tid == NULL ? DB_READ_UNCOMMITTED : 0);
+    if (ret == DB_NOTFOUND)
+        return 0;
+    if (ret == DB_BUFFER_SMALL)
+        return sup_err_set(err, SUP_ERR_IO, "store %s: record of %s is %u bytes, more than %d",
+                           st->env->dir, arg->addr, data.size, STORE_RECORD_MAX);
+    if (ret != 0)
+        return store_bdb_fail(st->env, err, ret, arg->addr);
+    if (store_record_decode_entry(buf, data.size, arg->entry, err) < 0) {
+        sup_err_prefix(err, "store %s: %s", st->env->dir, arg->addr);
+        return -1;
+    }
+    store_copy_text(arg->entry->address, sizeof(arg->entry->address), arg->addr);
+    return 1;
+}
+
+int store_get(STORE *st, STORE_TXN *txn, const char *addr, STORE_ENTRY *entry, SUP_ERR *err)
+{
+    STORE_ENTRY local;
+    struct get_arg arg = { addr, entry != NULL ? entry : &local };
+
+    if (store_check_address(addr, err) < 0)
+        return -1;
+    return store_run_op(st, txn, false, op_get, &arg, err);
+}
+
+int store_lookup(STORE *st, STORE_TXN *txn, const char *addr, time_t now, STORE_ENTRY *entry,
+                 SUP_ERR *err)
+{
+    STORE_ENTRY local;
+    STORE_ENTRY *e = entry != NULL ? entry : &local;
+    int rc = store_get(st, txn, addr, e, err);
+
+    if (rc == 1 && e->expires != 0 && e->expires <= now)
+        return 0;
+    return rc;
+}
+
+static int valid_reason(enum store_reason r)
+{
+    return r >= STORE_REASON_HARD_BOUNCE && r <= STORE_REASON_MANUAL;
+}
+
+struct put_arg {
+    const STORE_ENTRY *entry;
+    const unsigned char *value;
+    size_t len;
+};
+
+static int op_put(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
+{
+    struct put_arg *arg = argp;
+    DBT key, data;
+    int ret;
+
+    dbt_in(&key, arg->entry->address, strlen(arg->entry->address));
+    dbt_in(&data, arg->value, arg->len);
+    if ((ret = st->db[DBI_ENTRIES]->put(st->db[DBI_ENTRIES], tid, &key, &data, 0)) != 0)
+        return store_bdb_fail(st->env, err, ret, arg->entry->address);
+    return 0;
+}
+
+int store_put(STORE *st, STORE_TXN *txn, const STORE_ENTRY *entry, SUP_ERR *err)
+{
+    unsigned char buf[STORE_RECORD_MAX];
+    struct put_arg arg = { entry, buf, 0 };
+
+    if (store_check_address(entry->address, err) < 0)
+        return -1;
+    if (!valid_reason(entry->reason))
+        return sup_err_set(err, SUP_ERR_INPUT, "%s: invalid suppression reason %d",
+                           entry->address, (int) entry->reason);
+    if (store_record_encode_entry(entry, buf, sizeof(buf), &arg.len, err) < 0)
+        return -1;
+    return store_run_op(st, txn, true, op_put, &arg, err);
+}
+
+static int op_delete(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
+{
+    const char *addr = argp;
+    DBT key;
+    int ret;
+
+    dbt_in(&key, addr, strlen(addr));
+    ret = st->db[DBI_ENTRIES]->del(st->db[DBI_ENTRIES], tid, &key, 0);
+    if (ret == DB_NOTFOUND)
+        return 0;
+    if (ret != 0)
+        return store_bdb_fail(st->env, err, ret, addr);
+    return 1;
+}
+
+int store_delete(STORE *st, STORE_TXN *txn, const char *addr, SUP_ERR *err)
+{
+    if (store_check_address(addr, err) < 0)
+        return -1;
+    return store_run_op(st, txn, true, op_delete, (void *) addr, err);
+}
+
+struct entry_iter {
+    store_entry_fn fn;
+    void *ctx;
+    STORE_ENTRY entry;
+};
+
+static int deliver_entry(const unsigned char *key, size_t klen, const unsigned char *data,
+                         size_t dlen, void *ctxp, SUP_ERR *err)
+{
+    struct entry_iter *it = ctxp;
+
+    if (store_record_decode_entry(data, dlen, &it->entry, err) < 0) {
+        sup_err_prefix(err, "%.*s", (int) (klen > ADDR_MAX ? ADDR_MAX : klen), key);
+        return -1;
+    }
+    store_copy_bytes(it->entry.address, sizeof(it->entry.address), (const char *) key, klen);
+    return it->fn(&it->entry, it->ctx);
+}
+
+int store_iterate(STORE *st, store_entry_fn fn, void *ctx, SUP_ERR *err)
+{
+    struct entry_iter *it = malloc(sizeof(*it));
+    int rc;
+
+    if (it == NULL)
+        return sup_err_set(err, SUP_ERR_IO, "out of memory reading the store");
+    it->fn = fn;
+    it->ctx = ctx;
+    rc = store_scan_range(st, NULL, DBI_ENTRIES, "", 0, 0, deliver_entry, it, err);
+    free(it);
+    return rc;
+}
+
+/*
+ * Purge: does this entry go (1), expired at `now'?  Its "expired" event,
+ * dated at the expiry, is written in the same transaction.
+ */
+int store_entry_purgeable(STORE *st, DB_TXN *tid, const DBT *key, const DBT *data, time_t now,
+                          SUP_ERR *err)
+{
+    STORE_ENTRY *e = malloc(sizeof(*e));
+    STORE_EVENT *ev = malloc(sizeof(*ev));
+    unsigned char buf[STORE_RECORD_MAX];
+    struct event_arg arg;
+    int rc = 0;
+
+    if (e == NULL || ev == NULL) {
+        rc = sup_err_set(err, SUP_ERR_IO, "out of memory purging the store");
+        goto out;
+    }
+    if (store_record_decode_entry(data->data, data->size, e, err) < 0) {
+        sup_err_prefix(err, "store %s: %.*s", st->env->dir,
+                       (int) (key->size > ADDR_MAX ? ADDR_MAX : key->size), (char *) key->data);
+        rc = -1;
+        goto out;
+    }
+    if (e->expires == 0 || e->expires > now)
+        goto out;
+    store_copy_bytes(e->address, sizeof(e->address), key->data, key->size);
+    memset(ev, 0, sizeof(*ev));
+    memcpy(ev->address, e->address, sizeof(ev->address));
+    ev->when = e->expires;
+    ev->type = STORE_EV_EXPIRED;
+    store_copy_text(ev->reason, sizeof(ev->reason), store_reason_name(e->reason));
+    store_copy_text(ev->status, sizeof(ev->status), e->status);
+    store_copy_text(ev->actor, sizeof(ev->actor), "purge");
+    store_copy_text(ev->detail, sizeof(ev->detail), e->detail);
+    if (store_event_prepare(ev, &arg, buf, sizeof(buf), err) < 0) {
+        rc = -1;
+        goto out;
+    }
+    arg.max_events = 0;
+    rc = store_event_add_in(st, tid, &arg, err);
+    if (rc == 0)
+        rc = 1;
+out:
+    free(e);
+    free(ev);
+    return rc;
+}

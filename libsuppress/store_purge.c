@@ -1,0 +1,155 @@
+/*
+ * store_purge.c: store_purge, which removes expired suppressions
+ * (recording an "expired" event for each), old events and old message
+ * identities, then checkpoints.
+ */
+#include "config.h"
+
+#include <db.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store.h"
+#include "store_bdb.h"
+
+#define PURGE_SCAN       2000   /* records examined per purge transaction */
+#define PURGE_DELETE     500    /* records removed per purge transaction */
+
+/*
+ * Purge walks a database in short transactions (PURGE_SCAN records looked
+ * at, PURGE_DELETE removed at most), so it never holds many locks or
+ * blocks the milter for long, and a 10-million-entry store does not need a
+ * lock table to match.  The position and the counts of a pass are kept
+ * apart until its commit, so a retried pass starts where the last
+ * committed one ended.
+ */
+struct purge_pass {
+    enum store_db dbi;
+    time_t now;                 /* DBI_ENTRIES: expired when expires <= now */
+    time_t cutoff;              /* events, seen: removed when older */
+    unsigned char resume[KEY_MAX];
+    size_t resume_len;          /* committed position; 0 = start */
+    unsigned char next[KEY_MAX];
+    size_t next_len;            /* position after this pass */
+    unsigned long removed;      /* by this pass */
+    bool done;
+};
+
+/* Should this record go?  Each database's file knows its records. */
+static int purge_record(STORE *st, DB_TXN *tid, struct purge_pass *p, const DBT *key,
+                        const DBT *data, SUP_ERR *err)
+{
+    switch (p->dbi) {
+    case DBI_ENTRIES:
+        return store_entry_purgeable(st, tid, key, data, p->now, err);
+    case DBI_EVENTS:
+        return store_event_purgeable(key, p->cutoff);
+    case DBI_SEEN:
+        return store_seen_purgeable(data, p->cutoff);
+    default:
+        return 0;
+    }
+}
+
+static int op_purge_pass(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
+{
+    struct purge_pass *p = argp;
+    unsigned char kbuf[KEY_MAX];
+    DBC *c;
+    DBT key, data;
+    long scanned = 0;
+    int ret, rc = 0;
+    u_int32_t how;
+
+    p->removed = 0;
+    p->done = false;
+    p->next_len = p->resume_len;
+    memcpy(p->next, p->resume, p->resume_len);
+    if (store_batch_cursor_open(st, tid, p->dbi, p->resume, p->resume_len, &c, &key, &data, kbuf,
+                                sizeof(kbuf), &how, err) < 0)
+        return -1;
+    for (;;) {
+        ret = c->get(c, &key, &data, how);
+        how = DB_NEXT;
+        if (ret == DB_NOTFOUND) {
+            p->done = true;
+            break;
+        }
+        if (ret != 0) {
+            rc = store_bdb_fail(st->env, err, ret, store_db_files[p->dbi]);
+            break;
+        }
+        if (scanned++ >= PURGE_SCAN || p->removed >= PURGE_DELETE) {
+            /* Stop before this key: the next pass starts at it. */
+            memcpy(p->next, kbuf, key.size);
+            p->next_len = key.size;
+            break;
+        }
+        if ((rc = purge_record(st, tid, p, &key, &data, err)) < 0)
+            break;
+        if (rc == 1) {
+            if ((ret = c->del(c, 0)) != 0) {
+                rc = store_bdb_fail(st->env, err, ret, store_db_files[p->dbi]);
+                break;
+            }
+            p->removed++;
+        }
+        rc = 0;
+    }
+    free(data.data);
+    if ((ret = c->close(c)) != 0 && rc == 0)
+        rc = store_bdb_fail(st->env, err, ret, store_db_files[p->dbi]);
+    return rc;
+}
+
+static int purge_db(STORE *st, struct purge_pass *p, unsigned long *removed, SUP_ERR *err)
+{
+    p->resume_len = 0;
+    do {
+        if (store_run_op(st, NULL, true, op_purge_pass, p, err) < 0)
+            return -1;
+        *removed += p->removed;
+        memcpy(p->resume, p->next, p->next_len);
+        p->resume_len = p->next_len;
+    } while (!p->done);
+    return 0;
+}
+
+int store_purge(STORE *st, time_t now, long event_retention, long seen_retention,
+                struct store_purge_result *result, SUP_ERR *err)
+{
+    struct purge_pass *p;
+    struct store_purge_result r = { 0, 0, 0 };
+    int rc = -1;
+
+    if (st->flags & STORE_RDONLY)
+        return sup_err_set(err, SUP_ERR_SOFTWARE, "store %s was opened read-only", st->env->dir);
+    if ((p = calloc(1, sizeof(*p))) == NULL)
+        return sup_err_set(err, SUP_ERR_IO, "out of memory purging the store");
+    p->now = now;
+    p->dbi = DBI_ENTRIES;
+    if (purge_db(st, p, &r.expired_entries, err) < 0)
+        goto out;
+    /* A negative retention (DURATION_NEVER) keeps everything. */
+    if (event_retention >= 0) {
+        p->dbi = DBI_EVENTS;
+        p->cutoff = now - (time_t) event_retention;
+        if (purge_db(st, p, &r.old_events, err) < 0)
+            goto out;
+    }
+    if (seen_retention >= 0) {
+        p->dbi = DBI_SEEN;
+        p->cutoff = now - (time_t) seen_retention;
+        if (purge_db(st, p, &r.old_seen, err) < 0)
+            goto out;
+    }
+    rc = store_checkpoint(st, err);
+out:
+    if (result != NULL)
+        *result = r;
+    free(p);
+    return rc;
+}
