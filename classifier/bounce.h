@@ -1,12 +1,14 @@
 /*
  * bounce.h: the data that flows through suppress-ingest.
  *
- *   mailbox -> message.c (GMime) -> BOUNCE_MSG -> detectors -> BOUNCE_REPORT
- *           -> classify.c (reason, class) -> policy.c -> store
+ *   mailbox/ -> parse/ (GMime) -> BOUNCE_MSG -> detectors/ -> BOUNCE_REPORT
+ *            -> decide/classify.c (reason, class) -> decide/policy.c -> store
  *
  * BOUNCE_MSG is a parsed, decoded view of one bounce or complaint message:
  * detectors read it and never touch GMime.  BOUNCE_REPORT is what they
  * produce: one BOUNCE_RCPT per reported recipient, in message order.
+ * The functions declared here are in parse/fields.c (fields_*, bmsg_*)
+ * and parse/report.c (the rest).
  */
 #ifndef BOUNCE_H
 #define BOUNCE_H

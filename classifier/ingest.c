@@ -4,7 +4,7 @@
  *   raw -> message_parse -> detect_report -> classify_report
  *       -> dry run: print;  else: policy_apply in a store transaction
  *
- * Offers mailbox.c and main() the unit of work: a message either has all
+ * Offers mailbox/ and main() the unit of work: a message either has all
  * its effects committed (and is remembered as seen, so processing it again
  * changes nothing) or none, and the caller learns whether to delete it,
  * quarantine it, or leave it for a retry.  A batch commits many messages
@@ -20,13 +20,13 @@
 
 #include <glib.h>
 
-#include "classify.h"
-#include "detector.h"
+#include "decide/classify.h"
+#include "detectors/detector.h"
 #include "duration.h"
 #include "ingest.h"
 #include "log.h"
-#include "message.h"
-#include "policy.h"
+#include "parse/message.h"
+#include "decide/policy.h"
 #include "store.h"
 
 /* Deadlocked transactions are retried this many times before EX_TEMPFAIL. */

@@ -22,8 +22,8 @@
 #include "conf.h"
 #include "ingest.h"
 #include "log.h"
-#include "mailbox.h"
-#include "message.h"
+#include "mailbox/mailbox.h"
+#include "parse/message.h"
 #include "privs.h"
 #include "store.h"
 

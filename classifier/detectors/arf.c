@@ -24,7 +24,7 @@
 #include "addr.h"
 #include "detector.h"
 #include "toolkit.h"
-#include "message.h"
+#include "parse/message.h"
 
 /* Markers of the human-readable part of non-standard abuse reports. */
 static const char *const abuse_markers[] = {

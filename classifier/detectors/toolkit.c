@@ -14,7 +14,7 @@
 #include <strings.h>
 
 #include "addr.h"
-#include "rules.h"
+#include "decide/rules.h"
 #include "toolkit.h"
 
 /* ---- lines ---- */

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.c"
-#include "rules.c"
+#include "decide/classify.c"
+#include "decide/rules.c"
 
 /* A recipient as a detector would report it (strings not owned: the
  * classifier only reads them). */

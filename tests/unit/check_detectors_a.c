@@ -25,9 +25,9 @@
 #include <gmime/gmime.h>
 
 #include "bounce.h"
-#include "detector.h"
-#include "message.h"
-#include "rules.h"
+#include "detectors/detector.h"
+#include "parse/message.h"
+#include "decide/rules.h"
 #include "detectors/toolkit.h"
 
 extern const DETECTOR detector_postfix;

@@ -18,8 +18,8 @@
 #include <gmime/gmime.h>
 
 #include "bounce.h"
-#include "detector.h"
-#include "message.h"
+#include "detectors/detector.h"
+#include "parse/message.h"
 #include "toolkit.h"
 
 #define DETECTOR_ENTRY(name) extern const DETECTOR detector_##name;

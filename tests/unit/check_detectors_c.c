@@ -18,8 +18,8 @@
 #include <gmime/gmime.h>
 
 #include "bounce.h"
-#include "detector.h"
-#include "message.h"
+#include "detectors/detector.h"
+#include "parse/message.h"
 #include "detectors/formats.h"
 #include "detectors/toolkit.h"
 

@@ -22,11 +22,11 @@
 
 #include "addr.h"
 #include "bounce.h"
-#include "classify.h"
-#include "detector.h"
+#include "decide/classify.h"
+#include "detectors/detector.h"
 #include "detectors/toolkit.h"
 #include "ingest.h"
-#include "message.h"
+#include "parse/message.h"
 
 extern const DETECTOR detector_rfc3464;
 extern const DETECTOR detector_arf;

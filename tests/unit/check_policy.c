@@ -19,7 +19,7 @@
 #include "conf.h"
 #include "duration.h"
 #include "ingest.h"
-#include "policy.h"
+#include "decide/policy.h"
 #include "store.h"
 
 #define DAY (24L * 3600)

@@ -1,5 +1,5 @@
 /*
- * check_rules.c: unit tests of the rule table (classifier/rules.c).
+ * check_rules.c: unit tests of the rule table (classifier/decide/rules.c).
  *
  * Every row of the table is tested through the sample it carries: the
  * sample must reach exactly that row (so no row is dead or shadowed by an
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules.c"
+#include "decide/rules.c"
 
 /* The row a text reaches, as rules_reason_for_text() would find it. */
 static long row_for(const char *text)

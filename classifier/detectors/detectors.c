@@ -28,12 +28,12 @@
 #include "addr.h"
 
 #include "detector.h"
-#include "detectors/toolkit.h"
+#include "toolkit.h"
 
 #define DETECTOR_ENTRY(name) extern const DETECTOR detector_##name;
-#include "detectors/list-c.def"
-#include "detectors/list-b.def"
-#include "detectors/list-a.def"
+#include "list-c.def"
+#include "list-b.def"
+#include "list-a.def"
 #undef DETECTOR_ENTRY
 
 extern const DETECTOR detector_arf;
@@ -44,9 +44,9 @@ extern const DETECTOR detector_fallback;
 #define DETECTOR_ENTRY(name) &detector_##name,
 const DETECTOR *const detectors[] = {
     &detector_arf,
-#include "detectors/list-c.def"
-#include "detectors/list-b.def"
-#include "detectors/list-a.def"
+#include "list-c.def"
+#include "list-b.def"
+#include "list-a.def"
     &detector_rfc3464,
     &detector_autoreply,
     &detector_fallback,
