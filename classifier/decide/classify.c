@@ -11,7 +11,8 @@
  * in the SMTP dialogue the server refused changes what the words mean
  * (address_words_reason()).  That is rcpt->command alone: the detectors
  * and detect_report()'s common pass read it from the format or from the
- * phrases MTAs use to name it (detectors/toolkit.c, smtp_command_in()).
+ * phrases MTAs use to name it (detectors/toolkit/command.c,
+ * smtp_command_in()).
  *
  * The class of a failure does not follow the reply code blindly: a full
  * mailbox is soft even under 552, an unknown user is hard even under 450,

@@ -9,7 +9,16 @@
  * its lines joined into one), and turning RFC 3464 field groups, from the
  * delivery-status part or written inline in the text, into recipients.
  * Nothing here knows a particular MTA: each detector keeps its markers,
- * layouts and phrases.
+ * layouts and phrases.  Everything here is tolerant: bounces are written
+ * by programs of every age, so a helper that does not find what it looks
+ * for says so and never fails on junk.
+ *
+ * The one header detectors include; the code is in toolkit/, by job:
+ *   text.c      lines, one-line texts, strings, header tests
+ *   address.c   addresses, the recipients of a report
+ *   reply.c     reply code, enhanced status, a reply's lines joined
+ *   command.c   the SMTP command a failure answered
+ *   dsn.c       RFC 3464 field groups into recipients
  */
 #ifndef TOOLKIT_H
 #define TOOLKIT_H
@@ -19,7 +28,7 @@
 
 #include "bounce.h"
 
-/* ---- lines ---- */
+/* ---- lines (toolkit/text.c) ---- */
 
 /* A text split into lines (no LF, no trailing CR), writable; one allocation. */
 typedef struct text_lines {
@@ -40,7 +49,7 @@ const char *find_line(const char *text, const char *prefix);
  * count when no line does. */
 size_t lines_after(const TEXT_LINES *lines, size_t from, const char *prefix);
 
-/* ---- a one-line text built from pieces ---- */
+/* ---- a one-line text built from pieces (toolkit/text.c) ---- */
 
 /* A growable string; `failed` is set once an allocation fails. */
 typedef struct text_buf {
@@ -61,7 +70,7 @@ const char *buf_str(const TEXT_BUF *buf);
 char *buf_take(TEXT_BUF *buf);
 void buf_free(TEXT_BUF *buf);
 
-/* ---- strings ---- */
+/* ---- strings (toolkit/text.c) ---- */
 
 /* The text after `prefix` if text starts with it, else NULL (NULL-safe). */
 const char *after_prefix(const char *text, const char *prefix);
@@ -94,7 +103,7 @@ const char *phrase_reason(const PHRASE_REASON *table, const char *text);
  * at host.example.org."): a new string without the final dot, or NULL. */
 char *host_after(const char *line, const char *marker);
 
-/* ---- headers of the bounce ---- */
+/* ---- headers of the bounce (toolkit/text.c) ---- */
 
 /* Does any top-level header `name` (every occurrence) contain needle (case-insensitive)? */
 bool header_contains(const BOUNCE_MSG *msg, const char *name, const char *needle);
@@ -103,7 +112,7 @@ bool header_starts(const BOUNCE_MSG *msg, const char *name, const char *prefix);
 /* Is the first header `name` equal to value (case-insensitive, trimmed)? */
 bool header_is(const BOUNCE_MSG *msg, const char *name, const char *value);
 
-/* ---- addresses ---- */
+/* ---- addresses (toolkit/address.c) ---- */
 
 /* The first "<local@domain>" in s: start (after '<') and length. */
 bool find_angle_address(const char *s, const char **start, size_t *len);
@@ -143,7 +152,7 @@ size_t entry_for_rcpt(const void *entries, size_t count, const BOUNCE_RCPT *rcpt
                       size_t index, size_t total,
                       bool (*is_about)(const void *entries, size_t i, const BOUNCE_RCPT *rcpt));
 
-/* ---- the remote server's reply ---- */
+/* ---- the remote server's reply (toolkit/reply.c, toolkit/command.c) ---- */
 
 /* The first enhanced status code ("5.1.1", "4.7.0") in text, not part of an
  * IP address or a longer number: its length (0 if none), start in *found. */
@@ -193,7 +202,7 @@ const char *smtp_command_named(const char *verb);
  * MTA's summary of the situation.
  */
 void rcpt_reason_unless_rules(BOUNCE_RCPT *rcpt, const char *reason);
-/* ---- RFC 3464 fields ---- */
+/* ---- RFC 3464 fields (toolkit/dsn.c) ---- */
 
 /* A "type; value" field's value without its type ("dns; mx.example" ->
  * "mx.example", "smtp; 550 x" -> "550 x"); NULL stays NULL. */

@@ -15,6 +15,9 @@
  * The quarantine is a plain directory of messages with Maildir-style
  * unique names; next to each, NAME.reason says where it came from, when,
  * and why it was put there.
+ *
+ * One file per source in mailbox/: maildir.c, mbox.c, stdin.c, files.c;
+ * quarantine.c; common.c holds what they share (mailbox_int.h).
  */
 #ifndef MAILBOX_H
 #define MAILBOX_H

@@ -4,6 +4,8 @@
  *
  * Used by ingest.c for every message it reads and by the unit tests.
  * Call g_mime_init() once before the first message_parse().
+ * message_parse() is message.c's (with decode.c, headers.c, dsn_part.c:
+ * message_int.h); the VERP functions are verp.c's.
  */
 #ifndef MESSAGE_H
 #define MESSAGE_H

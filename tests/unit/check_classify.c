@@ -201,7 +201,7 @@ END_TEST
 
 /* ---- where in the SMTP dialogue ---------------------------------- */
 /* The command comes from the detector or from the phrase the MTA wrote
- * (detectors/toolkit.c, smtp_command_in(): tested in check_detectors_a);
+ * (detectors/toolkit/command.c, smtp_command_in(): tested in check_detectors_a);
  * here the responses of those examples, with the command so found. */
 START_TEST(test_smtp_phase)
 {

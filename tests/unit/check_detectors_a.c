@@ -2,7 +2,7 @@
  * check_detectors_a.c: unit tests of the detectors of group a (Postfix,
  * Exim, qmail, Courier, OpenSMTPD, DragonFly Mail Agent, Messaging Server,
  * Domino, Lotus Notes, PowerMTA, Apache James) and of their helpers
- * (detectors/toolkit.c).
+ * (detectors/toolkit/).
  *
  * Each sample in data/detectors/a/ is a small bounce written after the real
  * format.  It goes through the real message parser and the real detector

@@ -1,6 +1,6 @@
 /*
  * check_toolkit.c: unit tests of the detector toolkit
- * (classifier/detectors/toolkit.c): status and reply codes in text,
+ * (classifier/detectors/toolkit/): status and reply codes in text,
  * multi-line replies, the SMTP command phrases, lines, DSN groups read from
  * text, addresses.  The detectors' own tests are check_detectors_{a,b,c}.c.
  */
