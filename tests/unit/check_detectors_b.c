@@ -120,20 +120,21 @@ static const EXPECT cases[] = {
     /* No address line: the To: of the unsent message; the subject says it expired. */
     { "v5sendmail-timeout.eml", &detector_v5sendmail, 1, 0, "grace@slow.example.org", "failed", NULL, "421",
       "Deferred: Connection timed out during user open with slow.example.org", "expired", NULL },
-    { "x1.eml", &detector_x1, 2, 0, "henry@example.co.jp", "failed", NULL, NULL, "User unknown", NULL, NULL },
-    { "x1.eml", &detector_x1, 2, 1, "iris@example.co.jp", "failed", NULL, NULL,
+    { "returnedmail.eml", &detector_returnedmail, 2, 0, "henry@example.co.jp", "failed", NULL, NULL,
+      "User unknown", NULL, NULL },
+    { "returnedmail.eml", &detector_returnedmail, 2, 1, "iris@example.co.jp", "failed", NULL, NULL,
       "Mailbox disk quota exceeded", NULL, NULL },
-    { "x2.eml", &detector_x2, 2, 0, "jack@example.co.jp", "failed", NULL, NULL,
+    { "deliveryfailure.eml", &detector_deliveryfailure, 2, 0, "jack@example.co.jp", "failed", NULL, NULL,
       "This user doesn't have a example.co.jp account (jack@example.co.jp) [0]", NULL, NULL },
-    { "x2.eml", &detector_x2, 2, 1, "kate@example.co.jp", "failed", "4.3.2", NULL,
+    { "deliveryfailure.eml", &detector_deliveryfailure, 2, 1, "kate@example.co.jp", "failed", "4.3.2", NULL,
       "Resources temporarily unavailable, please try again later [#4.3.2]. "
       "I'm not going to try again; this message has been in the queue too long.", "expired", NULL },
-    { "x3.eml", &detector_x3, 1, 0, "liam@example.com", "failed", "5.1.1", "550",
+    { "technicaldetails.eml", &detector_technicaldetails, 1, 0, "liam@example.com", "failed", "5.1.1", "550",
       "550 5.1.1 <liam@example.com>... Mailbox unavailable", NULL, "192.0.2.30" },
-    { "x4.eml", &detector_x4, 1, 0, "mia@example.com", "failed", NULL, NULL,
+    { "qmailclone.eml", &detector_qmailclone, 1, 0, "mia@example.com", "failed", NULL, NULL,
       "child status 100...The e-mail message could not be delivered because the user's mailfolder is full.",
       NULL, NULL },
-    { "x6.eml", &detector_x6, 1, 0, "paul@example.org", "failed", "5.1.1", "550",
+    { "errorsending.eml", &detector_errorsending, 1, 0, "paul@example.org", "failed", "5.1.1", "550",
       "550 5.1.1 No such user", NULL, "mx.example.org" },
     { "activehunter.eml", &detector_activehunter, 1, 0, "quinn@example.jp", "failed", "5.1.1", "550",
       "550 5.1.1 <quinn@example.jp>: Recipient address rejected: User unknown", NULL, NULL },
@@ -212,8 +213,10 @@ static const EXPECT_COMMAND commands[] = {
     /* sendmail's own line, no server reply */
     { "v5sendmail.eml", &detector_v5sendmail, 1, NULL },
     { "mfilter.eml", &detector_mfilter, 0, "DATA" },          /* "-------SMTP command" */
-    { "x3.eml", &detector_x3, 0, "RCPT" },                    /* "SMTP:RCPT host ..." */
-    { "x6.eml", &detector_x6, 0, "RCPT" },                    /* "(Error following RCPT command)" */
+    /* "SMTP:RCPT host ..." */
+    { "technicaldetails.eml", &detector_technicaldetails, 0, "RCPT" },
+    /* "(Error following RCPT command)" */
+    { "errorsending.eml", &detector_errorsending, 0, "RCPT" },
     { "einsundeins.eml", &detector_einsundeins, 0, "RCPT" },  /* "for RCPT command" */
     { "einsundeins.eml", &detector_einsundeins, 1, NULL },
 };
@@ -282,16 +285,16 @@ END_TEST
 
 /* ---- what a detector must not take ---------------------------------- */
 
-/* A genuine qmail bounce has X4's subject but is qmail-send's own. */
-START_TEST(test_x4_leaves_qmail_alone)
+/* A genuine qmail bounce has qmailclone's (X4's) subject but is qmail-send's own. */
+START_TEST(test_qmailclone_leaves_qmail_alone)
 {
     BOUNCE_MSG msg;
     BOUNCE_REPORT report;
 
-    load("x4-qmail.eml", &msg);
+    load("qmailclone-qmail.eml", &msg);
     memset(&report, 0, sizeof(report));
-    ck_assert(detector_x4.match(&msg));
-    ck_assert_int_eq(detector_x4.parse(&msg, &report), 0);
+    ck_assert(detector_qmailclone.match(&msg));
+    ck_assert_int_eq(detector_qmailclone.parse(&msg, &report), 0);
     ck_assert_uint_eq(report.count, 0);
     done(&msg, &report);
 }
@@ -355,7 +358,7 @@ static Suite *detectors_b_suite(void)
     tcase_add_loop_test(tc, test_detect_report_picks_detector, 0, ncases);
     tcase_add_loop_test(tc, test_stated_command, 0,
                         (int) (sizeof(commands) / sizeof(commands[0])));
-    tcase_add_test(tc, test_x4_leaves_qmail_alone);
+    tcase_add_test(tc, test_qmailclone_leaves_qmail_alone);
     tcase_add_test(tc, test_sendmail_leaves_v5_alone);
     tcase_add_test(tc, test_no_detector_takes_plain_mail);
     suite_add_tcase(s, tc);

@@ -75,15 +75,16 @@ static const struct {
     /* Oracle Messaging Server's "Reason:" summaries */
     { "Remote SMTP server has rejected address", "RCPT" },
     { "SMTP transmission failure has occurred", "DATA" },
-    /* X3 "SMTP:RCPT host 192.0.2.8: 553 ..." */
+    /* technicaldetails.c (Sisimai X3) "SMTP:RCPT host 192.0.2.8: 553 ..." */
     { "SMTP:RCPT", "RCPT" },
     { "SMTP:MAIL", "MAIL" },
     { "SMTP:DATA", "DATA" },
     /* SendGrid "... 550 5.1.1 <x>... User Unknown  in RCPT TO" */
     { " in RCPT TO", "RCPT" },
     { " in MAIL FROM", "MAIL" },
-    /* X6 "(Error following RCPT command)"; 1&1 "SMTP error from remote
-     * server for TEXT command" (TEXT: the message after DATA) */
+    /* errorsending.c (Sisimai X6) "(Error following RCPT command)"; 1&1
+     * "SMTP error from remote server for TEXT command" (TEXT: the message
+     * after DATA) */
     { "following RCPT command", "RCPT" },
     { "following MAIL command", "MAIL" },
     { "following DATA command", "DATA" },
@@ -91,7 +92,7 @@ static const struct {
     { "for MAIL command", "MAIL" },
     { "for DATA command", "DATA" },
     { "for TEXT command", "DATA" },
-    /* X6 "refused to accept your message (DATA)" */
+    /* errorsending.c (Sisimai X6) "refused to accept your message (DATA)" */
     { "message (DATA)", "DATA" },
     /* Exchange and Office 365: a remote server's refusal of RCPT TO,
      * "Remote server returned unknown recipient or mailbox unavailable

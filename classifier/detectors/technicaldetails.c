@@ -1,7 +1,8 @@
 /*
- * x3.c: detector for an unnamed MTA Sisimai calls X3: From "Mail Delivery
- * System", Subject "Delivery status notification", a framed notice with the
- * recipients and the technical details:
+ * technicaldetails.c: detector for the "Technical details:" notices of an
+ * unnamed MTA, Sisimai's X3 (Lhost::X3): From "Mail Delivery System",
+ * Subject "Delivery status notification" (lowercase "s": not Gmail's), a
+ * framed notice with the recipients and the technical details:
  *
  *   Delivery to the following recipients failed permanently:
  *
@@ -22,7 +23,7 @@
 #include "toolkit.h"
 #include "detector.h"
 
-static bool x3_match(const BOUNCE_MSG *msg)
+static bool technicaldetails_match(const BOUNCE_MSG *msg)
 {
     const char *from = bmsg_header(msg, "From");
     const char *subject = bmsg_header(msg, "Subject");
@@ -53,7 +54,7 @@ static const char *smtp_detail(char *line, const char **host)
 /* The notice's details begin after the line that starts so. */
 static const char opening[] = "This is an automatically generated Delivery Status Notification";
 
-static int x3_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+static int technicaldetails_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
     size_t first = report->count;
@@ -108,4 +109,4 @@ static int x3_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     return report_finish(report, first);
 }
 
-const DETECTOR detector_x3 = { "x3", x3_match, x3_parse };
+const DETECTOR detector_technicaldetails = { "technicaldetails", technicaldetails_match, technicaldetails_parse };

@@ -1,7 +1,8 @@
 /*
- * x6.c: detector for an unnamed MTA Sisimai calls X6: Subject "There was
- * an error sending your mail", then "N error(s):" and one line per failed
- * recipient in its own words, with the server's reply in brackets:
+ * errorsending.c: detector for the "There was an error sending your mail"
+ * notices of an unnamed MTA, Sisimai's X6 (Lhost::X6): that Subject, then
+ * "N error(s):" and one line per failed recipient in its own words, with
+ * the server's reply in brackets:
  *
  *   SMTP Server <mta.example.jp> rejected recipient <kijitora@example.jp>
  *   (Error following RCPT command). It responded as follows: [550 5.1.1 User unknown]
@@ -21,7 +22,7 @@
 #include "toolkit.h"
 #include "detector.h"
 
-static bool x6_match(const BOUNCE_MSG *msg)
+static bool errorsending_match(const BOUNCE_MSG *msg)
 {
     return header_starts(msg, "Subject", "There was an error sending your mail");
 }
@@ -91,7 +92,7 @@ static void add_recipient(const char *line, BOUNCE_REPORT *report)
     free(addr);
 }
 
-static int x6_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+static int errorsending_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
     size_t first = report->count;
@@ -113,4 +114,4 @@ static int x6_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     return report_finish(report, first);
 }
 
-const DETECTOR detector_x6 = { "x6", x6_match, x6_parse };
+const DETECTOR detector_errorsending = { "errorsending", errorsending_match, errorsending_parse };

@@ -1,7 +1,8 @@
 /*
- * x2.c: detector for an unnamed MTA Sisimai calls X2 (a qmail relative
- * used by large webmail providers): From MAILER-DAEMON@, Subject
- * "Delivery failure" or "failure delivery", and per recipient:
+ * deliveryfailure.c: detector for the "Delivery failure" notices of an
+ * unnamed MTA, Sisimai's X2 (Lhost::X2; a qmail relative used by large
+ * webmail providers): From MAILER-DAEMON@, Subject "Delivery failure" or
+ * "failure delivery", and per recipient:
  *
  *   Unable to deliver message to the following address(es).
  *
@@ -18,7 +19,7 @@
 #include "toolkit.h"
 #include "detector.h"
 
-static bool x2_match(const BOUNCE_MSG *msg)
+static bool deliveryfailure_match(const BOUNCE_MSG *msg)
 {
     return header_contains(msg, "From", "MAILER-DAEMON@")
            && (header_starts(msg, "Subject", "Delivery failure")
@@ -54,7 +55,7 @@ static void finish(BOUNCE_RCPT *rcpt, TEXT_BUF *error)
 /* The notice's details begin after the line that starts so. */
 static const char opening[] = "Unable to deliver message to the following address";
 
-static int x2_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+static int deliveryfailure_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
     size_t first = report->count;
@@ -90,4 +91,4 @@ static int x2_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     return report_finish(report, first);
 }
 
-const DETECTOR detector_x2 = { "x2", x2_match, x2_parse };
+const DETECTOR detector_deliveryfailure = { "deliveryfailure", deliveryfailure_match, deliveryfailure_parse };

@@ -1,8 +1,8 @@
 /*
- * x4.c: detector for qmail clones Sisimai calls X4: Subject "failure
- * notice" (or "Permanent Delivery Failure"), a notice in their own words
- * instead of qmail-send's "Hi. This is the qmail-send program", then
- * qmail's layout:
+ * qmailclone.c: detector for qmail clones, Sisimai's X4 (Lhost::X4):
+ * Subject "failure notice" (or "Permanent Delivery Failure"), a notice in
+ * their own words instead of qmail-send's "Hi. This is the qmail-send
+ * program", then qmail's layout:
  *
  *   <kijitora@example.com>:
  *   child status 100...The e-mail message could not be delivered because ...
@@ -33,7 +33,7 @@ static const char *const openings[] = {
     NULL
 };
 
-static bool x4_match(const BOUNCE_MSG *msg)
+static bool qmailclone_match(const BOUNCE_MSG *msg)
 {
     return header_starts(msg, "Subject", "failure notice")
            || header_starts(msg, "Subject", "Permanent Delivery Failure")
@@ -70,7 +70,7 @@ static char *address_line(const char *line)
     return strndup(start, len);
 }
 
-static int x4_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+static int qmailclone_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
     size_t first = report->count;
@@ -112,4 +112,4 @@ static int x4_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     return report_finish(report, first);
 }
 
-const DETECTOR detector_x4 = { "x4", x4_match, x4_parse };
+const DETECTOR detector_qmailclone = { "qmailclone", qmailclone_match, qmailclone_parse };

@@ -1,9 +1,10 @@
 /*
- * x5.c: detector for a mail filter appliance Sisimai calls X5 (Trend Micro
- * style notifications to "NotificationRecipients"): the bounce of the next
- * MTA, a Sendmail DSN, arrives wrapped as an attached message under a
- * notice of its own whose From is the RFC 2047 encoded "Mail Delivery
- * Subsystem".  The recipients are those of the wrapped DSN.
+ * notificationrecipients.c: detector for a mail filter appliance's
+ * notices To "NotificationRecipients" (Trend Micro style), Sisimai's X5
+ * (Lhost::X5): the bounce of the next MTA, a Sendmail DSN, arrives
+ * wrapped as an attached message under a notice of its own whose From is
+ * the RFC 2047 encoded "Mail Delivery Subsystem".  The recipients are
+ * those of the wrapped DSN.
  */
 #include "config.h"
 
@@ -13,13 +14,13 @@
 #include "toolkit.h"
 #include "detector.h"
 
-static bool x5_match(const BOUNCE_MSG *msg)
+static bool notificationrecipients_match(const BOUNCE_MSG *msg)
 {
     return header_contains(msg, "To", "NotificationRecipients")
            && header_contains(msg, "From", "Mail Delivery Subsystem");
 }
 
-static int x5_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+static int notificationrecipients_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     size_t first = report->count;
     DSN_GROUPS dsn = { NULL, NULL, 0, { NULL, 0 }, NULL, false };
@@ -42,4 +43,6 @@ static int x5_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     return report_finish(report, first);
 }
 
-const DETECTOR detector_x5 = { "x5", x5_match, x5_parse };
+const DETECTOR detector_notificationrecipients = {
+    "notificationrecipients", notificationrecipients_match, notificationrecipients_parse
+};

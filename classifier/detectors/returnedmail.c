@@ -1,7 +1,8 @@
 /*
- * x1.c: detector for an unnamed MTA Sisimai calls X1 (Japanese ISP
- * relays, "Mail2000"): From "Mail Deliver System", Subject "Returned Mail:
- * User unknown", and one line per recipient with its error in brackets:
+ * returnedmail.c: detector for the "Returned Mail: User unknown" notices
+ * of an unnamed MTA (Japanese ISP relays, "Mail2000"), Sisimai's X1
+ * (Lhost::X1): From "Mail Deliver System", Subject "Returned Mail: User
+ * unknown", and one line per recipient with its error in brackets:
  *
  *   ---The following addresses had delivery errors---
  *
@@ -15,7 +16,7 @@
 #include "toolkit.h"
 #include "detector.h"
 
-static bool x1_match(const BOUNCE_MSG *msg)
+static bool returnedmail_match(const BOUNCE_MSG *msg)
 {
     return header_starts(msg, "Subject", "Returned Mail: ")
            && header_contains(msg, "From", "Mail Deliver System");
@@ -43,7 +44,7 @@ static bool error_line(char *line, char **addr, char **error)
 /* The notice's details begin after the line that starts so. */
 static const char opening[] = "The original message was received at ";
 
-static int x1_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
+static int returnedmail_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     TEXT_LINES lines;
     size_t first = report->count;
@@ -66,4 +67,4 @@ static int x1_parse(const BOUNCE_MSG *msg, BOUNCE_REPORT *report)
     return report_finish(report, first);
 }
 
-const DETECTOR detector_x1 = { "x1", x1_match, x1_parse };
+const DETECTOR detector_returnedmail = { "returnedmail", returnedmail_match, returnedmail_parse };
