@@ -29,6 +29,7 @@
 #include "parse/message.h"
 #include "decide/rules.h"
 #include "detectors/toolkit.h"
+#include "sample.h"
 
 extern const DETECTOR detector_postfix;
 extern const DETECTOR detector_exim;
@@ -42,41 +43,13 @@ extern const DETECTOR detector_notes;
 extern const DETECTOR detector_powermta;
 extern const DETECTOR detector_apachejames;
 
-#define DATA_DIR TESTS_SRCDIR "/unit/data/detectors/a/"
+#define DATA_DIR "detectors/a"
 
 /* ---- helpers ---- */
 
-static char *read_sample(const char *name, size_t *len)
-{
-    char path[512];
-    FILE *fp;
-    char *buf;
-    long size;
-
-    snprintf(path, sizeof(path), "%s%s", DATA_DIR, name);
-    fp = fopen(path, "rb");
-    ck_assert_msg(fp != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
-    size = ftell(fp);
-    ck_assert_int_ge(size, 0);
-    rewind(fp);
-    buf = malloc((size_t) size + 1);
-    ck_assert_ptr_nonnull(buf);
-    *len = fread(buf, 1, (size_t) size, fp);
-    buf[*len] = '\0';
-    fclose(fp);
-    return buf;
-}
-
 static void load(const char *name, BOUNCE_MSG *msg)
 {
-    SUP_ERR err;
-    size_t len;
-    char *raw = read_sample(name, &len);
-
-    ck_assert_msg(message_parse(raw, len, name, NULL, NULL, msg, &err) == 0,
-                  "%s: %s", name, err.text);
-    free(raw);
+    sample_parse(DATA_DIR, name, NULL, msg);
 }
 
 /* Run the whole registry over a sample; the report owns its strings. */

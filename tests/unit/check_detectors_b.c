@@ -21,39 +21,19 @@
 #include "detectors/detector.h"
 #include "parse/message.h"
 #include "toolkit.h"
+#include "sample.h"
 
 #define DETECTOR_ENTRY(name) extern const DETECTOR detector_##name;
 #include "detectors/list-b.def"
 #undef DETECTOR_ENTRY
 
-#define DATA_DIR TESTS_SRCDIR "/unit/data/detectors/b/"
+#define DATA_DIR "detectors/b"
 
 /* ---- loading samples ------------------------------------------------ */
 
 static void load(const char *name, BOUNCE_MSG *msg)
 {
-    char path[512];
-    FILE *fp;
-    char *raw;
-    long size;
-    SUP_ERR err;
-    MESSAGE_LIMITS limits = { 0, 0 };
-
-    snprintf(path, sizeof(path), "%s%s", DATA_DIR, name);
-    fp = fopen(path, "rb");
-    ck_assert_msg(fp != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
-    size = ftell(fp);
-    ck_assert_int_ge(size, 0);
-    rewind(fp);
-    raw = malloc((size_t) size + 1);
-    ck_assert_ptr_nonnull(raw);
-    ck_assert_uint_eq(fread(raw, 1, (size_t) size, fp), (size_t) size);
-    raw[size] = '\0';
-    fclose(fp);
-    ck_assert_msg(message_parse(raw, (size_t) size, name, NULL, &limits, msg, &err) == 0,
-                  "%s: %s", name, err.text);
-    free(raw);
+    sample_parse(DATA_DIR, name, NULL, msg);
 }
 
 /* Run one detector over a sample: it must match and report. */

@@ -22,8 +22,9 @@
 #include "parse/message.h"
 #include "detectors/formats.h"
 #include "detectors/toolkit.h"
+#include "sample.h"
 
-#define DATA_DIR TESTS_SRCDIR "/unit/data/detectors/c/"
+#define DATA_DIR "detectors/c"
 
 /* What one reported recipient must look like; NULL = must be NULL, "*" =
  * not checked.  diag is a substring the diagnostic must contain. */
@@ -165,34 +166,11 @@ static const struct sample samples[] = {
           "No valid recipients for this MM", NULL, NULL } } },
 };
 
-static char *read_sample(const char *name, size_t *len)
-{
-    char path[1024];
-    FILE *fp;
-    char *buf;
-    long size;
-
-    snprintf(path, sizeof(path), "%s%s", DATA_DIR, name);
-    fp = fopen(path, "rb");
-    ck_assert_msg(fp != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
-    size = ftell(fp);
-    ck_assert(size >= 0);
-    rewind(fp);
-    buf = malloc((size_t) size + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t) size, fp), (size_t) size);
-    buf[size] = '\0';
-    fclose(fp);
-    *len = (size_t) size;
-    return buf;
-}
-
 /* Parse a sample and run the detector chain over it. */
 static void detect_sample(const char *name, BOUNCE_MSG *msg, BOUNCE_REPORT *report)
 {
     size_t len;
-    char *raw = read_sample(name, &len);
+    char *raw = sample_read(DATA_DIR, name, &len);
     SUP_ERR err;
 
     ck_assert_msg(message_parse(raw, len, name, NULL, NULL, msg, &err) == 0,

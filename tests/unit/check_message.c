@@ -5,8 +5,9 @@
  * text/rfc822-headers, HTML-only and 8-bit bounces, broken MIME, limits,
  * a bounce forwarded as an attachment, DSN values kept literal, NUL bytes
  * from quoted-printable),
- * the report helpers (report.c, detectors.c), VERP decoding, and the
- * generic detectors (rfc3464, arf, autoreply, fallback).
+ * and the report helpers (report.c, detectors.c) and VERP decoding.  The
+ * generic detectors (rfc3464, arf, autoreply, fallback) are tested in
+ * check_generic_detectors.c.
  *
  * Samples live in data/ingest/; they are written for these tests, not
  * taken from the corpus.
@@ -27,51 +28,18 @@
 #include "detectors/toolkit.h"
 #include "ingest.h"
 #include "parse/message.h"
+#include "sample.h"
 
 extern const DETECTOR detector_rfc3464;
-extern const DETECTOR detector_arf;
-extern const DETECTOR detector_autoreply;
-extern const DETECTOR detector_fallback;
 
-#define DATA_DIR TESTS_SRCDIR "/unit/data/ingest/"
+#define DATA_DIR "ingest"
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static char *read_sample(const char *name, size_t *len)
-{
-    char path[512];
-    gchar *data;
-    gsize size;
-
-    snprintf(path, sizeof(path), "%s%s", DATA_DIR, name);
-    ck_assert_msg(g_file_get_contents(path, &data, &size, NULL), "cannot read %s", path);
-    *len = size;
-    return data;
-}
-
-/* Parse a sample with no limits; the caller message_free()s. */
-static void load_with(const char *name, const char *envelope, BOUNCE_MSG *msg)
-{
-    MESSAGE_LIMITS limits = { 0, 0 };
-    SUP_ERR err;
-    size_t len;
-    char *raw = read_sample(name, &len);
-
-    ck_assert_msg(message_parse(raw, len, name, envelope, &limits, msg, &err) == 0, "%s: %s", name, err.text);
-    g_free(raw);
-}
-
+/* Parse a sample of data/ingest/; the caller message_free()s. */
 static void load(const char *name, BOUNCE_MSG *msg)
 {
-    load_with(name, NULL, msg);
-}
-
-static void parse_string(const char *raw, BOUNCE_MSG *msg)
-{
-    MESSAGE_LIMITS limits = { 0, 0 };
-    SUP_ERR err;
-
-    ck_assert_msg(message_parse(raw, strlen(raw), "inline", NULL, &limits, msg, &err) == 0, "%s", err.text);
+    sample_parse(DATA_DIR, name, NULL, msg);
 }
 
 /* ---- fields_parse ----------------------------------------------------- */
@@ -196,7 +164,7 @@ START_TEST(test_message_envelope_override)
 {
     BOUNCE_MSG m;
 
-    load_with("dsn-basic.eml", "bounces+x=y.example@sender.example", &m);
+    sample_parse(DATA_DIR, "dsn-basic.eml", "bounces+x=y.example@sender.example", &m);
     ck_assert_str_eq(m.envelope_recipient, "bounces+x=y.example@sender.example");
     message_free(&m);
 }
@@ -256,7 +224,7 @@ START_TEST(test_message_dsn_field_order)
 
     /* Action before Final-Recipient, Original-Recipient after it: one
      * recipient; a stray blank line inside the group does not split it. */
-    parse_string("From: MAILER-DAEMON@x.example\n"
+    sample_parse_string("From: MAILER-DAEMON@x.example\n"
                  "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"
                  "--b\nContent-Type: text/plain\n\nfailed\n"
                  "--b\nContent-Type: message/delivery-status\n\n"
@@ -318,7 +286,7 @@ START_TEST(test_message_own_report_first)
     BOUNCE_MSG m;
 
     /* A report of its own: an attached bounce is a returned message, not read into. */
-    parse_string("From: MAILER-DAEMON@relay.example\n"
+    sample_parse_string("From: MAILER-DAEMON@relay.example\n"
                  "Subject: failure\n"
                  "MIME-Version: 1.0\n"
                  "Content-Type: multipart/report; report-type=delivery-status; boundary=\"o\"\n\n"
@@ -423,7 +391,7 @@ START_TEST(test_message_mbox_from_line)
 {
     BOUNCE_MSG m;
 
-    parse_string("From MAILER-DAEMON Mon Mar  2 10:00:00 2026\n"
+    sample_parse_string("From MAILER-DAEMON Mon Mar  2 10:00:00 2026\n"
                  "From: MAILER-DAEMON@x.example\nSubject: test\n\nbody\n", &m);
     ck_assert_str_eq(bmsg_header(&m, "Subject"), "test");
     ck_assert_str_eq(m.text, "body\n");
@@ -464,7 +432,7 @@ START_TEST(test_message_size_limit)
     BOUNCE_MSG m;
     SUP_ERR err;
     size_t len;
-    char *raw = read_sample("dsn-basic.eml", &len);
+    char *raw = sample_read(DATA_DIR, "dsn-basic.eml", &len);
 
     ck_assert_int_eq(message_parse(raw, len, "big.eml", NULL, &limits, &m, &err), -1);
     ck_assert_int_eq(err.cls, SUP_ERR_INPUT);
@@ -474,7 +442,7 @@ START_TEST(test_message_size_limit)
     limits.max_size = len;
     ck_assert_int_eq(message_parse(raw, len, "exact.eml", NULL, &limits, &m, &err), 0);
     message_free(&m);
-    g_free(raw);
+    free(raw);
 }
 END_TEST
 
@@ -596,232 +564,6 @@ START_TEST(test_verp_decode)
 }
 END_TEST
 
-/* ---- detectors -------------------------------------------------------- */
-
-/* Run every detector, classify, like suppress-ingest does. */
-static void detect(const char *name, const char *envelope, BOUNCE_MSG *msg, BOUNCE_REPORT *report)
-{
-    memset(report, 0, sizeof(*report));
-    load_with(name, envelope, msg);
-    detect_report(msg, report);
-    classify_report(report);
-}
-
-START_TEST(test_rfc3464_detector)
-{
-    BOUNCE_MSG m;
-    BOUNCE_REPORT r;
-
-    load("dsn-basic.eml", &m);
-    memset(&r, 0, sizeof(r));
-    ck_assert(detector_rfc3464.match(&m));
-    ck_assert_int_eq(detector_rfc3464.parse(&m, &r), 2);
-    ck_assert_int_eq(r.kind, REPORT_BOUNCE);
-    ck_assert_str_eq(r.rcpts[0].recipient, "alice@dest.example");
-    ck_assert_str_eq(r.rcpts[0].original_recipient, "alice@dest.example");
-    ck_assert(!r.rcpts[0].forwarded);
-    ck_assert_str_eq(r.rcpts[0].action, "failed");
-    ck_assert_str_eq(r.rcpts[0].status, "5.1.1");
-    ck_assert_str_eq(r.rcpts[0].diagnostic, "550 5.1.1 <alice@dest.example>: Recipient address rejected: User unknown");
-    ck_assert_str_eq(r.rcpts[0].reporting_mta, "mx.sender.example");
-    ck_assert_str_eq(r.rcpts[0].remote_mta, "mx.dest.example");
-    ck_assert_str_eq(r.rcpts[1].recipient, "bob@dest.example");
-    ck_assert_str_eq(r.rcpts[1].action, "delayed");
-    report_clear(&r);
-    message_free(&m);
-}
-END_TEST
-
-START_TEST(test_rfc3464_vague_status)
-{
-    BOUNCE_MSG m;
-    BOUNCE_REPORT r;
-
-    detect("dsn-base64.eml", NULL, &m, &r);
-    ck_assert_uint_eq(r.count, 1);
-    ck_assert_str_eq(r.detector, "rfc3464");
-    ck_assert_str_eq(r.rcpts[0].status, "5.1.1");     /* Status 5.0.0, text 5.1.1 */
-    ck_assert_str_eq(r.rcpts[0].replycode, "550");
-    ck_assert_int_eq(r.rcpts[0].cls, CLASS_HARD);
-    report_clear(&r);
-    message_free(&m);
-}
-END_TEST
-
-START_TEST(test_rfc3464_forwarded)
-{
-    BOUNCE_MSG m;
-    BOUNCE_REPORT r;
-
-    detect("expanded-from.eml", NULL, &m, &r);
-    ck_assert_uint_eq(r.count, 1);
-    ck_assert_str_eq(r.rcpts[0].recipient, "peggy@elsewhere.example");
-    ck_assert_str_eq(r.rcpts[0].original_recipient, "peggy@dest.example");
-    ck_assert(r.rcpts[0].forwarded);
-    report_clear(&r);
-    message_free(&m);
-}
-END_TEST
-
-START_TEST(test_rfc3464_recipient_from_returned)
-{
-    BOUNCE_MSG m;
-    BOUNCE_REPORT r;
-
-    memset(&r, 0, sizeof(r));
-    parse_string("From: MAILER-DAEMON@x.example\n"
-                 "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"
-                 "--b\nContent-Type: text/plain\n\nfailed\n"
-                 "--b\nContent-Type: message/delivery-status\n\n"
-                 "Reporting-MTA: dns; x.example\n\nAction: failed\nStatus: 5.1.1\n"
-                 "--b\nContent-Type: text/rfc822-headers\n\nTo: Someone <Someone@Y.example>\nSubject: s\n"
-                 "--b--\n", &m);
-    ck_assert_int_eq(detector_rfc3464.parse(&m, &r), 1);
-    ck_assert_str_eq(r.rcpts[0].recipient, "someone@y.example");
-    ck_assert_str_eq(r.rcpts[0].status, "5.1.1");
-    report_clear(&r);
-    message_free(&m);
-}
-END_TEST
-
-START_TEST(test_arf_standard)
-{
-    BOUNCE_MSG m;
-    BOUNCE_REPORT r;
-
-    detect("arf-standard.eml", NULL, &m, &r);
-    ck_assert_int_eq(r.kind, REPORT_COMPLAINT);
-    ck_assert_str_eq(r.detector, "arf");
-    ck_assert_uint_eq(r.count, 1);
-    ck_assert_str_eq(r.rcpts[0].recipient, "ivan@isp.example");
-    ck_assert_str_eq(r.rcpts[0].feedback_type, "abuse");
-    ck_assert_str_eq(r.rcpts[0].reason, "feedback");
-    ck_assert_str_eq(r.rcpts[0].reporting_mta, "fbl.isp.example");
-    ck_assert_int_eq(r.rcpts[0].cls, CLASS_COMPLAINT);
-    report_clear(&r);
-    message_free(&m);
-}
-END_TEST
-
-START_TEST(test_arf_redacted_verp)
-{
-    BOUNCE_MSG m;
-    BOUNCE_REPORT r;
-
-    /* Without a VERP pattern the redacted address cannot be recovered. */
-    message_set_verp_pattern(NULL);
-    detect("arf-redacted.eml", "bounces+judy=isp.example@sender.example", &m, &r);
-    ck_assert_uint_eq(r.count, 1);
-    ck_assert_ptr_null(r.rcpts[0].recipient);
-    report_clear(&r);
-    message_free(&m);
-
-    message_set_verp_pattern("bounces+%{local}=%{domain}@sender.example");
-    detect("arf-redacted.eml", "bounces+judy=isp.example@sender.example", &m, &r);
-    message_set_verp_pattern(NULL);
-    ck_assert_uint_eq(r.count, 1);
-    ck_assert_str_eq(r.rcpts[0].recipient, "judy@isp.example");
-    ck_assert_str_eq(r.rcpts[0].feedback_type, "opt-out");
-    report_clear(&r);
-    message_free(&m);
-}
-END_TEST
-
-START_TEST(test_arf_nonstandard)
-{
-    BOUNCE_MSG m;
-    BOUNCE_REPORT r;
-
-    detect("complaint-microsoft.eml", NULL, &m, &r);
-    ck_assert_int_eq(r.kind, REPORT_COMPLAINT);
-    ck_assert_str_eq(r.rcpts[0].recipient, "kate@outlook.example");
-    ck_assert_str_eq(r.rcpts[0].feedback_type, "abuse");
-    report_clear(&r);
-    message_free(&m);
-
-    detect("unsubscribe.eml", NULL, &m, &r);
-    ck_assert_int_eq(r.kind, REPORT_COMPLAINT);
-    ck_assert_str_eq(r.rcpts[0].recipient, "leo@mail.example");
-    ck_assert_str_eq(r.rcpts[0].feedback_type, "opt-out");
-    report_clear(&r);
-    message_free(&m);
-}
-END_TEST
-
-START_TEST(test_autoreply)
-{
-    BOUNCE_MSG m;
-    BOUNCE_REPORT r;
-
-    detect("vacation.eml", NULL, &m, &r);
-    ck_assert_int_eq(r.kind, REPORT_AUTOREPLY);
-    ck_assert_str_eq(r.detector, "autoreply");
-    ck_assert_str_eq(r.rcpts[0].recipient, "mallory@dest.example");
-    ck_assert_str_eq(r.rcpts[0].reason, "vacation");
-    ck_assert_int_eq(r.rcpts[0].cls, CLASS_AUTOREPLY);
-    ck_assert_str_eq(r.rcpts[0].diagnostic,
-                     "I am out of the office until Monday. I will read your message when I am back.");
-    report_clear(&r);
-    message_free(&m);
-}
-END_TEST
-
-START_TEST(test_autoreply_not_for_bounces)
-{
-    BOUNCE_MSG m;
-    BOUNCE_REPORT r;
-
-    /* A bounce with "Auto-Submitted: auto-replied" (as Postfix sends) is a bounce. */
-    load("autosubmitted-bounce.eml", &m);
-    ck_assert(!detector_autoreply.match(&m));
-    message_free(&m);
-    detect("autosubmitted-bounce.eml", NULL, &m, &r);
-    ck_assert_int_eq(r.kind, REPORT_BOUNCE);
-    ck_assert_str_eq(r.rcpts[0].recipient, "niaj@dest.example");
-    report_clear(&r);
-    message_free(&m);
-}
-END_TEST
-
-START_TEST(test_fallback)
-{
-    BOUNCE_MSG m;
-    BOUNCE_REPORT r;
-
-    load("latin1-8bit.eml", &m);
-    memset(&r, 0, sizeof(r));
-    ck_assert(detector_fallback.match(&m));
-    ck_assert_int_eq(detector_fallback.parse(&m, &r), 1);
-    ck_assert_str_eq(r.rcpts[0].recipient, "quentin@dest.example");
-    ck_assert_str_eq(r.rcpts[0].diagnostic, "550 5.1.1 Empfänger unbekannt");
-    report_clear(&r);
-    message_free(&m);
-
-    /* Only the bounce's own words count: not the returned message's. */
-    load("nested-rfc822.eml", &m);
-    ck_assert_int_eq(detector_fallback.parse(&m, &r), 1);
-    ck_assert_str_eq(r.rcpts[0].recipient, "frank@dest.example");
-    ck_assert_str_eq(r.rcpts[0].diagnostic, "550 5.1.1 No such user here");
-    report_clear(&r);
-    message_free(&m);
-}
-END_TEST
-
-START_TEST(test_not_a_report)
-{
-    BOUNCE_MSG m;
-    BOUNCE_REPORT r;
-
-    /* A person writing to the bounce address, mentioning an error code. */
-    detect("plain-noreport.eml", NULL, &m, &r);
-    ck_assert_int_eq(r.kind, REPORT_NONE);
-    ck_assert_uint_eq(r.count, 0);
-    ck_assert_ptr_null(r.detector);
-    report_clear(&r);
-    message_free(&m);
-}
-END_TEST
-
 static Suite *message_suite(void)
 {
     Suite *s = suite_create("message");
@@ -862,19 +604,6 @@ static Suite *message_suite(void)
     tcase_add_test(tc, test_verp_decode);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("detectors");
-    tcase_add_test(tc, test_rfc3464_detector);
-    tcase_add_test(tc, test_rfc3464_vague_status);
-    tcase_add_test(tc, test_rfc3464_forwarded);
-    tcase_add_test(tc, test_rfc3464_recipient_from_returned);
-    tcase_add_test(tc, test_arf_standard);
-    tcase_add_test(tc, test_arf_redacted_verp);
-    tcase_add_test(tc, test_arf_nonstandard);
-    tcase_add_test(tc, test_autoreply);
-    tcase_add_test(tc, test_autoreply_not_for_bounces);
-    tcase_add_test(tc, test_fallback);
-    tcase_add_test(tc, test_not_a_report);
-    suite_add_tcase(s, tc);
     return s;
 }
 

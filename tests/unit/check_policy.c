@@ -21,6 +21,7 @@
 #include "ingest.h"
 #include "decide/policy.h"
 #include "store.h"
+#include "sample.h"
 
 #define DAY (24L * 3600)
 #define T0 ((time_t) 1772400000)     /* a fixed "now": 2026-03-01 */
@@ -463,25 +464,13 @@ END_TEST
 
 /* ---- a whole message through ingest_message ---------------------------- */
 
-static char *read_sample(const char *name, size_t *len)
-{
-    char *path = g_strdup_printf("%s/unit/data/ingest/%s", TESTS_SRCDIR, name);
-    gchar *data;
-    gsize size;
-
-    ck_assert_msg(g_file_get_contents(path, &data, &size, NULL), "cannot read %s", path);
-    g_free(path);
-    *len = size;
-    return data;
-}
-
 static enum ingest_outcome ingest_sample(const char *name)
 {
     INGEST_CTX ctx;
     enum ingest_outcome outcome;
     SUP_ERR err;
     size_t len;
-    char *raw = read_sample(name, &len);
+    char *raw = sample_read("ingest", name, &len);
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.cfg = cfg;
@@ -490,7 +479,7 @@ static enum ingest_outcome ingest_sample(const char *name)
     ck_assert_msg(ingest_message(&ctx, name, raw, len, &outcome, &err) == 0, "%s", err.text);
     if (outcome == INGEST_NOT_REPORT || outcome == INGEST_REJECTED)
         ck_assert_int_eq(err.cls, SUP_ERR_INPUT);
-    g_free(raw);
+    free(raw);
     return outcome;
 }
 
