@@ -14,7 +14,6 @@
 
 #include "addr.h"
 #include "bounce.h"
-#include "ingest.h"
 
 const char *bounce_class_name(enum bounce_class cls)
 {

@@ -1,6 +1,7 @@
 /*
  * check_detectors_b.c: unit tests of the detectors of group b (Sendmail,
- * the Japanese carriers, mail filters and gateways) and of b_util.c.
+ * the Japanese carriers, mail filters and gateways); the toolkit they
+ * share is tested in check_toolkit.c.
  *
  * Each detector reads small hand-made samples in data/detectors/b/,
  * modelled on its format and parsed by the real message.c.  A table row
