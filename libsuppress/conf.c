@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 
 #include <confuse.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "duration.h"
 #include "log.h"
@@ -113,6 +115,13 @@ static const char *const store_error_actions[] = { "accept", "tempfail", "reject
 static int validate_on_store_error(cfg_t *cfg, cfg_opt_t *opt)
 {
     return validate_word(cfg, opt, store_error_actions);
+}
+
+static const char *const trust_names[] = { "sent-or-signed", "signed", "sent", "any", NULL };
+
+static int validate_trust(cfg_t *cfg, cfg_opt_t *opt)
+{
+    return validate_word(cfg, opt, trust_names);
 }
 
 static int validate_facility(cfg_t *cfg, cfg_opt_t *opt)
@@ -268,6 +277,43 @@ static int validate_reason_list(cfg_t *cfg, cfg_opt_t *opt)
     return 0;
 }
 
+/* "*", a domain, or ".domain" for its subdomains. */
+static int validate_domain_list(cfg_t *cfg, cfg_opt_t *opt)
+{
+    char name[128];
+
+    for (unsigned i = 0; i < cfg_opt_size(opt); i++) {
+        const char *d = cfg_opt_getnstr(opt, i);
+        const char *p = *d == '.' ? d + 1 : d;
+
+        if (strcmp(d, "*") == 0)
+            continue;
+        for (; *p != '\0' && (isalnum((unsigned char) *p) || *p == '-' || *p == '.'); p++)
+            ;
+        if (*d == '\0' || *p != '\0' || d[strlen(d) - 1] == '.') {
+            cfg_error(cfg, "%s: \"%s\" is not \"*\", a domain, or .domain for its subdomains",
+                      opt_display_name(cfg, opt, name, sizeof(name)), d);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Up to 365 days: the signed day is kept modulo 1000. */
+static int validate_validity(cfg_t *cfg, cfg_opt_t *opt)
+{
+    long seconds;
+    char name[128];
+
+    if (validate_duration(cfg, opt, false) < 0)
+        return -1;
+    (void) duration_parse(cfg_opt_getnstr(opt, 0), &seconds, NULL);
+    if (seconds >= 86400 && seconds <= 365L * 86400)
+        return 0;
+    cfg_error(cfg, "%s: must be from 1d to 365d", opt_display_name(cfg, opt, name, sizeof(name)));
+    return -1;
+}
+
 static cfg_opt_t milter_opts[] = {
     CFG_STR("socket", DEFAULT_SOCKET, CFGF_NONE),
     CFG_STR("socket-mode", "0660", CFGF_NONE),
@@ -306,6 +352,16 @@ static cfg_opt_t ingest_opts[] = {
     CFG_INT("max-mime-depth", 20, CFGF_NONE),
     CFG_STR("verp-pattern", "", CFGF_NONE),
     CFG_STR("seen-retention", "30d", CFGF_NONE),
+    CFG_STR("trust", "sent-or-signed", CFGF_NONE),
+    CFG_END()
+};
+
+static cfg_opt_t signing_opts[] = {
+    CFG_BOOL("enable", cfg_true, CFGF_NONE),
+    CFG_STR("key-file", "", CFGF_NONE),
+    CFG_STR("bounce-address", "", CFGF_NONE),
+    CFG_STR_LIST("sign-domains", "{\"*\"}", CFGF_NONE),
+    CFG_STR("validity", "14d", CFGF_NONE),
     CFG_END()
 };
 
@@ -314,6 +370,7 @@ static cfg_opt_t top_opts[] = {
     CFG_SEC("milter", milter_opts, CFGF_NONE),
     CFG_SEC("policy", policy_opts, CFGF_NONE),
     CFG_SEC("ingest", ingest_opts, CFGF_NONE),
+    CFG_SEC("signing", signing_opts, CFGF_NONE),
     CFG_END()
 };
 
@@ -343,6 +400,9 @@ static const struct {
     { "ingest|max-message-size", validate_size },
     { "ingest|max-mime-depth", validate_positive_int },
     { "ingest|seen-retention", validate_duration_finite },
+    { "ingest|trust", validate_trust },
+    { "signing|sign-domains", validate_domain_list },
+    { "signing|validity", validate_validity },
 };
 
 /* Copy a string option; "" becomes NULL when empty_is_null. */
@@ -418,6 +478,25 @@ static void copy_ingest(cfg_t *sec, struct ingest_config *in)
     in->max_mime_depth = (int) cfg_getint(sec, "max-mime-depth");
     in->verp_pattern = copy_str(sec, "verp-pattern", true);
     in->seen_retention = get_duration(sec, "seen-retention");
+    (void) conf_trust_parse(cfg_getstr(sec, "trust"), &in->trust);
+}
+
+static int copy_signing(cfg_t *sec, const char *store, struct signing_config *s)
+{
+    s->enable = cfg_getbool(sec, "enable");
+    s->key_file = copy_str(sec, "key-file", true);
+    if (s->key_file == NULL && asprintf(&s->key_file, "%s/signing.key", store) < 0)
+        s->key_file = NULL;
+    s->bounce_address = copy_str(sec, "bounce-address", true);
+    s->validity = get_duration(sec, "validity");
+    s->sign_domains_count = cfg_size(sec, "sign-domains");
+    s->sign_domains = calloc(s->sign_domains_count + 1, sizeof(char *));
+    if (s->sign_domains == NULL || s->key_file == NULL)
+        return -1;
+    for (size_t i = 0; i < s->sign_domains_count; i++)
+        if ((s->sign_domains[i] = strdup(cfg_getnstr(sec, "sign-domains", (unsigned) i))) == NULL)
+            return -1;
+    return 0;
 }
 
 static int copy_config(cfg_t *cfg, const char *path, struct sup_config *out)
@@ -428,6 +507,8 @@ static int copy_config(cfg_t *cfg, const char *path, struct sup_config *out)
     if (copy_policy(cfg_getsec(cfg, "policy"), &out->policy) < 0)
         return -1;
     copy_ingest(cfg_getsec(cfg, "ingest"), &out->ingest);
+    if (out->store == NULL || copy_signing(cfg_getsec(cfg, "signing"), out->store, &out->signing) < 0)
+        return -1;
     if (out->path == NULL || out->store == NULL || out->milter.socket == NULL || out->milter.reject_text == NULL
         || out->ingest.quarantine == NULL)
         return -1;
@@ -445,6 +526,18 @@ static int check_consistency(const struct sup_config *c, SUP_ERR *err)
     if (c->ingest.quarantine[0] != '/')
         return sup_err_set(err, SUP_ERR_CONFIG, "%s: ingest.quarantine: \"%s\" must be an absolute path", c->path,
                            c->ingest.quarantine);
+    if (c->signing.key_file[0] != '/')
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s: signing.key-file: \"%s\" must be an absolute path", c->path,
+                           c->signing.key_file);
+    if (c->signing.bounce_address != NULL) {
+        char addr[ADDR_MAX + 1];
+        SUP_ERR aerr;
+
+        if (addr_normalize(c->signing.bounce_address, addr, sizeof(addr), &aerr) < 0
+            || strchr(addr, '"') != NULL || strlen(addr) > 64)
+            return sup_err_set(err, SUP_ERR_CONFIG, "%s: signing.bounce-address: \"%s\" is not a plain address"
+                               " of at most 64 characters", c->path, c->signing.bounce_address);
+    }
     return 0;
 }
 
@@ -527,6 +620,12 @@ void conf_free(struct sup_config *c)
     free(c->policy.never_suppress);
     free(c->ingest.quarantine);
     free(c->ingest.verp_pattern);
+    if (c->signing.sign_domains != NULL)
+        for (i = 0; i < c->signing.sign_domains_count; i++)
+            free(c->signing.sign_domains[i]);
+    free(c->signing.sign_domains);
+    free(c->signing.key_file);
+    free(c->signing.bounce_address);
     free(c);
 }
 
@@ -540,4 +639,41 @@ bool conf_never_suppresses(const struct sup_config *c, const char *reason)
         if (strcmp(c->policy.never_suppress[i], reason) == 0)
             return true;
     return false;
+}
+
+bool conf_signs_domain(const struct sup_config *c, const char *domain)
+{
+    size_t dlen = domain != NULL ? strlen(domain) : 0;
+
+    if (!c->signing.enable || dlen == 0)
+        return false;
+    for (size_t i = 0; i < c->signing.sign_domains_count; i++) {
+        const char *d = c->signing.sign_domains[i];
+        size_t len = strlen(d);
+
+        if (strcmp(d, "*") == 0 || strcasecmp(d, domain) == 0)
+            return true;
+        /* ".example.com": its subdomains */
+        if (d[0] == '.' && dlen > len && strcasecmp(domain + dlen - len, d) == 0)
+            return true;
+    }
+    return false;
+}
+
+const char *conf_trust_name(enum ingest_trust trust)
+{
+    return (unsigned) trust < sizeof(trust_names) / sizeof(trust_names[0]) - 1 ? trust_names[trust] : "?";
+}
+
+int conf_trust_parse(const char *name, enum ingest_trust *trust)
+{
+    static const enum ingest_trust values[] = { TRUST_SENT_OR_SIGNED, TRUST_SIGNED, TRUST_SENT, TRUST_ANY };
+
+    for (size_t i = 0; name != NULL && trust_names[i] != NULL; i++) {
+        if (strcasecmp(name, trust_names[i]) == 0) {
+            *trust = values[i];
+            return 0;
+        }
+    }
+    return -1;
 }

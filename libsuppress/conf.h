@@ -63,12 +63,30 @@ struct policy_config {
     int timeline_max_events;    /* events kept per address (100) */
 };
 
+/* Which bounces suppress-ingest believes (ingest.trust). */
+enum ingest_trust {
+    TRUST_SENT_OR_SIGNED,       /* a signed return path, or the ledger has the recipient */
+    TRUST_SIGNED,               /* a valid signed return path only */
+    TRUST_SENT,                 /* the ledger has the recipient for the quoted Message-ID */
+    TRUST_ANY,                  /* every report (no check) */
+};
+
 struct ingest_config {
     char *quarantine;           /* directory of messages that could not be processed */
     long max_message_size;      /* bytes; larger messages are quarantined */
     int max_mime_depth;         /* deeper nesting is quarantined */
     char *verp_pattern;         /* e.g. "bounces+%{local}=%{domain}@example.org", NULL = none */
     long seen_retention;        /* seconds message identities are remembered (30d) */
+    enum ingest_trust trust;
+};
+
+struct signing_config {
+    bool enable;                /* the milter signs return paths */
+    char *key_file;             /* default: signing.key in the store directory */
+    char *bounce_address;       /* VERP base for single-recipient mail, NULL = prvs always */
+    char **sign_domains;        /* sender domains signed: "*", "example.com", ".example.com" */
+    size_t sign_domains_count;
+    long validity;              /* seconds a signed return path is believed (14d) */
 };
 
 struct sup_config {
@@ -77,6 +95,7 @@ struct sup_config {
     struct milter_config milter;
     struct policy_config policy;
     struct ingest_config ingest;
+    struct signing_config signing;
 };
 
 /* Load and validate path (NULL = CONFIG_DEFAULT_PATH).  A missing file is
@@ -85,5 +104,11 @@ int conf_load(const char *path, bool allow_missing, struct sup_config **out, SUP
 void conf_free(struct sup_config *cfg);
 /* True when reason (a Sisimai reason name) is listed in policy.never-suppress. */
 bool conf_never_suppresses(const struct sup_config *cfg, const char *reason);
+/* True when mail from this sender domain is to be signed (signing.sign-domains). */
+bool conf_signs_domain(const struct sup_config *cfg, const char *domain);
+/* "sent-or-signed", "signed", "sent", "any" */
+const char *conf_trust_name(enum ingest_trust trust);
+/* The inverse; -1 if name is none of them. */
+int conf_trust_parse(const char *name, enum ingest_trust *trust);
 
 #endif

@@ -13,12 +13,17 @@
  * writer (stats.c).  Only connect, MAIL and RCPT are negotiated, and
  * connect and MAIL without a reply, so the MTA waits on us at the option
  * negotiation of each connection, once per recipient, and once at end of
- * message.  The one action asked for is removing a recipient.
+ * message.  The actions asked for are removing a recipient and changing
+ * the sender: at end of message the return path is signed (signing.c), so
+ * that suppress-ingest can tell the bounces of mail we sent from forged
+ * ones.  That costs one HMAC and one smfi_chgfrom per message, nothing per
+ * recipient but copying the first accepted one.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +36,7 @@
 #include "live_conf.h"
 #include "log.h"
 #include "reply.h"
+#include "signing.h"
 #include "stats.h"
 #include "store_link.h"
 
@@ -51,7 +57,11 @@ struct removal {
 struct session {
     char client[INET6_ADDRSTRLEN];      /* "unknown" when the MTA gave none */
     char sender[STORE_ACTOR_MAX];       /* "" = null sender or none yet */
+    char sender_given[RETPATH_ADDR_MAX + 1]; /* as the client wrote it, without <> */
     bool can_remove;                    /* the MTA granted SMFIF_DELRCPT */
+    bool can_chgfrom;                   /* the MTA granted SMFIF_CHGFROM */
+    unsigned long accepted;             /* recipients of this message let through */
+    char first_accepted[ADDR_MAX + 1];  /* the first of them, normalized; "" = unknown */
     bool cleanup_client;                /* connect looked like Postfix cleanup(8) */
     unsigned long rcpts;                /* RCPT events of this message */
     unsigned long removals;             /* entries in remove */
@@ -76,8 +86,9 @@ static struct session *session_of(SMFICTX *ctx)
  * a reply to connect and MAIL (libmilter answers for us if the MTA does
  * not know the no-reply flags, so returning SMFIS_NOREPLY below is always
  * right once this has run, and it runs for every MTA connection).  The
- * only action is removing a recipient, for non-SMTP mail; an MTA that
- * does not offer it gets the refusal at RCPT as before.
+ * actions are removing a recipient, for non-SMTP mail (an MTA that does
+ * not offer it gets the refusal at RCPT as before), and changing the
+ * sender, to sign it (an MTA that does not offer it gets unsigned mail).
  */
 static sfsistat filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                                  unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -90,12 +101,14 @@ static sfsistat filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
 
     (void) f2;
     (void) f3;
-    *pf0 = SMFIF_DELRCPT & f0;
+    *pf0 = (SMFIF_DELRCPT | SMFIF_CHGFROM) & f0;
     *pf1 = wanted & f1;
     *pf2 = 0;
     *pf3 = 0;
-    if (s != NULL)
+    if (s != NULL) {
         s->can_remove = (*pf0 & SMFIF_DELRCPT) != 0;
+        s->can_chgfrom = (*pf0 & SMFIF_CHGFROM) != 0;
+    }
     return SMFIS_CONTINUE;
 }
 
@@ -148,6 +161,7 @@ static bool removal_context(SMFICTX *ctx, const struct session *s)
     return true;
 }
 
+/* What this message's RCPTs left: forgotten at a new MAIL and at its end. */
 static void forget_removals(struct session *s)
 {
     struct removal *r, *next;
@@ -159,6 +173,19 @@ static void forget_removals(struct session *s)
     s->remove = NULL;
     s->removals = 0;
     s->rcpts = 0;
+    s->accepted = 0;
+    s->first_accepted[0] = '\0';
+}
+
+/* A recipient let through (addr normalized, NULL when it did not parse):
+ * counted, and the first one kept for a VERP return path. */
+static void note_accepted(struct session *s, const char *addr, time_t now)
+{
+    stats_count_accepted(now);
+    if (s == NULL)
+        return;
+    if (s->accepted++ == 0 && addr != NULL)
+        store_copy_text(s->first_accepted, sizeof(s->first_accepted), addr);
 }
 
 /* Remember rcpt for filter_eom; false when out of memory. */
@@ -202,14 +229,15 @@ static void remember_sender(struct session *s, const char *arg)
 {
     SUP_ERR err;
     size_t len, i, o = 0;
+    const char *given = *arg == '<' ? arg + 1 : arg;
 
+    len = strlen(given);
+    if (len > 0 && given[len - 1] == '>')
+        len--;
+    snprintf(s->sender_given, sizeof(s->sender_given), "%.*s", (int) len, given);
     if (addr_normalize(arg, s->sender, sizeof(s->sender), &err) == 0)
         return;
-    if (*arg == '<')
-        arg++;
-    len = strlen(arg);
-    if (len > 0 && arg[len - 1] == '>')
-        len--;
+    arg = given;
     for (i = 0; i < len && o + 1 < sizeof(s->sender); i++)
         s->sender[o++] = (unsigned char) arg[i] < 0x20 || arg[i] == 0x7f ? '?' : arg[i];
     s->sender[o] = '\0';
@@ -222,6 +250,7 @@ static sfsistat filter_envfrom(SMFICTX *ctx, char **argv)
     if (s != NULL) {
         forget_removals(s);     /* a new message on the same connection */
         s->sender[0] = '\0';
+        s->sender_given[0] = '\0';
         if (argv != NULL && argv[0] != NULL)
             remember_sender(s, argv[0]);
     }
@@ -310,7 +339,7 @@ static sfsistat refuse_suppressed(SMFICTX *ctx, const struct milter_config *mc,
     if (mc->dry_run) {
         log_info("would reject (dry-run): from=<%s> to=<%s> reason=%s client=[%s]",
                  sender, addr, reason, client);
-        stats_count_accepted(now);
+        note_accepted(s, addr, now);
         return SMFIS_CONTINUE;
     }
     reply_expand(mc->reject_text, &vars, text, sizeof(text));
@@ -339,7 +368,7 @@ static sfsistat on_store_error(SMFICTX *ctx, const struct milter_config *mc,
     case STORE_ERROR_ACCEPT:
         log_error("store lookup of <%s> failed, accepting (on-store-error = accept): %s",
                   addr, err->text);
-        stats_count_accepted(now);
+        note_accepted(s, addr, now);
         return SMFIS_CONTINUE;
     case STORE_ERROR_REJECT:
         if (rcpt != NULL && removal_context(ctx, s) && remember_removal(s, rcpt)) {
@@ -404,7 +433,7 @@ static sfsistat filter_envrcpt(SMFICTX *ctx, char **argv)
     if (s != NULL)
         s->rcpts++;
     if (!recipient_address(ctx, argv, addr, sizeof(addr))) {
-        stats_count_accepted(now);
+        note_accepted(s, NULL, now);
         return SMFIS_CONTINUE;
     }
     ref = live_conf_acquire();
@@ -414,7 +443,7 @@ static sfsistat filter_envrcpt(SMFICTX *ctx, char **argv)
     if (found < 0) {
         verdict = on_store_error(ctx, mc, s, rcpt, addr, &err, now);
     } else if (found == 0) {
-        stats_count_accepted(now);
+        note_accepted(s, addr, now);
         verdict = SMFIS_CONTINUE;
     } else {
         verdict = refuse_suppressed(ctx, mc, s, rcpt, addr, &entry, now);
@@ -424,9 +453,9 @@ static sfsistat filter_envrcpt(SMFICTX *ctx, char **argv)
 }
 
 /*
- * End of message: remove the recipients kept at RCPT.  If one cannot be
- * removed the message is tempfailed (held and tried again) rather than
- * delivered to it.
+ * Remove the recipients kept at RCPT.  If one cannot be removed the
+ * message is tempfailed (held and tried again) rather than delivered to
+ * it.
  *
  * When every recipient is removed, Postfix 3.7 (tested) queues the message
  * with its recipients marked deleted and qmgr(8) drops it at once
@@ -435,17 +464,11 @@ static sfsistat filter_envrcpt(SMFICTX *ctx, char **argv)
  * discard would also drop recipients that another milter adds at end of
  * message.  The log line says why the message went nowhere.
  */
-static sfsistat filter_eom(SMFICTX *ctx)
+static sfsistat remove_recipients(SMFICTX *ctx, struct session *s, const char *queue_id)
 {
-    struct session *s = smfi_getpriv(ctx);
-    const char *queue_id;
     struct removal *r;
     bool failed = false;
 
-    if (s == NULL || s->remove == NULL)
-        return SMFIS_CONTINUE;          /* the SMTP path: nothing to do */
-    if ((queue_id = smfi_getsymval(ctx, "i")) == NULL)
-        queue_id = "NOQUEUE";
     for (r = s->remove; r != NULL; r = r->next) {
         if (smfi_delrcpt(ctx, r->rcpt) == MI_SUCCESS) {
             log_info("%s: removed recipient <%s> (suppressed, non-SMTP submission)",
@@ -459,12 +482,63 @@ static sfsistat filter_eom(SMFICTX *ctx)
     if (!failed && s->removals >= s->rcpts)
         log_info("%s: all %lu recipients removed; the message goes nowhere",
                  queue_id, s->removals);
-    forget_removals(s);
     if (failed) {
         set_reply(ctx, TEMPFAIL_CODE, TEMPFAIL_XCODE, "Could not remove a suppressed recipient");
         return SMFIS_TEMPFAIL;
     }
     return SMFIS_CONTINUE;
+}
+
+/*
+ * Give the message its signed return path (signing.h).  Mail that cannot
+ * be signed goes on unsigned: its bounces are then believed only through
+ * the ledger, or with ingest.trust = any.
+ */
+static void sign_return_path(SMFICTX *ctx, const struct session *s, const char *queue_id)
+{
+    static atomic_bool told_no_chgfrom;
+    struct live_conf *ref = live_conf_acquire();
+    const struct sup_config *cfg = live_conf_get(ref);
+    char signed_path[RETPATH_ADDR_MAX + 1];
+    SUP_ERR err;
+    int rc;
+
+    sup_err_clear(&err);
+    rc = signing_return_path(cfg, live_conf_keys(ref), s->sender_given, s->accepted,
+                             s->first_accepted[0] != '\0' ? s->first_accepted : NULL,
+                             time(NULL), signed_path, sizeof(signed_path), &err);
+    live_conf_release(ref);
+    if (rc < 0) {
+        log_warn("%s: return path <%s> left unsigned: %s", queue_id, s->sender_given, err.text);
+    } else if (rc == 1 && !s->can_chgfrom) {
+        if (!atomic_exchange(&told_no_chgfrom, true))
+            log_warn("the MTA does not let milters change the sender (Postfix: milter_protocol"
+                     " = 6; Sendmail 8.14 or later): mail goes out unsigned");
+    } else if (rc == 1 && smfi_chgfrom(ctx, signed_path, NULL) != MI_SUCCESS) {
+        log_error("%s: libmilter could not change the sender to <%s>; mail goes out unsigned",
+                  queue_id, signed_path);
+    } else if (rc == 1) {
+        log_debug("%s: return path <%s> signed as <%s>", queue_id, s->sender_given, signed_path);
+    }
+}
+
+/* End of message: the removals kept at RCPT, then the signed return path. */
+static sfsistat filter_eom(SMFICTX *ctx)
+{
+    struct session *s = smfi_getpriv(ctx);
+    const char *queue_id;
+    sfsistat verdict = SMFIS_CONTINUE;
+
+    if (s == NULL)
+        return SMFIS_CONTINUE;
+    if ((queue_id = smfi_getsymval(ctx, "i")) == NULL)
+        queue_id = "NOQUEUE";
+    if (s->remove != NULL)
+        verdict = remove_recipients(ctx, s, queue_id);
+    if (verdict == SMFIS_CONTINUE)
+        sign_return_path(ctx, s, queue_id);
+    forget_removals(s);
+    return verdict;
 }
 
 /* The message ended early (RSET, lost connection): forget its sender and
@@ -475,6 +549,7 @@ static sfsistat filter_abort(SMFICTX *ctx)
 
     if (s != NULL) {
         s->sender[0] = '\0';
+        s->sender_given[0] = '\0';
         forget_removals(s);
     }
     return SMFIS_CONTINUE;
@@ -496,7 +571,7 @@ static sfsistat filter_close(SMFICTX *ctx)
 struct smfiDesc filter_desc = {
     .xxfi_name = "milter-suppress",
     .xxfi_version = SMFI_VERSION,
-    .xxfi_flags = SMFIF_DELRCPT,
+    .xxfi_flags = SMFIF_DELRCPT | SMFIF_CHGFROM,
     .xxfi_connect = filter_connect,
     .xxfi_helo = NULL,
     .xxfi_envfrom = filter_envfrom,

@@ -12,19 +12,21 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "live_conf.h"
 #include "log.h"
 
 struct live_conf {
     struct sup_config *cfg;
+    RETPATH_KEYS keys;
     atomic_int refs;
 };
 
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct live_conf *live_current;
 
-static struct live_conf *live_conf_wrap(struct sup_config *cfg)
+static struct live_conf *live_conf_wrap(struct sup_config *cfg, const RETPATH_KEYS *keys)
 {
     struct live_conf *ref = malloc(sizeof(*ref));
 
@@ -34,13 +36,17 @@ static struct live_conf *live_conf_wrap(struct sup_config *cfg)
         abort();
     }
     ref->cfg = cfg;
+    if (keys != NULL)
+        ref->keys = *keys;
+    else
+        memset(&ref->keys, 0, sizeof(ref->keys));
     atomic_init(&ref->refs, 1);         /* the reference held by live_current */
     return ref;
 }
 
-void live_conf_init(struct sup_config *cfg)
+void live_conf_init(struct sup_config *cfg, const RETPATH_KEYS *keys)
 {
-    live_current = live_conf_wrap(cfg);
+    live_current = live_conf_wrap(cfg, keys);
 }
 
 struct live_conf *live_conf_acquire(void)
@@ -60,19 +66,25 @@ const struct sup_config *live_conf_get(const struct live_conf *ref)
     return ref->cfg;
 }
 
+const RETPATH_KEYS *live_conf_keys(const struct live_conf *ref)
+{
+    return ref->keys.count > 0 ? &ref->keys : NULL;
+}
+
 void live_conf_release(struct live_conf *ref)
 {
     if (ref == NULL)
         return;
     if (atomic_fetch_sub(&ref->refs, 1) == 1) {
         conf_free(ref->cfg);
+        explicit_bzero(&ref->keys, sizeof(ref->keys));  /* no secret left in freed memory */
         free(ref);
     }
 }
 
-void live_conf_replace(struct sup_config *cfg)
+void live_conf_replace(struct sup_config *cfg, const RETPATH_KEYS *keys)
 {
-    struct live_conf *fresh = live_conf_wrap(cfg);
+    struct live_conf *fresh = live_conf_wrap(cfg, keys);
     struct live_conf *old;
 
     pthread_mutex_lock(&live_lock);

@@ -49,6 +49,7 @@
 #include "log.h"
 #include "privs.h"
 #include "reply.h"
+#include "signing.h"
 #include "stats.h"
 #include "store.h"
 #include "store_link.h"
@@ -209,6 +210,18 @@ static int check_config(const char *path)
         return 1;
     }
     warn_template(cfg, true);
+    /* A key file that exists must be readable; a missing one is made at start. */
+    if (cfg->signing.enable) {
+        RETPATH_KEYS keys;
+        int rc = retpath_keys_load(cfg->signing.key_file, &keys, &err);
+
+        explicit_bzero(&keys, sizeof(keys));
+        if (rc < 0 && err.cls != SUP_ERR_NOTFOUND) {
+            fprintf(stderr, "milter-suppress: %s\n", err.text);
+            conf_free(cfg);
+            return 1;
+        }
+    }
     printf("config OK: %s\n", path);
     conf_free(cfg);
     return 0;
@@ -254,10 +267,33 @@ static void note_restart_needed(const char *path, const char *key, bool changed)
                  path, key);
 }
 
+/*
+ * The key file did not load at a reload: sign on with the keys read
+ * before when it is the same file (a rotation half done, a permission
+ * being fixed), else go unsigned.  Mail flows either way.
+ */
+static void keep_running_keys(const struct sup_config *fresh, RETPATH_KEYS *keys,
+                              const SUP_ERR *err)
+{
+    struct live_conf *ref = live_conf_acquire();
+    const RETPATH_KEYS *running = live_conf_keys(ref);
+    bool same = running != NULL
+                && same_string(live_conf_get(ref)->signing.key_file, fresh->signing.key_file);
+
+    log_error("%s; %s", err->text, same ? "signing on with the keys read before"
+                                        : "mail goes out unsigned until a reload can read it");
+    if (same)
+        *keys = *running;
+    else
+        memset(keys, 0, sizeof(*keys));
+    live_conf_release(ref);
+}
+
 /* SIGHUP: load the file again; a bad file leaves the running config alone. */
 static void reload(const char *path, const struct startup *su)
 {
     struct sup_config *fresh;
+    RETPATH_KEYS keys;
     SUP_ERR err;
 
     sup_err_clear(&err);
@@ -265,6 +301,8 @@ static void reload(const char *path, const struct startup *su)
         log_error("reload failed, keeping the running configuration: %s", err.text);
         return;
     }
+    if (signing_load_keys(fresh, &keys, &err) < 0)
+        keep_running_keys(fresh, &keys, &err);
     note_restart_needed(path, "store", !same_string(su->store, fresh->store));
     note_restart_needed(path, "milter.socket", !same_string(su->socket, fresh->milter.socket));
     note_restart_needed(path, "milter.user", !same_string(su->user, fresh->milter.user));
@@ -278,7 +316,8 @@ static void reload(const char *path, const struct startup *su)
     warn_template(fresh, false);
     if (fresh->milter.timeout > 0)
         smfi_settimeout(fresh->milter.timeout);     /* for connections from now on */
-    live_conf_replace(fresh);
+    live_conf_replace(fresh, &keys);
+    explicit_bzero(&keys, sizeof(keys));
     stats_wake();                                   /* a new stats-interval applies now */
     log_info("configuration reloaded from %s", path);
 }
@@ -455,6 +494,7 @@ int main(int argc, char **argv)
     struct options opt;
     struct sup_config *cfg;
     struct startup su;
+    RETPATH_KEYS keys;
     pthread_t milter_thread;
     SUP_ERR err;
     char *path;
@@ -491,8 +531,16 @@ int main(int argc, char **argv)
                   STORE_LINK_RETRY, err.text);
     if (cfg->milter.pid_file != NULL && pidfile_write(cfg->milter.pid_file, &err) < 0)
         fatal(sup_err_exit_code(&err), "pid file", &err);
+    /*
+     * After dropping privileges, so that a key file made now belongs to
+     * milter.user, and after the store, whose directory holds it by
+     * default.  Mail must flow without it: unsigned until a reload works.
+     */
+    if (signing_load_keys(cfg, &keys, &err) < 0)
+        log_error("%s; mail goes out unsigned until a reload (SIGHUP) can read it", err.text);
 
-    live_conf_init(cfg);
+    live_conf_init(cfg, &keys);
+    explicit_bzero(&keys, sizeof(keys));
     if (start_threads(su.store, &milter_thread, &err) < 0) {
         pidfile_remove(su.pid_file);
         fatal(sup_err_exit_code(&err), "startup", &err);

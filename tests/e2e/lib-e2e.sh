@@ -124,6 +124,22 @@ relay_transport_file() {
     printf '%s\n' "$entry" | sed -e "s|^bounces@relay\.example\.org|$1|" >"$2"
 }
 
+# relay_transport_regexp BOUNCE_ADDRESS FILE: contrib/postfix/transport.regexp
+# (the signed forms of the bounce address) for BOUNCE_ADDRESS.
+relay_transport_regexp() {
+    local entry local_part domain
+    entry=$(contrib_entry "$CONTRIB/transport.regexp")
+    case $entry in
+    *'bounces(\+.*)?@relay\.example\.org$/'*) ;;
+    *) echo "# contrib/postfix/transport.regexp: no entry for bounces@relay.example.org" >&2
+       return 1 ;;
+    esac
+    local_part=${1%@*}
+    domain=$(printf '%s' "${1#*@}" | sed 's/\./\\\\./g')    # "\\." in a sed replacement
+    printf '%s\n' "$entry" | sed -e "s|bounces(|$local_part(|" \
+        -e "s|@relay\\\\.example\\\\.org|@$domain|" >"$2"
+}
+
 # Service name of the documented pipe transport ("suppress-ingest").
 relay_pipe_service() {
     contrib_entry "$CONTRIB/master.cf" | awk 'NR == 1 { print $1 }'

@@ -69,6 +69,8 @@ check "suppress-ingest accepts the test configuration (-n)" \
     "$INGEST_COPY" -c "$CONF" -n 2>>"$IT_DIR/log/ingest-check.log"
 
 mx_setup remote.test "$KNOWN" "$FULL"
+# The milter signs the return path (BATV prvs): the relay logs it so.
+SIGNED_APP="(prvs=[0-9]{4}[0-9a-f]{6}=)?$APP"
 
 # R: lib.sh's instance with the milter, plus the documented pipe transport.
 SERVICE=$(relay_pipe_service)
@@ -80,6 +82,9 @@ pf_setup "${PIPE_ENTRY[@]}"
 relay_transport_file "$APP" "$PF_DIR/transport"
 check "contrib/postfix/transport routes the bounce address to that service" \
     grep -qE "^${APP}[[:space:]]+$SERVICE:\$" "$PF_DIR/transport"
+relay_transport_regexp "$APP" "$PF_DIR/transport.regexp"
+check "contrib/postfix/transport.regexp routes the signed forms of the bounce address" \
+    test -s "$PF_DIR/transport.regexp"
 echo "remote.test smtp:[127.0.0.1]:$MX_PORT" >>"$PF_DIR/transport"
 postmap -c "$PF_DIR" "hash:$PF_DIR/transport"
 # No relayhost: remote.test goes to M, the bounce address to the pipe.
@@ -87,7 +92,7 @@ postmap -c "$PF_DIR" "hash:$PF_DIR/transport"
 # the soft case produces its DSN now rather than in days.
 postconf -c "$PF_DIR" -e \
     'relayhost =' \
-    "transport_maps = hash:$PF_DIR/transport" \
+    "transport_maps = hash:$PF_DIR/transport, regexp:$PF_DIR/transport.regexp" \
     "$(contrib_entry "$CONTRIB/main.cf" | grep '^recipient_delimiter')" \
     'maximal_queue_lifetime = 0' \
     'bounce_queue_lifetime = 0'
@@ -112,7 +117,7 @@ check "unknown user: the relay accepts the first message (swaks exit 0)" test $?
 check "unknown user: the remote MX refuses it with its own 550 5.1.1, the relay bounces" \
     it_wait_for "$(wait_secs)" relay_log_has "to=<$GONE>,.* status=bounced \(host .* said: $GONE_TEXT \(in reply to RCPT TO command\)\)"
 check "the DSN to $APP goes through the $SERVICE pipe, which exits 0" \
-    it_wait_for "$(wait_secs)" relay_log_has "to=<$APP>, relay=$SERVICE,.* status=sent \(delivered via $SERVICE service\)"
+    it_wait_for "$(wait_secs)" relay_log_has "to=<$SIGNED_APP>, relay=$SERVICE,.* status=sent \(delivered via $SERVICE service\)"
 check "unknown user: suppressed as hard-bounce (suppressctl show)" \
     wait_show "$(wait_secs)" "$GONE" 'd["suppressed"] and d["reason"] == "hard-bounce"'
 check "hard bounce: suppressed for 7 days, status 5.1.1, reason userunknown" \
@@ -142,7 +147,7 @@ check "full mailbox: the relay accepts (swaks exit 0)" test $? -eq 0
 check "full mailbox: the remote MX says 452 4.2.2 at RCPT, the relay defers" \
     it_wait_for "$(wait_secs)" relay_log_has "to=<$FULL>,.* status=deferred \(host .* said: 452 4\.2\.2 <$FULL>: Recipient address rejected: Mailbox full"
 check "full mailbox: the relay gives up after one try and returns it to the sender" \
-    it_wait_for "$(wait_secs)" relay_log_has "from=<$APP>, status=expired, returned to sender"
+    it_wait_for "$(wait_secs)" relay_log_has "from=<$SIGNED_APP>, status=expired, returned to sender"
 check "full mailbox: the 4xx DSN is recorded as a soft bounce with the response" \
     wait_show "$(wait_secs)" "$FULL" 'any("452 4.2.2" in (e["response"] or "") and "Mailbox full" in e["response"]
                                     for e in events("soft-bounce"))'
@@ -175,7 +180,7 @@ check "the same complaint report again: accepted by the relay (swaks exit 0)" te
 # DSNs: hard, soft, soft again; the complaint report twice: 5 pipe deliveries.
 # shellcheck disable=SC2317  # called through check/it_wait_for
 pipe_done() {
-    [ "$(relay_log_count "to=<$APP>, relay=$SERVICE,.* status=sent")" -eq 5 ]
+    [ "$(relay_log_count "to=<$SIGNED_APP>, relay=$SERVICE,.* status=sent")" -eq 5 ]
 }
 check "all 5 reports reached suppress-ingest through the pipe" it_wait_for "$(wait_secs)" pipe_done
 check "the complaint delivered twice is recorded once" \
@@ -188,7 +193,7 @@ check "the second soft bounce is recorded too, still not suppressed" \
 # only the two mailbox-full messages may have expired.
 check "no report was given up: the only expired messages are the two soft bounces" \
     test "$(relay_log_count 'status=expired')" -eq 2 \
-         -a "$(relay_log_count "from=<$APP>, status=expired")" -eq 2
+         -a "$(relay_log_count "from=<$SIGNED_APP>, status=expired")" -eq 2
 # shellcheck disable=SC2317
 relay_queue_empty() { [ "$(pf_queue_size)" -eq 0 ]; }
 check "the relay's queue is empty" it_wait_for "$(wait_secs)" relay_queue_empty

@@ -245,7 +245,47 @@ START_TEST(test_conf_defaults)
     ck_assert_int_eq(cfg->policy.never_suppress_count, 0);
     ck_assert_int_eq(cfg->ingest.max_message_size, 10 * 1024 * 1024);
     ck_assert_ptr_null(cfg->ingest.verp_pattern);
+    ck_assert_int_eq(cfg->ingest.trust, TRUST_SENT_OR_SIGNED);
+    ck_assert(cfg->signing.enable);
+    ck_assert_str_eq(cfg->signing.key_file, LOCALSTATEDIR "/lib/milter-suppress/signing.key");
+    ck_assert_ptr_null(cfg->signing.bounce_address);
+    ck_assert_int_eq(cfg->signing.validity, 14 * 86400);
+    ck_assert(conf_signs_domain(cfg, "any.example"));
     conf_free(cfg);
+}
+END_TEST
+
+START_TEST(test_conf_signing)
+{
+    struct sup_config *cfg = load_ok("store = \"/srv/sup\"\n"
+                                     "ingest { trust = \"Signed\" }\n"
+                                     "signing {\n"
+                                     "  bounce-address = \"bounces@bounce.example.org\"\n"
+                                     "  sign-domains = { \"shop.example\", \".news.example\" }\n"
+                                     "  validity = \"30d\"\n"
+                                     "}\n");
+
+    ck_assert_int_eq(cfg->ingest.trust, TRUST_SIGNED);
+    ck_assert_str_eq(cfg->signing.key_file, "/srv/sup/signing.key");
+    ck_assert_str_eq(cfg->signing.bounce_address, "bounces@bounce.example.org");
+    ck_assert_int_eq(cfg->signing.validity, 30 * 86400);
+    ck_assert(conf_signs_domain(cfg, "shop.example"));
+    ck_assert(conf_signs_domain(cfg, "SHOP.example"));
+    ck_assert(!conf_signs_domain(cfg, "eshop.example"));
+    ck_assert(!conf_signs_domain(cfg, "mail.shop.example"));
+    ck_assert(conf_signs_domain(cfg, "eu.news.example"));
+    ck_assert(!conf_signs_domain(cfg, "news.example"));
+    ck_assert(!conf_signs_domain(cfg, ""));
+    conf_free(cfg);
+    cfg = load_ok("signing { enable = false }\n");
+    ck_assert(!conf_signs_domain(cfg, "any.example"));
+    conf_free(cfg);
+    for (enum ingest_trust t = TRUST_SENT_OR_SIGNED; t <= TRUST_ANY; t++) {
+        enum ingest_trust back;
+
+        ck_assert_int_eq(conf_trust_parse(conf_trust_name(t), &back), 0);
+        ck_assert_int_eq(back, t);
+    }
 }
 END_TEST
 
@@ -306,6 +346,12 @@ START_TEST(test_conf_errors)
     load_bad("store = \"relative/dir\"\n", "store", "absolute");
     load_bad("ingest { max-message-size = \"big\" }\n", "max-message-size", NULL);
     load_bad("milter {\n  socket = \n}\n", ":3:", NULL);
+    load_bad("ingest { trust = \"everyone\" }\n", "ingest.trust", "sent-or-signed");
+    load_bad("signing { validity = \"400d\" }\n", "signing.validity", "365d");
+    load_bad("signing { validity = \"never\" }\n", "signing.validity", NULL);
+    load_bad("signing { sign-domains = { \"bad domain\" } }\n", "signing.sign-domains", "bad domain");
+    load_bad("signing { bounce-address = \"not an address\" }\n", "signing.bounce-address", NULL);
+    load_bad("signing { key-file = \"relative.key\" }\n", "signing.key-file", "absolute");
 }
 END_TEST
 
@@ -335,6 +381,7 @@ static Suite *lib_suite(void)
     tcase_add_test(tc, test_json);
     tcase_add_test(tc, test_conf_defaults);
     tcase_add_test(tc, test_conf_values);
+    tcase_add_test(tc, test_conf_signing);
     tcase_add_test(tc, test_conf_errors);
     tcase_add_test(tc, test_conf_unreadable);
     suite_add_tcase(s, tc);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@
 #include "filter.h"
 #include "listen_socket.h"
 #include "live_conf.h"
+#include "retpath.h"
+#include "signing.h"
 #include "stats.h"
 #include "store.h"
 
@@ -137,10 +140,10 @@ START_TEST(test_live_conf_replace)
     struct live_conf *old_ref, *new_ref;
 
     make_tmpdir();
-    live_conf_init(load_with_text("first"));
+    live_conf_init(load_with_text("first"), NULL);
     old_ref = live_conf_acquire();
     ck_assert_str_eq(live_conf_get(old_ref)->milter.reject_text, "first");
-    live_conf_replace(load_with_text("second"));
+    live_conf_replace(load_with_text("second"), NULL);
     /* A callback that took the old config before the reload still reads it. */
     ck_assert_str_eq(live_conf_get(old_ref)->milter.reject_text, "first");
     new_ref = live_conf_acquire();
@@ -375,6 +378,109 @@ START_TEST(test_connect_is_cleanup)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- signing */
+
+static struct sup_config *load_signing_conf(const char *signing_section)
+{
+    char path[300];
+    struct sup_config *cfg;
+    SUP_ERR err;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/s.conf", tmpdir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "store = \"%s\"\nsigning {\n%s\n}\n", storedir, signing_section);
+    fclose(f);
+    ck_assert_msg(conf_load(path, false, &cfg, &err) == 0, "%s", err.text);
+    return cfg;
+}
+
+/* signing_return_path with the given sender and recipients; "" = not rewritten. */
+static const char *return_path(const struct sup_config *cfg, const RETPATH_KEYS *keys,
+                               const char *sender, unsigned long accepted, const char *rcpt)
+{
+    static char out[RETPATH_ADDR_MAX + 1];
+    SUP_ERR err;
+    int rc = signing_return_path(cfg, keys, sender, accepted, rcpt, time(NULL), out,
+                                 sizeof(out), &err);
+
+    ck_assert_msg(rc >= 0, "%s", err.text);
+    if (rc == 0)
+        out[0] = '\0';
+    return out;
+}
+
+START_TEST(test_signing_choice)
+{
+    struct sup_config *cfg;
+    RETPATH_KEYS keys;
+    RETPATH_CHECK check;
+    struct stat sb;
+    char path[300];
+    SUP_ERR err;
+    const char *rp;
+
+    make_tmpdir();
+    ck_assert_int_eq(mkdir(storedir, 0700), 0);
+    cfg = load_signing_conf("bounce-address = \"bounces@bounce.example.org\"\n"
+                            "sign-domains = { \"shop.example\" }");
+    ck_assert_msg(signing_load_keys(cfg, &keys, &err) == 0, "%s", err.text);
+    ck_assert_int_eq(keys.count, 1);
+    snprintf(path, sizeof(path), "%s/signing.key", storedir);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+
+    /* One recipient: VERP naming it. */
+    rp = return_path(cfg, &keys, "App@Shop.Example", 1, "alice@example.com");
+    retpath_verify(&keys, cfg->signing.bounce_address, rp, time(NULL), 14, &check);
+    ck_assert_int_eq(check.verdict, RETPATH_VALID);
+    ck_assert_int_eq(check.form, RETPATH_VERP);
+    ck_assert_str_eq(check.address, "alice@example.com");
+    /* Several, or one we could not parse, or one VERP cannot carry: prvs, case kept. */
+    rp = return_path(cfg, &keys, "App@Shop.Example", 2, "alice@example.com");
+    ck_assert_msg(strncmp(rp, "prvs=", 5) == 0 && strcmp(rp + 16, "App@Shop.Example") == 0, "%s", rp);
+    retpath_verify(&keys, cfg->signing.bounce_address, rp, time(NULL), 14, &check);
+    ck_assert_int_eq(check.verdict, RETPATH_VALID);
+    ck_assert_int_eq(check.form, RETPATH_PRVS);
+    ck_assert_str_eq(check.address, "app@shop.example");
+    ck_assert_int_eq(strncmp(return_path(cfg, &keys, "app@shop.example", 1, NULL), "prvs=", 5), 0);
+    ck_assert_int_eq(strncmp(return_path(cfg, &keys, "app@shop.example", 1,
+                                         "\"a b\"@example.com"), "prvs=", 5), 0);
+    /* Never rewritten. */
+    ck_assert_str_eq(return_path(cfg, &keys, "", 1, "alice@example.com"), "");
+    ck_assert_str_eq(return_path(cfg, &keys, "app@other.example", 1, "alice@example.com"), "");
+    ck_assert_str_eq(return_path(cfg, &keys, "prvs=1234abcdef=app@shop.example", 2, NULL), "");
+    ck_assert_str_eq(return_path(cfg, &keys, "app@shop.example", 0, NULL), "");
+    ck_assert_str_eq(return_path(cfg, NULL, "app@shop.example", 1, "alice@example.com"), "");
+    conf_free(cfg);
+
+    /* No bounce address: prvs for one recipient too. */
+    cfg = load_signing_conf("");
+    ck_assert_int_eq(strncmp(return_path(cfg, &keys, "app@any.example", 1, "alice@example.com"),
+                             "prvs=", 5), 0);
+    conf_free(cfg);
+    /* Off: no key file is made, nothing is signed. */
+    cfg = load_signing_conf("enable = false\nkey-file = \"/nonexistent/dir/k\"");
+    ck_assert_int_eq(signing_load_keys(cfg, &keys, &err), 0);
+    ck_assert_int_eq(keys.count, 0);
+    live_conf_init(cfg, &keys);
+    {
+        struct live_conf *ref = live_conf_acquire();
+
+        ck_assert_ptr_null(live_conf_keys(ref));
+        live_conf_release(ref);
+    }
+    live_conf_shutdown();
+    /* On, with a key file that cannot be made: an error naming it. */
+    cfg = load_signing_conf("key-file = \"/nonexistent/dir/k\"");
+    ck_assert_int_eq(signing_load_keys(cfg, &keys, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.text, "/nonexistent/dir/k"));
+    conf_free(cfg);
+    remove_tmpdir();
+}
+END_TEST
+
 static Suite *milter_suite(void)
 {
     Suite *s = suite_create("milter");
@@ -390,6 +496,7 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, test_queue_bounded);
     tcase_add_test(tc, test_refused_event_dropped_alone);
     tcase_add_test(tc, test_connect_is_cleanup);
+    tcase_add_test(tc, test_signing_choice);
     suite_add_tcase(s, tc);
     return s;
 }
