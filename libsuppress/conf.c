@@ -365,12 +365,19 @@ static cfg_opt_t signing_opts[] = {
     CFG_END()
 };
 
+static cfg_opt_t ledger_opts[] = {
+    CFG_BOOL("enable", cfg_true, CFGF_NONE),
+    CFG_STR("retention", "14d", CFGF_NONE),
+    CFG_END()
+};
+
 static cfg_opt_t top_opts[] = {
     CFG_STR("store", DEFAULT_STORE, CFGF_NONE),
     CFG_SEC("milter", milter_opts, CFGF_NONE),
     CFG_SEC("policy", policy_opts, CFGF_NONE),
     CFG_SEC("ingest", ingest_opts, CFGF_NONE),
     CFG_SEC("signing", signing_opts, CFGF_NONE),
+    CFG_SEC("ledger", ledger_opts, CFGF_NONE),
     CFG_END()
 };
 
@@ -403,6 +410,7 @@ static const struct {
     { "ingest|trust", validate_trust },
     { "signing|sign-domains", validate_domain_list },
     { "signing|validity", validate_validity },
+    { "ledger|retention", validate_duration_finite },
 };
 
 /* Copy a string option; "" becomes NULL when empty_is_null. */
@@ -509,6 +517,8 @@ static int copy_config(cfg_t *cfg, const char *path, struct sup_config *out)
     copy_ingest(cfg_getsec(cfg, "ingest"), &out->ingest);
     if (out->store == NULL || copy_signing(cfg_getsec(cfg, "signing"), out->store, &out->signing) < 0)
         return -1;
+    out->ledger.enable = cfg_getbool(cfg_getsec(cfg, "ledger"), "enable");
+    out->ledger.retention = get_duration(cfg_getsec(cfg, "ledger"), "retention");
     if (out->path == NULL || out->store == NULL || out->milter.socket == NULL || out->milter.reject_text == NULL
         || out->ingest.quarantine == NULL)
         return -1;

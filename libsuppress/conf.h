@@ -89,6 +89,11 @@ struct signing_config {
     long validity;              /* seconds a signed return path is believed (14d) */
 };
 
+struct ledger_config {
+    bool enable;                /* the milter records the mail it lets through */
+    long retention;             /* seconds a message is kept (14d) */
+};
+
 struct sup_config {
     char *path;                 /* the file this came from */
     char *store;                /* directory of the Berkeley DB environment */
@@ -96,6 +101,7 @@ struct sup_config {
     struct policy_config policy;
     struct ingest_config ingest;
     struct signing_config signing;
+    struct ledger_config ledger;
 };
 
 /* Load and validate path (NULL = CONFIG_DEFAULT_PATH).  A missing file is

@@ -83,9 +83,12 @@ enum store_event_type {
     STORE_EV_UNBLOCK,           /* suppressctl remove */
     STORE_EV_EXPIRED,           /* purge removed an expired suppression */
     STORE_EV_IGNORED,           /* a failure whose reason never suppresses */
+    STORE_EV_UNVERIFIED,        /* a report not believed (ingest.trust): suppresses nothing */
 };
+#define STORE_EV_LAST STORE_EV_UNVERIFIED
 /* "hard-bounce", "soft-bounce", "escalated", "complaint", "unsubscribe", "delayed",
- * "autoreply", "delivered", "forwarded", "rejected", "add", "unblock", "expired", "ignored" */
+ * "autoreply", "delivered", "forwarded", "rejected", "add", "unblock", "expired", "ignored",
+ * "unverified" */
 const char *store_event_name(enum store_event_type type);
 int store_event_parse(const char *name, enum store_event_type *type);
 
@@ -99,6 +102,10 @@ typedef struct store_event {
     char actor[STORE_ACTOR_MAX];     /* sender of a rejected mail, program or user of an add */
     char detail[STORE_DETAIL_MAX * 2]; /* client address, bounce message id, note */
     char response[STORE_RESPONSE_MAX]; /* full remote response (bounded), may be empty */
+    /* How suppress-ingest checked the report ("signed VERP", "ledger",
+     * "unchecked (trust any)"...) or, for "unverified", why it failed;
+     * empty for events that are no report (and for events written before). */
+    char verified[STORE_DETAIL_MAX];
 } STORE_EVENT;
 
 /* Daily counter names used by the programs (others may be added). */
@@ -168,18 +175,58 @@ int store_counters(STORE *st, store_counter_fn fn, void *ctx, SUP_ERR *err);
 int store_seen(STORE *st, STORE_TXN *txn, const char *message_key, SUP_ERR *err);
 int store_mark_seen(STORE *st, STORE_TXN *txn, const char *message_key, time_t when, SUP_ERR *err);
 
+/*
+ * The ledger of sent mail: for each message the milter let through, its
+ * Message-ID, envelope sender and accepted recipients, so that
+ * suppress-ingest believes a failure only for a recipient of a message
+ * this relay sent (ingest.trust "sent").  Keyed by Message-ID (without
+ * <>, compared exactly); a second message with the same Message-ID adds
+ * its recipients to the first (applications resend with one id).  At most
+ * STORE_LEDGER_RCPTS_MAX recipients are kept per Message-ID.
+ */
+#define STORE_MESSAGE_ID_MAX 250
+#define STORE_LEDGER_RCPTS_MAX 1000
+
+typedef struct store_ledger_msg {
+    const char *message_id;     /* without <> */
+    time_t when;                /* accepted at */
+    const char *sender;         /* normalized envelope sender, "" for <> */
+    const char *const *rcpts;   /* normalized accepted recipients */
+    size_t rcpt_count;
+} STORE_LEDGER_MSG;
+
+int store_ledger_add(STORE *st, STORE_TXN *txn, const STORE_LEDGER_MSG *msg, SUP_ERR *err);
+
+enum store_ledger_answer {
+    STORE_LEDGER_UNKNOWN_MESSAGE,   /* no such Message-ID (never sent, or purged) */
+    STORE_LEDGER_NOT_RECIPIENT,     /* the message is known; rcpt was not among its recipients */
+    STORE_LEDGER_RECIPIENT,         /* rcpt was a recipient of it */
+};
+/* Look rcpt (normalized) up for message_id: 0 with *answer and, when the
+ * message is known, *sent (its time; may be NULL), or -1 with err. */
+int store_ledger_check(STORE *st, STORE_TXN *txn, const char *message_id, const char *rcpt,
+                       enum store_ledger_answer *answer, time_t *sent, SUP_ERR *err);
+
+/* How long store_purge keeps what ages (seconds; negative: for ever). */
+struct store_retention {
+    long events;
+    long seen;
+    long ledger;
+};
+
 /* What store_purge removed. */
 struct store_purge_result {
     unsigned long expired_entries;
     unsigned long old_events;
     unsigned long old_seen;
+    unsigned long old_ledger;
 };
 /* Remove expired suppressions (recording an "expired" event for each),
- * events older than now - event_retention, message identities older than
- * now - seen_retention; then checkpoint and remove unneeded log files.
- * A negative retention (DURATION_NEVER) keeps everything.  The "expired"
+ * events, message identities and ledger messages older than now minus
+ * their retention; then checkpoint and remove unneeded log files.  A
+ * negative retention (DURATION_NEVER) keeps everything.  The "expired"
  * event is dated at the entry's expiry. */
-int store_purge(STORE *st, time_t now, long event_retention, long seen_retention,
+int store_purge(STORE *st, time_t now, const struct store_retention *keep,
                 struct store_purge_result *result, SUP_ERR *err);
 
 /* Checkpoint the environment and remove log files no longer needed. */

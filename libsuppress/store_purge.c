@@ -118,11 +118,20 @@ static int purge_db(STORE *st, struct purge_pass *p, unsigned long *removed, SUP
     return 0;
 }
 
-int store_purge(STORE *st, time_t now, long event_retention, long seen_retention,
+int store_purge(STORE *st, time_t now, const struct store_retention *keep,
                 struct store_purge_result *result, SUP_ERR *err)
 {
+    struct store_purge_result r = { 0, 0, 0, 0 };
+    /* What ages, and how long it is kept; entries go when they expire. */
+    const struct {
+        enum store_db dbi;
+        long retention;
+        unsigned long *removed;
+    } aging[] = {
+        { DBI_EVENTS, keep->events, &r.old_events },
+        { DBI_SEEN, keep->seen, &r.old_seen },
+    };
     struct purge_pass *p;
-    struct store_purge_result r = { 0, 0, 0 };
     int rc = -1;
 
     if (st->flags & STORE_RDONLY)
@@ -133,17 +142,13 @@ int store_purge(STORE *st, time_t now, long event_retention, long seen_retention
     p->dbi = DBI_ENTRIES;
     if (purge_db(st, p, &r.expired_entries, err) < 0)
         goto out;
-    /* A negative retention (DURATION_NEVER) keeps everything. */
-    if (event_retention >= 0) {
-        p->dbi = DBI_EVENTS;
-        p->cutoff = now - (time_t) event_retention;
-        if (purge_db(st, p, &r.old_events, err) < 0)
-            goto out;
-    }
-    if (seen_retention >= 0) {
-        p->dbi = DBI_SEEN;
-        p->cutoff = now - (time_t) seen_retention;
-        if (purge_db(st, p, &r.old_seen, err) < 0)
+    for (size_t i = 0; i < sizeof(aging) / sizeof(aging[0]); i++) {
+        /* A negative retention (DURATION_NEVER) keeps everything. */
+        if (aging[i].retention < 0)
+            continue;
+        p->dbi = aging[i].dbi;
+        p->cutoff = now - (time_t) aging[i].retention;
+        if (purge_db(st, p, aging[i].removed, err) < 0)
             goto out;
     }
     rc = store_checkpoint(st, err);

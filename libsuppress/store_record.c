@@ -38,6 +38,7 @@ static const char *const event_names[] = {
     [STORE_EV_UNBLOCK] = "unblock",
     [STORE_EV_EXPIRED] = "expired",
     [STORE_EV_IGNORED] = "ignored",
+    [STORE_EV_UNVERIFIED] = "unverified",
 };
 #define EVENT_COUNT (sizeof(event_names) / sizeof(event_names[0]))
 
@@ -215,7 +216,8 @@ int store_record_encode_event(const STORE_EVENT *ev, unsigned char *buf, size_t 
         || PUT_STRING(&w, STORE_EVENT_TAG_STATUS, ev->status, "status", ev->address) < 0
         || PUT_STRING(&w, STORE_EVENT_TAG_ACTOR, ev->actor, "actor", ev->address) < 0
         || PUT_STRING(&w, STORE_EVENT_TAG_DETAIL, ev->detail, "detail", ev->address) < 0
-        || PUT_STRING(&w, STORE_EVENT_TAG_RESPONSE, ev->response, "response", ev->address) < 0)
+        || PUT_STRING(&w, STORE_EVENT_TAG_RESPONSE, ev->response, "response", ev->address) < 0
+        || PUT_STRING(&w, STORE_EVENT_TAG_VERIFIED, ev->verified, "verified", ev->address) < 0)
         return -1;
     *len = w.len;
     return 0;
@@ -386,6 +388,7 @@ int store_record_decode_event(const unsigned char *buf, size_t len, STORE_EVENT 
         return -1;
     ev->type = 0;
     ev->reason[0] = ev->status[0] = ev->actor[0] = ev->detail[0] = ev->response[0] = '\0';
+    ev->verified[0] = '\0';
     while ((rc = next_field(&r, &f, kind, err)) > 0) {
         switch (f.tag) {
         case STORE_EVENT_TAG_TYPE:
@@ -407,6 +410,9 @@ int store_record_decode_event(const unsigned char *buf, size_t len, STORE_EVENT 
             break;
         case STORE_EVENT_TAG_RESPONSE:
             rc = get_string(&f, ev->response, sizeof(ev->response), kind, err);
+            break;
+        case STORE_EVENT_TAG_VERIFIED:
+            rc = get_string(&f, ev->verified, sizeof(ev->verified), kind, err);
             break;
         default:
             rc = 0;

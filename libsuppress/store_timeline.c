@@ -71,7 +71,7 @@ static int parse_event_key(const unsigned char *key, size_t len, size_t *addrlen
 
 static int valid_event_type(enum store_event_type t)
 {
-    return t >= STORE_EV_HARD_BOUNCE && t <= STORE_EV_IGNORED;
+    return t >= STORE_EV_HARD_BOUNCE && t <= STORE_EV_LAST;
 }
 
 /* The next free seq for (address, when): one more than the last used. */

@@ -399,6 +399,10 @@ int cmd_purge(struct ctl *ctl, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct store_purge_result res;
+    const struct store_retention keep = {
+        ctl->cfg->policy.timeline_retention, ctl->cfg->ingest.seen_retention,
+        ctl->cfg->ledger.retention,
+    };
     char events_age[32], seen_age[32];
     STORE *st = NULL;
     SUP_ERR err;
@@ -420,8 +424,7 @@ int cmd_purge(struct ctl *ctl, int argc, char **argv)
         return ctl_fail(ctl, &err);
     for (attempt = 1;; attempt++) {
         memset(&res, 0, sizeof(res));
-        rc = store_purge(st, ctl->now, ctl->cfg->policy.timeline_retention,
-                         ctl->cfg->ingest.seen_retention, &res, &err);
+        rc = store_purge(st, ctl->now, &keep, &res, &err);
         if (rc == 0 || err.cls != SUP_ERR_TEMP || attempt >= 20)
             break;
         store_retry_delay(attempt);

@@ -131,7 +131,7 @@ static bool get_entry(const char *addr, STORE_ENTRY *entry)
 struct event_list {
     int count;
     STORE_EVENT last;
-    int of_type[STORE_EV_IGNORED + 1];
+    int of_type[STORE_EV_LAST + 1];
 };
 
 static int collect_event(const STORE_EVENT *ev, void *ctx)
@@ -140,7 +140,7 @@ static int collect_event(const STORE_EVENT *ev, void *ctx)
 
     list->count++;
     list->last = *ev;
-    if (ev->type >= 1 && ev->type <= STORE_EV_IGNORED)
+    if (ev->type >= 1 && ev->type <= STORE_EV_LAST)
         list->of_type[ev->type]++;
     return 0;
 }

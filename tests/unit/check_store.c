@@ -24,6 +24,9 @@
 #include "store_record.h"
 #include "store_fixture.h"
 
+/* Retention of events and seen messages for store_purge; the ledger's for ever. */
+#define KEEP(events, seen) (&(struct store_retention) { (events), (seen), -1 })
+
 /* ---- names and text ------------------------------------------------- */
 
 START_TEST(test_reason_names)
@@ -49,18 +52,19 @@ START_TEST(test_event_names)
 {
     static const char *const names[] = { "hard-bounce", "soft-bounce", "escalated", "complaint",
         "unsubscribe", "delayed", "autoreply", "delivered", "forwarded", "rejected", "add",
-        "unblock", "expired", "ignored" };
+        "unblock", "expired", "ignored", "unverified" };
     enum store_event_type t;
 
-    ck_assert_int_eq(STORE_EV_IGNORED, 14);
-    for (int i = 0; i < 14; i++) {
+    ck_assert_int_eq(STORE_EV_IGNORED, 14);     /* stored numbers never change */
+    ck_assert_int_eq(STORE_EV_UNVERIFIED, 15);
+    for (int i = 0; i < 15; i++) {
         ck_assert_str_eq(store_event_name((enum store_event_type) (i + 1)), names[i]);
         ck_assert_int_eq(store_event_parse(names[i], &t), 0);
         ck_assert_int_eq(t, i + 1);
     }
     ck_assert_int_eq(store_event_parse("bounce", &t), -1);
     ck_assert_str_eq(store_event_name((enum store_event_type) 0), "unknown");
-    ck_assert_str_eq(store_event_name((enum store_event_type) 15), "unknown");
+    ck_assert_str_eq(store_event_name((enum store_event_type) 16), "unknown");
 }
 END_TEST
 
@@ -350,9 +354,9 @@ START_TEST(test_expiry)
     ck_assert_int_eq(out.expires, now + 600);
 
     /* purge before the expiry removes nothing */
-    ck_assert_int_eq(store_purge(st, now, 86400, 86400, &res, &err), 0);
+    ck_assert_int_eq(store_purge(st, now, KEEP(86400, 86400), &res, &err), 0);
     ck_assert_uint_eq(res.expired_entries, 0);
-    ck_assert_msg(store_purge(st, now + 700, 86400 * 90, 86400, &res, &err) == 0, "%s",
+    ck_assert_msg(store_purge(st, now + 700, KEEP(86400 * 90, 86400), &res, &err) == 0, "%s",
                   err.text);
     ck_assert_uint_eq(res.expired_entries, 1);
     ck_assert_int_eq(store_get(st, NULL, "expiring@example.com", &out, &err), 0);
@@ -627,7 +631,7 @@ START_TEST(test_purge_old_events_and_seen)
     }
     ck_assert_int_eq(store_commit(txn, &err), 0);
     /* events older than now-9000 (i < 1000) go; seen older than now-9500 (i < 500) */
-    ck_assert_msg(store_purge(st, now, 9000, 9500, &res, &err) == 0, "%s", err.text);
+    ck_assert_msg(store_purge(st, now, KEEP(9000, 9500), &res, &err) == 0, "%s", err.text);
     ck_assert_uint_eq(res.expired_entries, 0);
     ck_assert_uint_eq(res.old_events, 1000);
     ck_assert_uint_eq(res.old_seen, 500);
@@ -637,7 +641,7 @@ START_TEST(test_purge_old_events_and_seen)
     ck_assert_int_eq(l->n, 1);     /* of i = 0, 300, ... 1200 only 1200 is recent */
     ck_assert_int_eq(l->ev[0].when, now - 10000 + 1200);
     /* never (negative retention) keeps everything */
-    ck_assert_int_eq(store_purge(st, now + 1000000, -1, -1, &res, &err), 0);
+    ck_assert_int_eq(store_purge(st, now + 1000000, KEEP(-1, -1), &res, &err), 0);
     ck_assert_uint_eq(res.old_events, 0);
     ck_assert_uint_eq(res.old_seen, 0);
     ck_assert_int_eq(store_seen(st, NULL, "<m500@example>", &err), 1);
@@ -747,7 +751,7 @@ START_TEST(test_rdonly)
     ck_assert_int_eq(store_put(r, NULL, &e, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.text, "read-only"));
     ck_assert_int_eq(store_begin(r, &txn, &err), -1);
-    ck_assert_int_eq(store_purge(r, 1, 1, 1, NULL, &err), -1);
+    ck_assert_int_eq(store_purge(r, 1, KEEP(1, 1), NULL, &err), -1);
 
     /* what the writer commits later is seen */
     ck_assert_int_eq(store_begin(w, &txn, &err), 0);

@@ -123,6 +123,7 @@ void fill_event(STORE_EVENT *ev, const char *addr, enum store_event_type type,
     store_copy_text(ev->actor, sizeof(ev->actor), "sender@example.org");
     store_copy_text(ev->detail, sizeof(ev->detail), detail);
     store_copy_text(ev->response, sizeof(ev->response), "550 5.1.1 no such user");
+    store_copy_text(ev->verified, sizeof(ev->verified), "signed VERP");
 }
 
 void assert_entries_equal(const STORE_ENTRY *a, const STORE_ENTRY *b)
@@ -149,6 +150,7 @@ void assert_events_equal(const STORE_EVENT *a, const STORE_EVENT *b)
     ck_assert_str_eq(a->actor, b->actor);
     ck_assert_str_eq(a->detail, b->detail);
     ck_assert_str_eq(a->response, b->response);
+    ck_assert_str_eq(a->verified, b->verified);
 }
 
 int collect_event(const STORE_EVENT *ev, void *ctx)
