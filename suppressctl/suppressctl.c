@@ -4,8 +4,9 @@
  * main() reads the global options and the configuration, works out who is
  * running the command (recorded in the timeline), and hands the rest of
  * the command line to one command module: cmd_entry.c (add, remove),
- * cmd_show.c (show, list), cmd_io.c (import, export) or cmd_stats.c
- * (stats, purge).  ctl_common.c holds what they share.
+ * cmd_show.c (show, list), cmd_io.c (import, export), cmd_stats.c
+ * (stats, purge) or cmd_keys.c (rotate-key).  ctl_common.c holds what
+ * they share.
  */
 #include "config.h"
 
@@ -48,6 +49,8 @@ static const struct command commands[] = {
      "suppressions by reason; daily rejected, accepted, bounces"},
     {"purge", cmd_purge, "",
      "remove expired suppressions and old timeline events"},
+    {"rotate-key", cmd_rotate_key, "",
+     "a new return-path signing key (then reload the milter)"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -59,7 +62,7 @@ static void usage(FILE *fp, const char *progname)
     fprintf(fp, "usage: %s [-c FILE] COMMAND [ARGS]\n"
             "       %s -V | -h\n\ncommands:\n", progname, progname);
     for (i = 0; i < NCOMMANDS; i++)
-        fprintf(fp, "  %-8s %s\n", commands[i].name, commands[i].args);
+        fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].args);
     fprintf(fp, "\n  -c FILE  configuration file (default %s)\n"
             "\nreasons: hard-bounce, soft-bounce-escalated, complaint, unsubscribe, manual\n"
             "durations: 90s, 15m, 12h, 7d, 2w, never\n"

@@ -3,7 +3,7 @@
 # directory: add/show/remove and their exit codes, invalid addresses,
 # expired entries, list filters and JSON, CSV and JSON lines import with
 # bad rows, export/import round trips, stats from seeded counters, purge,
-# and configuration errors.  Prints "ok - ..." / "not ok - ..." and ends
+# rotate-key on the signing key file, and configuration errors.  Prints "ok - ..." / "not ok - ..." and ends
 # with "N passed, M failed"; exits 0 only if everything passed.
 
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -343,6 +343,49 @@ run main show old@example.com
 expect "its timeline records the expiry" 1 "expired +manual .* purge"
 run main purge
 expect "a second purge finds nothing" 0 "^purged 0 expired suppressions"
+
+# --- rotate-key: the signing key file (written here as the milter would:
+# a comment line, then "ID HEX", the first line signs) ---
+make_config keys "signing {" "  key-file = \"$tmp/keys/signing.key\"" "}"
+mkdir "$tmp/keys"
+KEYFILE=$tmp/keys/signing.key
+secret_a=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+run keys rotate-key
+expect "rotate-key without a key file: EX_NOINPUT, says the milter makes it" 66 \
+    -- "no signing key file at $KEYFILE yet: milter-suppress creates it when it starts; nothing to rotate"
+check "rotate-key does not create the key file" test ! -e "$KEYFILE"
+run keys rotate-key extra
+expect "rotate-key with an argument: EX_USAGE" 64 -- 'unexpected argument "extra"'
+
+key_ids() { grep -E '^[0-9] [0-9a-f]{64}$' "$KEYFILE" | cut -c1 | tr -d '\n'; }
+printf '# milter-suppress return-path signing keys: the first signs.\n4 %s\n' "$secret_a" > "$KEYFILE"
+chmod 0600 "$KEYFILE"
+chown nobody "$KEYFILE" 2>/dev/null
+owner_before=$(stat -c %U "$KEYFILE")
+run keys rotate-key
+expect "rotate-key: new key 5 named with the file, then the reload advice" 0 \
+    "^new signing key 5 in $KEYFILE \(key 4 kept to verify\)$" \
+    "^reload milter-suppress \(systemctl reload milter-suppress, or SIGHUP\) so that it signs with key 5; mail signed with key 4 keeps verifying until the next rotation$"
+check "after rotate-key: two keys, the new one (5) first, the old one (4) second" \
+    test "$(key_ids)" = 54
+check "after rotate-key: the old key's secret is kept unchanged" grep -qx "4 $secret_a" "$KEYFILE"
+check "after rotate-key: mode still 0600" test "$(stat -c %a "$KEYFILE")" = 600
+check "after rotate-key: owner kept ($owner_before)" test "$(stat -c %U "$KEYFILE")" = "$owner_before"
+check "after rotate-key: no temporary file left" test ! -e "$KEYFILE.new"
+secret_5=$(sed -n 's/^5 //p' "$KEYFILE")
+run keys rotate-key
+expect "second rotate-key: key 6" 0 "^new signing key 6 in .*\(key 5 kept to verify\)$"
+check "second rotate-key: still two keys, 6 then 5; the oldest (4) dropped" test "$(key_ids)" = 65
+check "second rotate-key: key 5 kept with its secret" grep -qx "5 $secret_5" "$KEYFILE"
+check "second rotate-key: mode still 0600" test "$(stat -c %a "$KEYFILE")" = 600
+printf '# milter-suppress return-path signing keys: the first signs.\n9 %s\n' "$secret_a" > "$KEYFILE"
+run keys rotate-key
+expect "rotate-key after key 9: key 0 (the number wraps)" 0 "^new signing key 0 in .*\(key 9 kept to verify\)$"
+printf '9 not-a-key\n' > "$KEYFILE"
+run keys rotate-key
+expect "rotate-key on a damaged key file: EX_CONFIG naming file and line, file left alone" 78 \
+    -- "signing key file $KEYFILE:1"
+check "the damaged key file is left as it was" grep -qx '9 not-a-key' "$KEYFILE"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
