@@ -11,6 +11,17 @@
  *   store-tool DIR counter DAY NAME          prints the counter's value (0 if absent)
  *   store-tool DIR events ADDR               one line per event:
  *                                            type|actor|detail|reason|status|response
+ *
+ * and, without a store, the signed return paths the milter writes:
+ *
+ *   store-tool retpath KEYFILE BOUNCE ADDR   checks ADDR with the keys of KEYFILE
+ *                                            (BOUNCE: signing.bounce-address, - for
+ *                                            none; validity 14 days) and prints
+ *                                            "FORM VERDICT ADDRESS": FORM verp, prvs
+ *                                            or unsigned, VERDICT as
+ *                                            retpath_verdict_name(), ADDRESS the
+ *                                            recipient (verp) or sender (prvs) it
+ *                                            names, - for none
  */
 #include "config.h"
 
@@ -21,9 +32,11 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "retpath.h"
 #include "store.h"
 
 #define BULK_BATCH 1000
+#define RETPATH_VALIDITY_DAYS 14
 
 static int fail(const char *what, const SUP_ERR *err)
 {
@@ -173,6 +186,35 @@ static int cmd_events(STORE *st, char **argv)
     return 0;
 }
 
+static const char *form_name(enum retpath_form form)
+{
+    switch (form) {
+    case RETPATH_VERP:
+        return "verp";
+    case RETPATH_PRVS:
+        return "prvs";
+    case RETPATH_UNSIGNED:
+        break;
+    }
+    return "unsigned";
+}
+
+/* store-tool retpath KEYFILE BOUNCE ADDR (argv: KEYFILE BOUNCE ADDR). */
+static int cmd_retpath(char **argv)
+{
+    RETPATH_KEYS keys;
+    RETPATH_CHECK check;
+    SUP_ERR err;
+    const char *bounce = strcmp(argv[1], "-") == 0 ? NULL : argv[1];
+
+    if (retpath_keys_load(argv[0], &keys, &err) < 0)
+        return fail(argv[0], &err);
+    retpath_verify(&keys, bounce, argv[2], time(NULL), RETPATH_VALIDITY_DAYS, &check);
+    printf("%s %s %s\n", form_name(check.form), retpath_verdict_name(check.verdict),
+           check.address[0] != '\0' ? check.address : "-");
+    return 0;
+}
+
 static const struct {
     const char *name;
     int argc;
@@ -193,6 +235,8 @@ int main(int argc, char **argv)
     size_t i;
     int rc;
 
+    if (argc == 5 && strcmp(argv[1], "retpath") == 0)
+        return cmd_retpath(argv + 2);
     for (i = 0; argc >= 3 && i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[2], commands[i].name) != 0 || argc - 3 != commands[i].argc)
             continue;
@@ -204,6 +248,7 @@ int main(int argc, char **argv)
         return rc;
     }
     fprintf(stderr, "usage: store-tool DIR put ADDR REASON EXPIRES | bulk N DOMAIN | "
-                    "lookup ADDR | counter DAY NAME | events ADDR\n");
+                    "lookup ADDR | counter DAY NAME | events ADDR\n"
+                    "       store-tool retpath KEYFILE BOUNCE|- ADDR\n");
     return EX_USAGE;
 }

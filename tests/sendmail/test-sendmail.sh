@@ -17,8 +17,10 @@
 # Checks: a suppressed recipient gets 550 5.1.1 with the configured text,
 # others are delivered (to smtp-sink), per recipient within one message;
 # suppressctl remove takes effect at once; the rejection is in the
-# timeline of suppressctl show; with the milter stopped Sendmail answers
-# 451 (F=T).  Everything started here is stopped by PID, and the test checks
+# timeline of suppressctl show; the envelope sender Sendmail relays is the
+# milter's signed BATV (prvs) form, valid under the key file the milter
+# made (store-tool retpath); with the milter stopped Sendmail answers 451
+# (F=T).  Everything started here is stopped by PID, and the test checks
 # that none of it is left.  Skips (77) without root, swaks, m4 or unshare,
 # or when the Sendmail packages cannot be downloaded.
 . "$(dirname "$0")/../integration/lib.sh"
@@ -34,7 +36,7 @@ CATCHER_PID=
 
 [ "$(id -u)" = 0 ] || it_skip "needs root (Sendmail in its own namespaces, smtp-sink -u nobody)"
 it_require_tools swaks m4 unshare smtp-sink dpkg-deb apt-get "$PYTHON"
-it_require_built "$MILTER" "$SUPPRESSCTL"
+it_require_built "$MILTER" "$SUPPRESSCTL" "$STORE_TOOL"
 
 # ------------------------------------------------------------------ packages
 
@@ -219,6 +221,29 @@ sendmail_log_has() {
     grep -qF -- "$1" "$IT_DIR/log/sendmail.log"
 }
 
+# relayed_from RCPT: the MAIL FROM address (without <>) with which
+# Sendmail relayed the message for RCPT to smtp-sink: the X-Mail-Args:
+# line ("<address> SIZE=...") that starts the message in the sink's dump.
+relayed_from() {
+    awk -v rcpt="X-Rcpt-Args: <$1>" '
+        /^X-Mail-Args: / { args = substr($0, 14) }
+        index($0, rcpt) == 1 { print args; exit }
+    ' "$IT_DIR/sink/dump.txt" | sed -n 's/^<\([^>]*\)>.*/\1/p'
+}
+
+# signed_prvs RCPT: the message for RCPT left with the sender in prvs form
+# (key 1, today's day, 6 hex digits) that store-tool finds valid.
+signed_prvs() {
+    local from got day
+    day=$(printf '%03d' $(( $(date -u +%s) / 86400 % 1000 )))
+    from=$(relayed_from "$1")
+    got=$("$STORE_TOOL" retpath "$IT_DIR/store/signing.key" - "$from")
+    echo "$from" | grep -qxE "prvs=1${day}[0-9a-f]{6}=sender@example\.org" &&
+        [ "$got" = "prvs valid sender@example.org" ] && return 0
+    echo "#   $1: relayed with MAIL FROM <$from>; store-tool: $got"
+    return 1
+}
+
 # The queue holds no message (deliveries run in the background).
 queue_empty() {
     [ -z "$(ls -A "$SM_DIR/mqueue")" ]
@@ -264,6 +289,8 @@ sm_send ok ok@example.com
 check "other recipient: accepted (swaks exit 0)" test $? -eq 0
 check "other recipient: 250 at RCPT" transcript_has ok '^<-  250 2\.1\.5 <ok@example\.com>\.\.\. Recipient ok'
 check "other recipient: delivered to smtp-sink" delivered ok@example.com
+check "other recipient: relayed with the sender signed (prvs=1DDDMMMMMM=sender@example.org, valid)" \
+    signed_prvs ok@example.com
 
 # --- mixed recipients in one message
 sm_send mixed ok2@example.com,blocked@example.com
@@ -274,6 +301,7 @@ check "mixed: blocked@ gets 550 5.1.1" \
 check "mixed: ok2@ delivered" delivered ok2@example.com
 # Same transaction as ok2@: had blocked@ been kept, smtp-sink has it now.
 check "mixed: blocked@ not delivered" not_delivered blocked@example.com
+check "mixed: relayed with the sender signed (prvs, valid)" signed_prvs ok2@example.com
 
 # --- the rejections are in the timeline once flushed (stats-interval 1s)
 rejected_events() {
