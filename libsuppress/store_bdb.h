@@ -13,16 +13,20 @@
  *   store_timeline.c  events.db
  *   store_counters.c  counters.db
  *   store_seen.c      seen.db
+ *   store_ledger.c    ledger.db (its record: store_ledger.h)
  *   store_purge.c     removing what expired, in every database
  *
- * Layout: four B-tree databases in the environment directory.
+ * Layout: five B-tree databases in the environment directory.
  *
  *   suppressions.db  address                          -> entry record
  *   events.db        address \0 be64(time) be32(seq)  -> event record
  *   counters.db      day \0 name                      -> be64 count
  *   seen.db          message key                      -> be64 time
+ *   ledger.db        Message-ID                       -> version be64(time)
+ *                                                        sender \0 rcpt \0 ...
  *
- * Entry and event values are versioned TLV records (store_record.c).
+ * Entry and event values are versioned TLV records (store_record.c);
+ * ledger values are described in store_ledger.c.
  * A new database is one more enum store_db value, its file name in
  * store_db_files (store_env.c) and a file of its own for its operations.
  */
@@ -50,6 +54,7 @@ enum store_db {
     DBI_EVENTS,
     DBI_COUNTERS,
     DBI_SEEN,
+    DBI_LEDGER,
     DBI_COUNT
 };
 
@@ -173,6 +178,7 @@ int store_entry_purgeable(STORE *st, DB_TXN *tid, const DBT *key, const DBT *dat
                           SUP_ERR *err);
 int store_event_purgeable(const DBT *key, time_t cutoff);
 int store_seen_purgeable(const DBT *data, time_t cutoff);
+int store_ledger_purgeable(const DBT *data, time_t cutoff);
 
 /* ---- byte order ----------------------------------------------------- */
 

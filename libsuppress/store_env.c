@@ -67,7 +67,8 @@
 #define CACHE_BYTES      (256u * 1024 * 1024)
 #define LOG_BUFFER_BYTES (1u * 1024 * 1024)    /* NOSYNC commits collect here */
 #define LOG_FILE_BYTES   (16u * 1024 * 1024)
-#define PAGE_BYTES       8192   /* an entry with a 2 KB response stays on its leaf page */
+#define PAGE_BYTES       8192   /* an entry with a 2 KB response stays on its leaf page, and
+                                 * a ledger message with up to ~80 recipients (4 KB: ~38) */
 #define LOCK_TIMEOUT_US  (2 * 1000000)          /* never wait on a lock longer than this */
 #define TXN_TIMEOUT_US   (10 * 1000000)
 #define EXPIRE_EVERY_MS  200    /* how often the watchdog expires timed-out lock waits */
@@ -84,6 +85,7 @@ const char *const store_db_files[DBI_COUNT] = {
     [DBI_EVENTS] = "events.db",
     [DBI_COUNTERS] = "counters.db",
     [DBI_SEEN] = "seen.db",
+    [DBI_LEDGER] = "ledger.db",
 };
 
 static pthread_mutex_t envs_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -309,6 +311,16 @@ static int key_compare(DB *db, const DBT *a, const DBT *b)
     return a->size < b->size ? -1 : a->size > b->size;
 }
 
+/*
+ * A database a later release added: a store written before has none until
+ * a writer opens it (and creates it), so a read-only handle goes without
+ * it (its operations answer as for an empty one).
+ */
+static bool added_later(int dbi)
+{
+    return dbi == DBI_LEDGER;
+}
+
 /* Open st's databases in env (env write-locked or not yet shared). */
 static int store_open_dbs(STORE *st, SUP_ERR *err)
 {
@@ -330,7 +342,7 @@ static int store_open_dbs(STORE *st, SUP_ERR *err)
         store_bdb_msg[0] = '\0';
         if ((ret = db_create(&db, env->dbenv, 0)) != 0)
             return store_bdb_fail(env, err, ret, "cannot create a database handle");
-        if (i == DBI_ENTRIES || i == DBI_EVENTS)
+        if (i == DBI_ENTRIES || i == DBI_EVENTS || i == DBI_LEDGER)
             (void) db->set_pagesize(db, PAGE_BYTES);
         (void) db->set_bt_compare(db, key_compare);
         for (int attempt = 1; attempt <= AUTO_ATTEMPTS; attempt++) {
@@ -338,6 +350,11 @@ static int store_open_dbs(STORE *st, SUP_ERR *err)
             if (bdb_class(ret) != SUP_ERR_TEMP)
                 break;
             store_retry_delay(attempt);
+        }
+        if (ret == ENOENT && rdonly && added_later(i)) {
+            db->close(db, 0);
+            st->db[i] = NULL;
+            continue;
         }
         if (ret != 0) {
             int rc;

@@ -1,7 +1,7 @@
 /*
  * store_purge.c: store_purge, which removes expired suppressions
- * (recording an "expired" event for each), old events and old message
- * identities, then checkpoints.
+ * (recording an "expired" event for each), old events, old message
+ * identities and old ledger messages, then checkpoints.
  */
 #include "config.h"
 
@@ -29,7 +29,7 @@
 struct purge_pass {
     enum store_db dbi;
     time_t now;                 /* DBI_ENTRIES: expired when expires <= now */
-    time_t cutoff;              /* events, seen: removed when older */
+    time_t cutoff;              /* events, seen, ledger: removed when older */
     unsigned char resume[KEY_MAX];
     size_t resume_len;          /* committed position; 0 = start */
     unsigned char next[KEY_MAX];
@@ -49,6 +49,8 @@ static int purge_record(STORE *st, DB_TXN *tid, struct purge_pass *p, const DBT 
         return store_event_purgeable(key, p->cutoff);
     case DBI_SEEN:
         return store_seen_purgeable(data, p->cutoff);
+    case DBI_LEDGER:
+        return store_ledger_purgeable(data, p->cutoff);
     default:
         return 0;
     }
@@ -130,6 +132,7 @@ int store_purge(STORE *st, time_t now, const struct store_retention *keep,
     } aging[] = {
         { DBI_EVENTS, keep->events, &r.old_events },
         { DBI_SEEN, keep->seen, &r.old_seen },
+        { DBI_LEDGER, keep->ledger, &r.old_ledger },
     };
     struct purge_pass *p;
     int rc = -1;

@@ -7,7 +7,7 @@
  *       and the bounce rate, with a warning above the 5% the sending
  *       services call the limit of a healthy list
  *   suppressctl purge                       drop expired suppressions,
- *       old timeline events and old bounce identities
+ *       old timeline events, old bounce identities and old ledger messages
  *
  * The daily figures come from the store's counters (store_counters):
  * "accepted", "rejected" and "bounce.<class>".
@@ -403,7 +403,7 @@ int cmd_purge(struct ctl *ctl, int argc, char **argv)
         ctl->cfg->policy.timeline_retention, ctl->cfg->ingest.seen_retention,
         ctl->cfg->ledger.retention,
     };
-    char events_age[32], seen_age[32];
+    char events_age[32], seen_age[32], ledger_age[32];
     STORE *st = NULL;
     SUP_ERR err;
     int ch, attempt, rc, status = EX_OK;
@@ -439,6 +439,8 @@ int cmd_purge(struct ctl *ctl, int argc, char **argv)
                duration_format(ctl->cfg->policy.timeline_retention, events_age, sizeof(events_age)),
                res.old_seen,
                duration_format(ctl->cfg->ingest.seen_retention, seen_age, sizeof(seen_age)));
+        printf("purged %lu ledger messages older than %s\n", res.old_ledger,
+               duration_format(ctl->cfg->ledger.retention, ledger_age, sizeof(ledger_age)));
     }
     if (store_close(st, &err) < 0 && status == EX_OK)
         status = ctl_fail(ctl, &err);

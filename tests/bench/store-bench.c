@@ -5,14 +5,20 @@
  * handle, and prints the figures and the size of the store on disk.
  * With -m it loads nothing: it opens the store in -d, does the lookups and
  * prints its resident memory (VmRSS/VmHWM), which approximates the
- * milter's with that many entries.  Not a test: it asserts nothing.
+ * milter's with that many entries.  With -l it measures the ledger of
+ * sent mail instead: N messages recorded as the milter's background
+ * writer does (store_ledger_add, LEDGER_BATCH messages per NOSYNC
+ * transaction), the size of ledger.db, then store_ledger_check of known
+ * and unknown Message-IDs as suppress-ingest does.  Not a test: it
+ * asserts nothing.
  *
- *   store-bench [-n ENTRIES] [-d DIR] [-q LOOKUPS] [-k] [-m]
- *     -n  entries to load (default 1000000)
+ *   store-bench [-n ENTRIES] [-d DIR] [-q LOOKUPS] [-k] [-m | -l]
+ *     -n  entries (with -l: messages) to load (default 1000000)
  *     -d  store directory (default: a new one under $TMPDIR, removed after)
  *     -q  lookups per measurement (default 1000000)
  *     -k  keep the store (with -d; needed before a later -m run)
  *     -m  memory mode: use the store already in -d (loaded with the same -n)
+ *     -l  ledger mode
  */
 #include "config.h"
 
@@ -30,6 +36,7 @@
 #include "store.h"
 
 #define LOAD_TXN_SIZE 10000
+#define LEDGER_BATCH  64        /* messages per transaction of the ledger load */
 
 static long n_entries = 1000000;
 static long n_lookups = 1000000;
@@ -202,6 +209,131 @@ static void print_memory(const char *when)
     fclose(f);
 }
 
+/* ---- the ledger (-l) ------------------------------------------------ */
+
+/*
+ * Message i: "<i.timestamp@mx.bench.example>" as its header has it, a
+ * thousand messages a second; the ledger's key is without the <>.  An
+ * unknown Message-ID differs in the host only, so it sorts next to a
+ * known one and a check reaches a random leaf page too.
+ */
+static void message_id_of(long i, time_t t0, bool known, char *buf, size_t len)
+{
+    char header[STORE_MESSAGE_ID_MAX + 3];
+
+    snprintf(header, sizeof(header), "<%ld.%ld@mx.bench.%s>", i, (long) (t0 + i / 1000),
+             known ? "example" : "invalid");
+    snprintf(buf, len, "%.*s", (int) strlen(header) - 2, header + 1);
+}
+
+/* Message i goes to 1-3 recipients; recipient k of message i. */
+static size_t rcpt_count_of(long i)
+{
+    return 1 + (size_t) (i % 3);
+}
+
+static void rcpt_of(long i, size_t k, char *buf, size_t len)
+{
+    snprintf(buf, len, "user%ld@d%ld.example.com", i * 3 + (long) k, (i * 3 + (long) k) % 1000);
+}
+
+static void ledger_load(const char *dir, time_t t0)
+{
+    char id[STORE_MESSAGE_ID_MAX + 1], rbuf[3][ADDR_MAX + 1];
+    const char *rcpts[3] = { rbuf[0], rbuf[1], rbuf[2] };
+    STORE_LEDGER_MSG m = { id, 0, "newsletter@bench.example", rcpts, 0 };
+    STORE_TXN *txn = NULL;
+    STORE *st;
+    SUP_ERR err;
+    double start = now_seconds(), secs;
+
+    if (store_open(dir, STORE_CREATE | STORE_NOSYNC, &st, &err) < 0)
+        die("open", &err);
+    for (long i = 0; i < n_entries; i++) {
+        if (txn == NULL && store_begin(st, &txn, &err) < 0)
+            die("begin", &err);
+        message_id_of(i, t0, true, id, sizeof(id));
+        m.when = t0 + i / 1000;
+        m.rcpt_count = rcpt_count_of(i);
+        for (size_t k = 0; k < m.rcpt_count; k++)
+            rcpt_of(i, k, rbuf[k], sizeof(rbuf[k]));
+        if (store_ledger_add(st, txn, &m, &err) < 0)
+            die("ledger add", &err);
+        if ((i + 1) % LEDGER_BATCH == 0 || i + 1 == n_entries) {
+            if (store_commit(txn, &err) < 0)
+                die("commit", &err);
+            txn = NULL;
+        }
+    }
+    secs = now_seconds() - start;
+    printf("ledger: %ld messages in %.1f s (%.0f messages/s written, %d per transaction,"
+           " NOSYNC)\n", n_entries, secs, (double) n_entries / secs, LEDGER_BATCH);
+    start = now_seconds();
+    if (store_checkpoint(st, &err) < 0)
+        die("checkpoint", &err);
+    if (store_close(st, &err) < 0)
+        die("close", &err);
+    printf("ledger: checkpoint and close after the load: %.1f s\n", now_seconds() - start);
+}
+
+/* store_ledger_check per second, of known Message-IDs (and one of their
+ * recipients) or of unknown ones; 1 thread, no transaction. */
+static double ledger_measure(STORE *st, time_t t0, bool known)
+{
+    char id[STORE_MESSAGE_ID_MAX + 1], rcpt[ADDR_MAX + 1];
+    enum store_ledger_answer want = known ? STORE_LEDGER_RECIPIENT
+        : STORE_LEDGER_UNKNOWN_MESSAGE, a;
+    uint64_t x = (known ? 7919u : 7932u) * UINT64_C(0x9E3779B97F4A7C15) + 1;
+    long wrong = 0, errors = 0;
+    time_t sent;
+    SUP_ERR err;
+    double start = now_seconds();
+
+    for (long q = 0; q < n_lookups; q++) {
+        long i;
+
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        i = (long) (x % (uint64_t) n_entries);
+        message_id_of(i, t0, known, id, sizeof(id));
+        rcpt_of(i, (size_t) (x >> 32) % rcpt_count_of(i), rcpt, sizeof(rcpt));
+        if (store_ledger_check(st, NULL, id, rcpt, &a, &sent, &err) < 0)
+            errors++;
+        else if (a != want)
+            wrong++;
+    }
+    if (errors > 0 || wrong > 0)
+        fprintf(stderr, "store-bench: %s checks: %ld errors, %ld wrong answers\n",
+                known ? "known" : "unknown", errors, wrong);
+    return (double) n_lookups / (now_seconds() - start);
+}
+
+static void ledger_bench(const char *dir)
+{
+    time_t t0 = time(NULL);
+    char path[4096];
+    struct stat sb;
+    STORE *st;
+    SUP_ERR err;
+
+    ledger_load(dir, t0);
+    sync();
+    snprintf(path, sizeof(path), "%s/ledger.db", dir);
+    if (stat(path, &sb) < 0)
+        die(path, NULL);
+    printf("ledger.db: %lld bytes (%.1f MB), %.0f bytes per message; on disk %lld bytes\n",
+           (long long) sb.st_size, (double) sb.st_size / 1048576,
+           (double) sb.st_size / (double) n_entries, (long long) sb.st_blocks * 512);
+    if (store_open(dir, STORE_NOSYNC, &st, &err) < 0)
+        die("open", &err);
+    (void) ledger_measure(st, t0, true);        /* warm-up */
+    printf("checks/s, known Message-ID,   1 thread: %.0f\n", ledger_measure(st, t0, true));
+    printf("checks/s, unknown Message-ID, 1 thread: %.0f\n", ledger_measure(st, t0, false));
+    if (store_close(st, &err) < 0)
+        die("close", &err);
+}
+
 static void remove_store(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -223,13 +355,13 @@ int main(int argc, char **argv)
 {
     const char *dir = NULL;
     char tmpl[4096];
-    bool keep = false, memory_mode = false;
+    bool keep = false, memory_mode = false, ledger_mode = false;
     STORE *st;
     SUP_ERR err;
     double db_mb, all_mb, t0;
     int c;
 
-    while ((c = getopt(argc, argv, "n:d:q:km")) != -1) {
+    while ((c = getopt(argc, argv, "n:d:q:kml")) != -1) {
         switch (c) {
         case 'n':
             n_entries = atol(optarg);
@@ -246,13 +378,17 @@ int main(int argc, char **argv)
         case 'm':
             memory_mode = true;
             break;
+        case 'l':
+            ledger_mode = true;
+            break;
         default:
-            fprintf(stderr, "usage: store-bench [-n ENTRIES] [-d DIR] [-q LOOKUPS] [-k] [-m]\n");
+            fprintf(stderr, "usage: store-bench [-n ENTRIES] [-d DIR] [-q LOOKUPS] [-k] [-m | -l]\n");
             return 2;
         }
     }
-    if (n_entries < 1 || n_lookups < 1 || (memory_mode && dir == NULL)) {
-        fprintf(stderr, "store-bench: -n and -q must be positive; -m needs -d\n");
+    if (n_entries < 1 || n_lookups < 1 || (memory_mode && dir == NULL)
+        || (memory_mode && ledger_mode)) {
+        fprintf(stderr, "store-bench: -n and -q must be positive; -m needs -d and excludes -l\n");
         return 2;
     }
     if (dir == NULL) {
@@ -263,7 +399,15 @@ int main(int argc, char **argv)
             die("mkdtemp", NULL);
         dir = tmpl;
     }
-    printf("entries: %ld  lookups per run: %ld  store: %s\n", n_entries, n_lookups, dir);
+    printf("%s: %ld  lookups per run: %ld  store: %s\n", ledger_mode ? "messages" : "entries",
+           n_entries, n_lookups, dir);
+
+    if (ledger_mode) {
+        ledger_bench(dir);
+        if (!keep || dir == tmpl)
+            remove_store(dir);
+        return 0;
+    }
 
     if (memory_mode) {
         print_memory("before open:");

@@ -1,6 +1,7 @@
 #!/bin/sh
 # store-bench.sh: run the store benchmark at 1M and 10M entries, then the
-# memory measurement of a process doing 1M random lookups on the 10M store.
+# memory measurement of a process doing 1M random lookups on the 10M store,
+# then the ledger of sent mail with 1M messages.
 # Usage: store-bench.sh [path/to/store-bench]   (needs ~6 GB free in $TMPDIR)
 set -e
 bench=${1:-./bench/store-bench}
@@ -13,3 +14,5 @@ echo "== 10M entries"
 "$bench" -n 10000000 -d "$base/10m" -k
 echo "== memory: 1M random lookups on the 10M store, fresh process"
 "$bench" -m -n 10000000 -d "$base/10m"
+echo "== ledger: 1M messages, 1-3 recipients, 64 per transaction"
+"$bench" -l -n 1000000 -d "$base/ledger"
