@@ -17,7 +17,11 @@
  * the sender: at end of message the return path is signed (signing.c), so
  * that suppress-ingest can tell the bounces of mail we sent from forged
  * ones.  That costs one HMAC and one smfi_chgfrom per message, nothing per
- * recipient but copying the first accepted one.
+ * recipient but copying the first accepted one.  With the ledger on
+ * (ledger.enable) the headers are asked for too, without a reply to each
+ * (SMFIP_NR_HDR), for the Message-ID, and the accepted recipients are
+ * kept: at end of message they go to the ledger's queue (ledger_queue.h),
+ * written by the stats thread.
  */
 #include "config.h"
 
@@ -28,13 +32,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "addr.h"
 #include "filter.h"
+#include "ledger_queue.h"
 #include "live_conf.h"
 #include "log.h"
+#include "message_id.h"
 #include "reply.h"
 #include "signing.h"
 #include "stats.h"
@@ -62,6 +69,12 @@ struct session {
     bool can_chgfrom;                   /* the MTA granted SMFIF_CHGFROM */
     unsigned long accepted;             /* recipients of this message let through */
     char first_accepted[ADDR_MAX + 1];  /* the first of them, normalized; "" = unknown */
+    /* For the ledger (ledger.enable at this connection's negotiation). */
+    bool ledger_on;
+    bool headers_noreply;               /* SMFIP_NR_HDR: header events get no reply */
+    char message_id[STORE_MESSAGE_ID_MAX + 1];  /* "" until the header comes */
+    char *ledger_rcpts;                 /* accepted recipients, NUL-separated */
+    size_t ledger_used, ledger_cap, ledger_count;
     bool cleanup_client;                /* connect looked like Postfix cleanup(8) */
     unsigned long rcpts;                /* RCPT events of this message */
     unsigned long removals;             /* entries in remove */
@@ -98,16 +111,24 @@ static sfsistat filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
                                  | SMFIP_NOUNKNOWN | SMFIP_NODATA
                                  | SMFIP_NR_CONN | SMFIP_NR_MAIL;
     struct session *s = session_of(ctx);
+    struct live_conf *ref = live_conf_acquire();
+    bool ledger_on = live_conf_get(ref)->ledger.enable;
 
+    live_conf_release(ref);
     (void) f2;
     (void) f3;
     *pf0 = (SMFIF_DELRCPT | SMFIF_CHGFROM) & f0;
     *pf1 = wanted & f1;
+    /* The ledger needs the Message-ID: headers, without waiting on each. */
+    if (ledger_on)
+        *pf1 = (*pf1 & ~(unsigned long) SMFIP_NOHDRS) | (SMFIP_NR_HDR & f1);
     *pf2 = 0;
     *pf3 = 0;
     if (s != NULL) {
         s->can_remove = (*pf0 & SMFIF_DELRCPT) != 0;
         s->can_chgfrom = (*pf0 & SMFIF_CHGFROM) != 0;
+        s->ledger_on = ledger_on;
+        s->headers_noreply = (*pf1 & SMFIP_NR_HDR) != 0;
     }
     return SMFIS_CONTINUE;
 }
@@ -175,6 +196,31 @@ static void forget_removals(struct session *s)
     s->rcpts = 0;
     s->accepted = 0;
     s->first_accepted[0] = '\0';
+    s->message_id[0] = '\0';
+    s->ledger_used = s->ledger_count = 0;
+}
+
+/* Keep addr for the ledger (up to what the ledger keeps per message). */
+static void keep_for_ledger(struct session *s, const char *addr)
+{
+    size_t len = strlen(addr) + 1;
+
+    if (s->ledger_count >= STORE_LEDGER_RCPTS_MAX)
+        return;
+    if (s->ledger_cap - s->ledger_used < len) {
+        size_t cap = s->ledger_cap ? s->ledger_cap * 2 : 1024;
+        char *grown;
+
+        while (cap - s->ledger_used < len)
+            cap *= 2;
+        if ((grown = realloc(s->ledger_rcpts, cap)) == NULL)
+            return;             /* the ledger misses one: its bounce needs a signature */
+        s->ledger_rcpts = grown;
+        s->ledger_cap = cap;
+    }
+    memcpy(s->ledger_rcpts + s->ledger_used, addr, len);
+    s->ledger_used += len;
+    s->ledger_count++;
 }
 
 /* A recipient let through (addr normalized, NULL when it did not parse):
@@ -186,6 +232,8 @@ static void note_accepted(struct session *s, const char *addr, time_t now)
         return;
     if (s->accepted++ == 0 && addr != NULL)
         store_copy_text(s->first_accepted, sizeof(s->first_accepted), addr);
+    if (s->ledger_on && addr != NULL)
+        keep_for_ledger(s, addr);
 }
 
 /* Remember rcpt for filter_eom; false when out of memory. */
@@ -518,8 +566,35 @@ static void sign_return_path(SMFICTX *ctx, const struct session *s, const char *
         log_error("%s: libmilter could not change the sender to <%s>; mail goes out unsigned",
                   queue_id, signed_path);
     } else if (rc == 1) {
-        log_debug("%s: return path <%s> signed as <%s>", queue_id, s->sender_given, signed_path);
+        /* The MTA logs only one of the two: say which is which. */
+        log_info("%s: return path <%s> signed as <%s>", queue_id, s->sender_given, signed_path);
     }
+}
+
+/* The Message-ID, for the ledger (asked for only when it is on). */
+static sfsistat filter_header(SMFICTX *ctx, char *name, char *value)
+{
+    struct session *s = session_of(ctx);
+
+    if (s == NULL)
+        return SMFIS_CONTINUE;
+    if (s->message_id[0] == '\0' && strcasecmp(name, "Message-ID") == 0
+        && !message_id_clean(value, s->message_id, sizeof(s->message_id)))
+        s->message_id[0] = '\0';
+    return s->headers_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* Hand the message to the ledger's writer. */
+static void record_in_ledger(const struct session *s, const char *queue_id)
+{
+    if (!s->ledger_on || s->ledger_count == 0)
+        return;
+    if (s->message_id[0] == '\0') {
+        log_debug("%s: no Message-ID: not recorded in the ledger", queue_id);
+        return;
+    }
+    if (!ledger_queue_push(s->message_id, s->sender, s->ledger_rcpts, s->ledger_count, time(NULL)))
+        log_debug("%s: the ledger's queue is full: <%s> not recorded", queue_id, s->message_id);
 }
 
 /* End of message: the removals kept at RCPT, then the signed return path. */
@@ -535,8 +610,10 @@ static sfsistat filter_eom(SMFICTX *ctx)
         queue_id = "NOQUEUE";
     if (s->remove != NULL)
         verdict = remove_recipients(ctx, s, queue_id);
-    if (verdict == SMFIS_CONTINUE)
+    if (verdict == SMFIS_CONTINUE) {
         sign_return_path(ctx, s, queue_id);
+        record_in_ledger(s, queue_id);
+    }
     forget_removals(s);
     return verdict;
 }
@@ -563,6 +640,7 @@ static sfsistat filter_close(SMFICTX *ctx)
     if (s != NULL) {
         smfi_setpriv(ctx, NULL);
         forget_removals(s);
+        free(s->ledger_rcpts);
         free(s);
     }
     return SMFIS_CONTINUE;
@@ -576,7 +654,7 @@ struct smfiDesc filter_desc = {
     .xxfi_helo = NULL,
     .xxfi_envfrom = filter_envfrom,
     .xxfi_envrcpt = filter_envrcpt,
-    .xxfi_header = NULL,
+    .xxfi_header = filter_header,
     .xxfi_eoh = NULL,
     .xxfi_body = NULL,
     .xxfi_eom = filter_eom,

@@ -23,6 +23,8 @@ int signing_load_keys(const struct sup_config *cfg, RETPATH_KEYS *keys, SUP_ERR 
         sup_err_prefix(err, "signing is on (signing.enable)");
         return -1;
     }
+    /* So that a postmaster sees a rotation take effect. */
+    log_info("signing return paths with key %d of %s", keys->key[0].id, cfg->signing.key_file);
     return 0;
 }
 

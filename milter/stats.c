@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "duration.h"
+#include "ledger_queue.h"
 #include "live_conf.h"
 #include "log.h"
 #include "stats.h"
@@ -279,7 +280,10 @@ int stats_flush(STORE *st, SUP_ERR *err)
                  STATS_QUEUE_MAX, dropped);
     if (flush_events(st, current_max_events(), err) < 0)
         rc = -1;
-    /* Counters go on their own: a bad event must not hold them back. */
+    /* The ledger and the counters go on their own: a bad event must not
+     * hold them back. */
+    if (ledger_queue_flush(st, rc == 0 ? err : &counter_err) < 0)
+        rc = -1;
     if (flush_counters(st, time(NULL), rc == 0 ? err : &counter_err) < 0)
         rc = -1;
     return rc;

@@ -3,7 +3,9 @@
  *
  * The RCPT callback only counts (one atomic add) and, for the rare
  * rejection, copies a small record into a bounded queue.  One writer
- * thread flushes both to the store every milter.stats-interval seconds
+ * thread flushes both, and the ledger's queue (ledger_queue.h, which
+ * wakes it as soon as a message waits), to the store every
+ * milter.stats-interval seconds
  * and at exit, checkpoints the store every few minutes, and opens the
  * store if it could not be opened at startup.  If the
  * store refuses a write the data stays in memory for the next flush;

@@ -20,13 +20,18 @@ check("miltertest connects to the milter", conn ~= nil)
 if conn == nil then os.exit(1) end
 
 -- What the milter negotiated: no steps it does not need, and of the
--- actions only removing recipients (for mail not received over SMTP).
+-- actions only removing recipients (for mail not received over SMTP) and
+-- changing the sender (the signed return path).  The headers come, for
+-- the ledger's Message-ID (ledger.enable, the default), without a reply
+-- to each.
 check("negotiated: no HELO", mt.test_option(conn, SMFIP_NOHELO))
-check("negotiated: no headers", mt.test_option(conn, SMFIP_NOHDRS))
+check("negotiated: headers (the ledger needs the Message-ID)", not mt.test_option(conn, SMFIP_NOHDRS))
+check("negotiated: no reply to each header", mt.test_option(conn, SMFIP_NR_HDR))
 check("negotiated: no body", mt.test_option(conn, SMFIP_NOBODY))
 check("negotiated: RCPT is sent", not mt.test_option(conn, SMFIP_NORCPT))
 check("negotiated: no header changes", not mt.test_action(conn, SMFIF_ADDHDRS))
 check("negotiated: may remove recipients (non-SMTP mail)", mt.test_action(conn, SMFIF_DELRCPT))
+check("negotiated: may change the sender (signing)", mt.test_action(conn, SMFIF_CHGFROM))
 
 check("conninfo accepted", mt.conninfo(conn, "client.example", "192.0.2.7") == nil)
 check("MAIL FROM accepted", mt.mailfrom(conn, "<sender@example.org>") == nil)
