@@ -1,8 +1,8 @@
 /*
  * ingest.c: messages through the pipeline (ingest.h).
  *
- *   raw -> message_parse -> detect_report -> classify_report
- *       -> dry run: print;  else: policy_apply in a store transaction
+ *   raw -> message_parse -> detect_report -> classify_report -> trust_gather
+ *       -> dry run: print;  else: trust_judge, policy_apply in a store transaction
  *
  * Offers mailbox/ and main() the unit of work: a message either has all
  * its effects committed (and is remembered as seen, so processing it again
@@ -27,6 +27,7 @@
 #include "log.h"
 #include "parse/message.h"
 #include "decide/policy.h"
+#include "decide/trust.h"
 #include "store.h"
 
 /* Deadlocked transactions are retried this many times before EX_TEMPFAIL. */
@@ -125,7 +126,7 @@ static void describe_suppression(const POLICY_DECISION *d, char *buf, size_t len
 
 /* One syslog line per recipient decision, after the commit. */
 static void log_decisions(const char *name, const char *key, const BOUNCE_REPORT *report,
-                          const POLICY_DECISION *decisions)
+                          const TRUST_VERDICT *verdicts, const POLICY_DECISION *decisions)
 {
     for (size_t i = 0; i < report->count; i++) {
         const BOUNCE_RCPT *r = &report->rcpts[i];
@@ -135,6 +136,12 @@ static void log_decisions(const char *name, const char *key, const BOUNCE_REPORT
         if (d->action == POLICY_SKIPPED) {
             log_warn("%s: %s: recipient %zu has no usable address (%s), nothing recorded",
                      name, key, i + 1, r->recipient ? r->recipient : "none");
+            continue;
+        }
+        if (d->action == POLICY_UNVERIFIED) {
+            log_warn("%s: to=<%s> class=%s reason=%s: not believed (%s), recorded as unverified",
+                     name, d->address, bounce_class_name(r->cls), r->reason ? r->reason : "-",
+                     verdicts[i].how);
             continue;
         }
         describe_suppression(d, what, sizeof(what));
@@ -155,8 +162,11 @@ struct pending {
     char *name;
     char *key;                  /* message identity (g_malloc'd) */
     BOUNCE_REPORT report;
+    TRUST_EVIDENCE evidence;    /* where it came from (signature, quoted Message-ID) */
+    TRUST_VERDICT *verdicts;    /* report.count of them, filled by the commit */
     POLICY_DECISION *decisions; /* report.count of them, filled by the commit */
     bool duplicate;
+    bool unverified;            /* some recipient was not believed */
 };
 
 struct ingest_batch {
@@ -186,7 +196,34 @@ static void pending_free(struct pending *p)
     free(p->name);
     g_free(p->key);
     report_clear(&p->report);
+    free(p->verdicts);
     free(p->decisions);
+}
+
+/* The trust verdicts of p's recipients, in txn (ledger lookups). */
+static int judge(INGEST_CTX *ctx, STORE_TXN *txn, struct pending *p, SUP_ERR *err)
+{
+    if (trust_judge(ctx->trust, ctx->store, txn, &p->evidence, &p->report, p->verdicts, err) < 0)
+        return -1;
+    p->unverified = false;
+    for (size_t r = 0; r < p->report.count; r++)
+        p->unverified |= !p->verdicts[r].believed;
+    return 0;
+}
+
+/* Why p is kept in the quarantine: its unbelieved recipients. */
+static void unverified_reason(const INGEST_CTX *ctx, const struct pending *p, SUP_ERR *err)
+{
+    char text[SUP_ERR_TEXT_MAX];
+    size_t len;
+
+    len = (size_t) snprintf(text, sizeof(text), "not believed (ingest.trust = %s):",
+                            conf_trust_name(ctx->trust));
+    for (size_t r = 0; r < p->report.count && len < sizeof(text); r++)
+        if (!p->verdicts[r].believed)
+            len += (size_t) snprintf(text + len, sizeof(text) - len, " <%s> %s;",
+                                     p->decisions[r].address, p->verdicts[r].how);
+    sup_err_set(err, SUP_ERR_INPUT, "%s", text);
 }
 
 /*
@@ -218,8 +255,13 @@ static int apply_range(INGEST_BATCH *b, size_t start, size_t end, size_t *failed
         p->duplicate = seen == 1;
         if (p->duplicate)
             continue;
-        if (policy_apply(ctx->cfg, ctx->store, txn, &p->report, p->key, now, p->decisions, err) < 0
-            || store_mark_seen(ctx->store, txn, p->key, now, err) < 0)
+        if (judge(ctx, txn, p, err) < 0
+            || policy_apply(ctx->cfg, ctx->store, txn, &p->report, p->verdicts, p->key, now,
+                            p->decisions, err) < 0)
+            break;
+        /* Not believed: not remembered either, so that `--trust any` can
+         * apply it from the quarantine later. */
+        if (!p->unverified && store_mark_seen(ctx->store, txn, p->key, now, err) < 0)
             break;
     }
     if (i < end) {
@@ -256,13 +298,20 @@ static void tell_committed(INGEST_BATCH *b, size_t start, size_t end)
     for (size_t i = start; i < end; i++) {
         struct pending *p = &b->items[i];
 
+        SUP_ERR why;
+
         if (p->duplicate) {
             log_info("%s: %s already processed, nothing changed", p->name, p->key);
         } else {
-            log_decisions(p->name, p->key, &p->report, p->decisions);
+            log_decisions(p->name, p->key, &p->report, p->verdicts, p->decisions);
             for (size_t r = 0; r < p->report.count; r++)
                 if (p->decisions[r].action == POLICY_SUPPRESSED || p->decisions[r].action == POLICY_EXTENDED)
                     b->ctx->suppressed++;
+        }
+        if (!p->duplicate && p->unverified) {
+            unverified_reason(b->ctx, p, &why);
+            b->done(b->run, p->item, INGEST_UNVERIFIED, &why);
+            continue;
         }
         b->done(b->run, p->item, p->duplicate ? INGEST_DUPLICATE : INGEST_APPLIED, NULL);
     }
@@ -382,6 +431,10 @@ static enum ingest_outcome prepare(INGEST_CTX *ctx, const char *name, const char
         message_free(&msg);
         return INGEST_REJECTED;
     }
+    if (ctx->cfg != NULL) {
+        trust_gather(ctx->cfg, ctx->keys, &msg, time(NULL), &p->evidence);
+        trust_fill(&p->evidence, &report);
+    }
     ctx->recipients += report.count;
     if (ctx->dry_run) {
         print_dry_run(ctx, name, &report);
@@ -418,8 +471,9 @@ int ingest_batch_add(INGEST_BATCH *batch, const char *name, const char *raw, siz
         return 0;
     p->item = item;
     p->name = strdup(name);
+    p->verdicts = calloc(p->report.count, sizeof(*p->verdicts));
     p->decisions = calloc(p->report.count, sizeof(*p->decisions));
-    if (p->name == NULL || p->decisions == NULL) {
+    if (p->name == NULL || p->verdicts == NULL || p->decisions == NULL) {
         pending_free(p);
         *outcome = INGEST_DEFERRED;
         sup_err_set(err, SUP_ERR_SOFTWARE, "%s: out of memory", name);
@@ -465,7 +519,7 @@ int ingest_message(INGEST_CTX *ctx, const char *name, const char *raw, size_t le
         /* The outcome, and the message's own error, come through single_done. */
         (void) ingest_batch_flush(batch, &busy);
         *outcome = one.outcome;
-        if (one.outcome == INGEST_DEFERRED)
+        if (one.outcome == INGEST_DEFERRED || one.outcome == INGEST_UNVERIFIED)
             *err = one.err;
     }
     ingest_batch_free(batch);

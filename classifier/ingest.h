@@ -17,6 +17,7 @@
 
 #include "bounce.h"
 #include "conf.h"
+#include "retpath.h"
 #include "sup_err.h"
 
 struct store;
@@ -39,6 +40,7 @@ enum ingest_outcome {
     INGEST_REJECTED,        /* malformed or over a limit: quarantine */
     INGEST_QUEUED,          /* waits in a batch: its outcome comes later */
     INGEST_DEFERRED,        /* nothing committed: leave it for a retry */
+    INGEST_UNVERIFIED,      /* committed as "unverified" (not believed): quarantine, err says why */
 };
 
 typedef struct ingest_ctx {
@@ -48,6 +50,8 @@ typedef struct ingest_ctx {
     bool json;                  /* dry run: print JSON lines */
     FILE *out;                  /* where dry-run output goes */
     const char *envelope_recipient; /* -r, for VERP; NULL = from the headers */
+    enum ingest_trust trust;    /* ingest.trust, or --trust */
+    const RETPATH_KEYS *keys;   /* the signing keys; NULL: none could be read */
     unsigned long messages;     /* counters for the summary line */
     unsigned long recipients;
     unsigned long suppressed;
@@ -79,7 +83,8 @@ int ingest_message(INGEST_CTX *ctx, const char *name, const char *raw, size_t le
 typedef struct ingest_batch INGEST_BATCH;
 
 /*
- * The outcome of a queued message: INGEST_APPLIED, INGEST_DUPLICATE, or
+ * The outcome of a queued message: INGEST_APPLIED, INGEST_DUPLICATE,
+ * INGEST_UNVERIFIED (committed; quarantine it, err->text says why), or
  * INGEST_DEFERRED with err saying why (SUP_ERR_TEMP: the store is busy).
  * run is the pointer given to ingest_batch_new(), item the one given with
  * the message.

@@ -34,20 +34,22 @@ struct options {
     bool dry_run;
     bool json;
     const char *envelope_recipient;
+    bool trust_given;
+    enum ingest_trust trust;
     const char *maildir;
     const char *mbox;
     char **files;
     int file_count;
 };
 
-enum { OPT_DRY_RUN = 256, OPT_JSON, OPT_MAILDIR, OPT_MBOX };
+enum { OPT_DRY_RUN = 256, OPT_JSON, OPT_MAILDIR, OPT_MBOX, OPT_TRUST };
 
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: suppress-ingest [-c CONF] [-v] [--dry-run [--json]] [-r ADDR] [FILE...]\n"
-            "       suppress-ingest [-c CONF] [-v] [--dry-run [--json]] --maildir DIR\n"
-            "       suppress-ingest [-c CONF] [-v] [--dry-run [--json]] --mbox FILE\n"
+            "usage: suppress-ingest [-c CONF] [-v] [--dry-run [--json]] [--trust T] [-r ADDR] [FILE...]\n"
+            "       suppress-ingest [-c CONF] [-v] [--dry-run [--json]] [--trust T] --maildir DIR\n"
+            "       suppress-ingest [-c CONF] [-v] [--dry-run [--json]] [--trust T] --mbox FILE\n"
             "       suppress-ingest [-c CONF] -n\n"
             "Without FILE, --maildir or --mbox, reads one message on standard input.\n"
             "  -c, --config FILE     configuration (default %s)\n"
@@ -56,7 +58,9 @@ static void usage(FILE *fp)
             "      --dry-run         change nothing: print what each message reports\n"
             "      --json            with --dry-run: one JSON object per recipient\n"
             "  -r, --envelope-recipient ADDR  the address the message was delivered to\n"
-            "                        (Postfix ${original_recipient}, for VERP)\n"
+            "                        (Postfix ${original_recipient}: its signature is checked)\n"
+            "      --trust T         which reports to believe, instead of ingest.trust:\n"
+            "                        sent-or-signed, signed, sent, any\n"
             "      --maildir DIR     process DIR/new and DIR/cur\n"
             "      --mbox FILE       process the mbox FILE\n"
             "  -h, --help            this text\n", CONFIG_DEFAULT_PATH);
@@ -73,6 +77,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
         { "envelope-recipient", required_argument, NULL, 'r' },
         { "maildir", required_argument, NULL, OPT_MAILDIR },
         { "mbox", required_argument, NULL, OPT_MBOX },
+        { "trust", required_argument, NULL, OPT_TRUST },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -104,6 +109,14 @@ static int parse_options(int argc, char **argv, struct options *opt)
             break;
         case OPT_MBOX:
             opt->mbox = optarg;
+            break;
+        case OPT_TRUST:
+            if (conf_trust_parse(optarg, &opt->trust) < 0) {
+                fprintf(stderr, "suppress-ingest: --trust \"%s\" is not one of sent-or-signed,"
+                        " signed, sent, any\n", optarg);
+                return -1;
+            }
+            opt->trust_given = true;
             break;
         case 'h':
             usage(stdout);
@@ -175,8 +188,31 @@ static int exit_code(const struct options *opt, int rc, const SUP_ERR *err)
     return sup_err_exit_code(err);
 }
 
+/*
+ * The signing keys, to check the return paths bounces come back to.
+ * Without them nothing verifies as signed (the ledger still can vouch):
+ * said once per run, not once per message.
+ */
+static const RETPATH_KEYS *load_keys(const struct sup_config *cfg, enum ingest_trust trust,
+                                     RETPATH_KEYS *keys)
+{
+    SUP_ERR err;
+
+    if (trust == TRUST_ANY || trust == TRUST_SENT)
+        return NULL;
+    if (retpath_keys_load(cfg->signing.key_file, keys, &err) == 0)
+        return keys;
+    if (err.cls == SUP_ERR_NOTFOUND)
+        log_warn("no signing key file %s yet (milter-suppress makes it when it starts):"
+                 " no return path verifies as signed", cfg->signing.key_file);
+    else
+        log_error("%s: no return path verifies as signed", err.text);
+    return NULL;
+}
+
 static int run(const struct options *opt, struct sup_config *cfg)
 {
+    RETPATH_KEYS keys;
     INGEST_CTX ctx;
     MAILBOX_STATS stats;
     STORE *store = NULL;
@@ -190,6 +226,7 @@ static int run(const struct options *opt, struct sup_config *cfg)
     ctx.json = opt->json;
     ctx.out = stdout;
     ctx.envelope_recipient = opt->envelope_recipient;
+    ctx.trust = opt->trust_given ? opt->trust : cfg->ingest.trust;
     message_set_verp_pattern(cfg->ingest.verp_pattern);
 
     if (!opt->dry_run) {
@@ -205,6 +242,7 @@ static int run(const struct options *opt, struct sup_config *cfg)
             log_warn("created store %s owned by root; chown -R it to the user milter-suppress runs as",
                      cfg->store);
         ctx.store = store;
+        ctx.keys = load_keys(cfg, ctx.trust, &keys);
     }
     rc = process_inputs(&ctx, opt, &stats, &err);
     if (rc < 0)
@@ -215,10 +253,11 @@ static int run(const struct options *opt, struct sup_config *cfg)
         if (store_close(store, &close_err) < 0)
             log_error("%s", close_err.text);
         if (ctx.messages > 1 || opt->verbose || !reading_stdin(opt))
-            log_info("%lu messages: %lu applied, %lu duplicates, %lu quarantined, %lu deferred, %lu failed",
-                     ctx.messages, stats.applied, stats.duplicates, stats.quarantined,
-                     stats.deferred, stats.failed);
+            log_info("%lu messages: %lu applied, %lu duplicates, %lu quarantined (%lu not believed),"
+                     " %lu deferred, %lu failed", ctx.messages, stats.applied, stats.duplicates,
+                     stats.quarantined, stats.unverified, stats.deferred, stats.failed);
     }
+    explicit_bzero(&keys, sizeof(keys));
     fflush(stdout);
     return exit_code(opt, rc, &err);
 }

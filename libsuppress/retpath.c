@@ -318,7 +318,8 @@ static bool hex_only(const char *s, size_t n)
     return true;
 }
 
-/* The prvs tag of a local part: "prvs=KDDDMMMMMM=rest"; NULL if none. */
+/* The prvs tag of a local part: "prvs=" ten characters "=rest"; NULL if
+ * none.  (Whether the ten are KDDDMMMMMM is the verifier's business.) */
 static const char *prvs_rest(const char *local)
 {
     size_t len = strlen(local);
@@ -327,6 +328,15 @@ static const char *prvs_rest(const char *local)
         || local[5 + PRVS_TAG_LEN] != '=')
         return NULL;
     return local + 5 + PRVS_TAG_LEN + 1;
+}
+
+/* A prvs tag of the right shape: K and DDD digits, M hex. */
+static bool prvs_well_formed(const char *local)
+{
+    const char *tag = local + 5;
+
+    return prvs_rest(local) != NULL && digits_only(tag, 1 + DAY_DIGITS)
+           && hex_only(tag + 1 + DAY_DIGITS, RETPATH_PRVS_MAC_DIGITS);
 }
 
 /* Is this address a VERP address of bounce_address?  Sets *rest to what
@@ -353,7 +363,7 @@ bool retpath_is_signed(const char *sender, const char *bounce_address)
 
     if (split_address(sender, &a) < 0)
         return false;
-    return prvs_rest(a.local) != NULL || verp_rest(&a, bounce_address, &rest);
+    return prvs_well_formed(a.local) || verp_rest(&a, bounce_address, &rest);
 }
 
 /* ---- signing -------------------------------------------------------- */

@@ -81,8 +81,8 @@ enum retpath_form {
 };
 
 enum retpath_verdict {
+    RETPATH_NO_SIGNATURE,       /* the address is not a signed one (0: a zeroed check says so) */
     RETPATH_VALID,
-    RETPATH_NO_SIGNATURE,       /* the address is not a signed one */
     RETPATH_MALFORMED,          /* looks signed, but its tag does not parse */
     RETPATH_UNKNOWN_KEY,        /* signed with a key id we no longer have */
     RETPATH_BAD_SIGNATURE,

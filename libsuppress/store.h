@@ -105,13 +105,14 @@ typedef struct store_event {
     /* How suppress-ingest checked the report ("signed VERP", "ledger",
      * "unchecked (trust any)"...) or, for "unverified", why it failed;
      * empty for events that are no report (and for events written before). */
-    char verified[STORE_DETAIL_MAX];
+    char verified[STORE_DETAIL_MAX * 2];
 } STORE_EVENT;
 
 /* Daily counter names used by the programs (others may be added). */
 #define STORE_CTR_ACCEPTED      "accepted"      /* recipients the milter let through */
 #define STORE_CTR_REJECTED      "rejected"      /* recipients the milter refused */
 #define STORE_CTR_BOUNCE_PREFIX "bounce."       /* "bounce.hard", "bounce.soft", "bounce.complaint"... */
+#define STORE_CTR_UNVERIFIED    "unverified"    /* report recipients not believed (ingest.trust) */
 
 /* store_open flags */
 #define STORE_CREATE   0x01     /* create the directory's environment if absent */

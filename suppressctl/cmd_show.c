@@ -121,6 +121,12 @@ static void show_timeline_text(const struct timeline *tl)
         printf("%*s  ", w_actor - text_width(ev->actor), "");
         ctl_print_text(stdout, or_dash(ev->detail));
         putchar('\n');
+        /* How suppress-ingest checked the report, or why it did not believe it. */
+        if (ev->verified[0] != '\0') {
+            printf("      %s ", ev->type == STORE_EV_UNVERIFIED ? "not believed:" : "verified:");
+            ctl_print_text(stdout, ev->verified);
+            putchar('\n');
+        }
         if (ev->response[0] != '\0')
             ctl_print_block(stdout, ev->response, "      ");
     }
@@ -160,6 +166,7 @@ static void show_json(const char *address, int found, bool active, const STORE_E
         ctl_json_str(stdout, &efirst, "actor", ev->actor);
         ctl_json_str(stdout, &efirst, "detail", ev->detail);
         ctl_json_str(stdout, &efirst, "response", ev->response);
+        ctl_json_str(stdout, &efirst, "verified", ev->verified);
         fputc('}', stdout);
     }
     fputs("]}\n", stdout);

@@ -47,6 +47,7 @@ struct day_figures {
     uint64_t accepted;
     uint64_t rejected;
     uint64_t bounces[STATS_CLASSES_MAX];
+    uint64_t unverified;        /* report recipients not believed (ingest.trust) */
 };
 
 struct stats {
@@ -106,6 +107,8 @@ static int add_counter(const char *day, const char *name, uint64_t value, void *
         d->accepted += value;
     else if (strcmp(name, STORE_CTR_REJECTED) == 0)
         d->rejected += value;
+    else if (strcmp(name, STORE_CTR_UNVERIFIED) == 0)
+        d->unverified += value;
     else if (strncmp(name, STORE_CTR_BOUNCE_PREFIX, strlen(STORE_CTR_BOUNCE_PREFIX)) == 0)
         d->bounces[class_index(s, name + strlen(STORE_CTR_BOUNCE_PREFIX))] += value;
     return 0;
@@ -185,6 +188,7 @@ static void sum_days(struct stats *s)
     for (d = 0; d < s->ndays; d++) {
         s->total.accepted += s->days[d].accepted;
         s->total.rejected += s->days[d].rejected;
+        s->total.unverified += s->days[d].unverified;
         for (c = 0; c < s->nclasses; c++)
             s->total.bounces[c] += s->days[d].bounces[c];
     }
@@ -246,6 +250,9 @@ static void print_stats_text(const struct stats *s)
             days_over++;
     }
     print_day_row(s, &s->total);
+    if (s->total.unverified > 0)
+        printf("\nreports not believed (ingest.trust): %llu recipients, suppressing nobody;"
+               " the messages are in the quarantine\n", (unsigned long long) s->total.unverified);
 
     if (total_rate > STATS_BOUNCE_RATE_WARN)
         printf("\nwarning: bounce rate %.2f%% over the last %d %s is above %.0f%% "
@@ -264,6 +271,7 @@ static void print_json_figures(const struct stats *s, const struct day_figures *
 
     json_kv_int(stdout, first, "accepted", (long long) d->accepted);
     json_kv_int(stdout, first, "rejected", (long long) d->rejected);
+    json_kv_int(stdout, first, "unverified", (long long) d->unverified);
     fputs(", \"bounces\": {", stdout);
     for (c = 0; c < s->nclasses; c++)
         json_kv_int(stdout, &bfirst, s->classes[c], (long long) d->bounces[c]);

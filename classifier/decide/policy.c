@@ -29,6 +29,8 @@ const char *policy_action_name(enum policy_action action)
         return "extended";
     case POLICY_KEPT:
         return "kept";
+    case POLICY_UNVERIFIED:
+        return "unverified";
     case POLICY_SKIPPED:
     default:
         return "skipped";
@@ -122,21 +124,29 @@ static struct plan plan_for(const struct sup_config *cfg, const BOUNCE_RCPT *rcp
     return plan;
 }
 
+/* What one recipient's events carry besides the recipient itself. */
+struct event_context {
+    const char *message_key;    /* the bounce's identity */
+    const char *verified;       /* how it was checked, or why it was not believed */
+    time_t now;
+};
+
 static int record_event(const struct sup_config *cfg, STORE *st, STORE_TXN *txn, const char *address,
                         enum store_event_type type, const BOUNCE_RCPT *rcpt,
-                        const char *message_key, time_t now, SUP_ERR *err)
+                        const struct event_context *ec, SUP_ERR *err)
 {
     STORE_EVENT ev;
 
     memset(&ev, 0, sizeof(ev));
     store_copy_text(ev.address, sizeof(ev.address), address);
-    ev.when = now;
+    ev.when = ec->now;
     ev.type = type;
     store_copy_text(ev.reason, sizeof(ev.reason), rcpt->reason ? rcpt->reason : bounce_class_name(rcpt->cls));
     store_copy_text(ev.status, sizeof(ev.status), rcpt->status ? rcpt->status : "");
     store_copy_text(ev.actor, sizeof(ev.actor), POLICY_SOURCE);
-    store_copy_text(ev.detail, sizeof(ev.detail), message_key);
+    store_copy_text(ev.detail, sizeof(ev.detail), ec->message_key);
     store_copy_text(ev.response, sizeof(ev.response), rcpt->diagnostic ? rcpt->diagnostic : "");
+    store_copy_text(ev.verified, sizeof(ev.verified), ec->verified);
     return store_event_add(st, txn, &ev, cfg->policy.timeline_max_events, err);
 }
 
@@ -195,13 +205,14 @@ static int suppress(STORE *st, STORE_TXN *txn, const char *address, const struct
 
 /* A soft bounce: record it, then escalate when the window holds enough. */
 static int apply_soft(const struct sup_config *cfg, STORE *st, STORE_TXN *txn, const char *address,
-                      const struct plan *plan, const BOUNCE_RCPT *rcpt, const char *message_key,
-                      time_t now, POLICY_DECISION *decision, SUP_ERR *err)
+                      const struct plan *plan, const BOUNCE_RCPT *rcpt,
+                      const struct event_context *ec, POLICY_DECISION *decision, SUP_ERR *err)
 {
+    time_t now = ec->now;
     const struct policy_config *pc = &cfg->policy;
     int count;
 
-    if (record_event(cfg, st, txn, address, STORE_EV_SOFT_BOUNCE, rcpt, message_key, now, err) < 0)
+    if (record_event(cfg, st, txn, address, STORE_EV_SOFT_BOUNCE, rcpt, ec, err) < 0)
         return -1;
     decision->event = STORE_EV_SOFT_BOUNCE;
     decision->action = POLICY_RECORDED;
@@ -217,11 +228,12 @@ static int apply_soft(const struct sup_config *cfg, STORE *st, STORE_TXN *txn, c
     if (decision->action == POLICY_KEPT)
         return 0;
     decision->event = STORE_EV_ESCALATED;
-    return record_event(cfg, st, txn, address, STORE_EV_ESCALATED, rcpt, message_key, now, err);
+    return record_event(cfg, st, txn, address, STORE_EV_ESCALATED, rcpt, ec, err);
 }
 
 static int apply_rcpt(const struct sup_config *cfg, STORE *st, STORE_TXN *txn, const BOUNCE_RCPT *rcpt,
-                      const char *message_key, time_t now, POLICY_DECISION *decision, SUP_ERR *err)
+                      const TRUST_VERDICT *verdict, const struct event_context *ec,
+                      POLICY_DECISION *decision, SUP_ERR *err)
 {
     struct plan plan = plan_for(cfg, rcpt);
     const char *target = rcpt->recipient;
@@ -238,28 +250,34 @@ static int apply_rcpt(const struct sup_config *cfg, STORE *st, STORE_TXN *txn, c
         decision->address[0] = '\0';
         return 0;
     }
+    if (!verdict->believed) {
+        decision->event = STORE_EV_UNVERIFIED;
+        decision->action = POLICY_UNVERIFIED;
+        return record_event(cfg, st, txn, decision->address, STORE_EV_UNVERIFIED, rcpt, ec, err);
+    }
     if (plan.event == STORE_EV_SOFT_BOUNCE)
-        return apply_soft(cfg, st, txn, decision->address, &plan, rcpt, message_key, now, decision, err);
-    if (record_event(cfg, st, txn, decision->address, plan.event, rcpt, message_key, now, err) < 0)
+        return apply_soft(cfg, st, txn, decision->address, &plan, rcpt, ec, decision, err);
+    if (record_event(cfg, st, txn, decision->address, plan.event, rcpt, ec, err) < 0)
         return -1;
     decision->action = POLICY_RECORDED;
     if (plan.suppress)
-        return suppress(st, txn, decision->address, &plan, rcpt, now, decision, err);
+        return suppress(st, txn, decision->address, &plan, rcpt, ec->now, decision, err);
     return 0;
 }
 
 int policy_apply(const struct sup_config *cfg, STORE *st, STORE_TXN *txn,
-                 const BOUNCE_REPORT *report, const char *message_key, time_t now,
-                 POLICY_DECISION *decisions, SUP_ERR *err)
+                 const BOUNCE_REPORT *report, const TRUST_VERDICT *verdicts,
+                 const char *message_key, time_t now, POLICY_DECISION *decisions, SUP_ERR *err)
 {
     char day[16];
 
     time_format_day(now, day, sizeof(day));
     for (size_t i = 0; i < report->count; i++) {
         const BOUNCE_RCPT *rcpt = &report->rcpts[i];
-        const char *counter = counter_name(rcpt->cls);
+        const struct event_context ec = { message_key, verdicts[i].how, now };
+        const char *counter = verdicts[i].believed ? counter_name(rcpt->cls) : STORE_CTR_UNVERIFIED;
 
-        if (apply_rcpt(cfg, st, txn, rcpt, message_key, now, &decisions[i], err) < 0)
+        if (apply_rcpt(cfg, st, txn, rcpt, &verdicts[i], &ec, &decisions[i], err) < 0)
             return -1;
         if (decisions[i].action != POLICY_SKIPPED && counter != NULL
             && store_counter_add(st, txn, day, counter, 1, err) < 0)

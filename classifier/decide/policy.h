@@ -15,8 +15,11 @@
  *   unknown class and never-suppress reasons: recorded as "ignored".
  *   forwarded failures: recorded against the original recipient as
  *              "forwarded", not suppressed unless suppress-forwarded.
- * Every decision is a timeline event carrying the full remote response,
- * and every recipient adds one to the day's bounce.<class> counter.
+ *   not believed (trust.h): recorded as "unverified" with the reason,
+ *              nothing else: no suppression, no soft-bounce count.
+ * Every decision is a timeline event carrying the full remote response
+ * and how the report was checked, and every recipient adds one to the
+ * day's bounce.<class> counter (an unbelieved one to "unverified").
  */
 #ifndef POLICY_H
 #define POLICY_H
@@ -27,6 +30,7 @@
 #include "bounce.h"
 #include "conf.h"
 #include "store.h"
+#include "trust.h"
 
 /* What happened to one recipient. */
 enum policy_action {
@@ -35,6 +39,7 @@ enum policy_action {
     POLICY_SUPPRESSED,      /* new suppression */
     POLICY_EXTENDED,        /* existing suppression lengthened or renewed */
     POLICY_KEPT,            /* existing permanent suppression left as it was */
+    POLICY_UNVERIFIED,      /* the report was not believed: recorded only */
 };
 
 typedef struct policy_decision {
@@ -45,17 +50,18 @@ typedef struct policy_decision {
     time_t expires;                 /* 0 = never */
 } POLICY_DECISION;
 
-/* "skipped", "recorded", "suppressed", "extended", "kept" */
+/* "skipped", "recorded", "suppressed", "extended", "kept", "unverified" */
 const char *policy_action_name(enum policy_action action);
 
 /*
  * Apply every recipient of report in txn.  decisions has room for
- * report->count entries.  message_key identifies the bounce (timeline
- * detail).  Returns 0, or -1 with err set (SUP_ERR_TEMP: abort and retry
- * the whole transaction).
+ * report->count entries; verdicts (one per recipient) say which are
+ * believed.  message_key identifies the bounce (timeline detail).
+ * Returns 0, or -1 with err set (SUP_ERR_TEMP: abort and retry the whole
+ * transaction).
  */
 int policy_apply(const struct sup_config *cfg, STORE *st, STORE_TXN *txn,
-                 const BOUNCE_REPORT *report, const char *message_key, time_t now,
-                 POLICY_DECISION *decisions, SUP_ERR *err);
+                 const BOUNCE_REPORT *report, const TRUST_VERDICT *verdicts,
+                 const char *message_key, time_t now, POLICY_DECISION *decisions, SUP_ERR *err);
 
 #endif

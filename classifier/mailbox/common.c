@@ -161,9 +161,26 @@ bool mailbox_count_outcome(struct mailbox_run *run, enum ingest_outcome outcome,
     case INGEST_DUPLICATE:
         run->stats->duplicates++;
         return true;
+    case INGEST_UNVERIFIED:
+        run->stats->unverified++;
+        return true;
     default:
         run->stats->deferred++;
         mailbox_note_error(run->first, err);
         return false;
     }
+}
+
+bool mailbox_quarantine_unverified(struct mailbox_run *run, const char *source, const char *raw,
+                                   size_t len, const SUP_ERR *err)
+{
+    SUP_ERR qerr;
+
+    if (mailbox_quarantine_data(run->quarantine, source, raw, len, err->text, NULL, &qerr) < 0) {
+        log_error("%s: not believed, and cannot be quarantined (it stays): %s", source, qerr.text);
+        run->stats->failed++;
+        return false;
+    }
+    run->stats->quarantined++;
+    return true;
 }

@@ -40,6 +40,9 @@ static int process_data(INGEST_CTX *ctx, const char *name, const char *data, siz
             stats->duplicates++;
         return 0;
     }
+    /* Not a report, unusable, or not believed (its events are committed). */
+    if (outcome == INGEST_UNVERIFIED)
+        stats->unverified++;
     snprintf(reason, sizeof(reason), "%s", err->text);
     if (mailbox_quarantine_data(quarantine_dir(ctx), name, data, len, reason, NULL, err) < 0) {
         stats->failed++;

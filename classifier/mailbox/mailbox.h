@@ -3,7 +3,9 @@
  * ones it cannot use go.
  *
  *   Maildir (new/ and cur/): a message is unlinked only after its effects
- *     are committed, or moved to the quarantine.
+ *     are committed, or moved to the quarantine.  A report that is not
+ *     believed (ingest.trust) has its "unverified" events committed and
+ *     goes to the quarantine too, whatever the source.
  *   mbox: locked (fcntl and dotlock) while processed, then rewritten
  *     (temp file + rename, mode and owner kept) without the messages that
  *     were committed or quarantined; messages that failed temporarily stay.
@@ -30,6 +32,7 @@ typedef struct mailbox_stats {
     unsigned long applied;      /* effects committed */
     unsigned long duplicates;   /* seen before, nothing changed */
     unsigned long quarantined;
+    unsigned long unverified;   /* reports not believed (also quarantined) */
     unsigned long deferred;     /* left in place for a retry (store busy...) */
     unsigned long failed;       /* could not even be read or quarantined */
 } MAILBOX_STATS;

@@ -52,10 +52,15 @@ void mailbox_note_error(SUP_ERR *first, const SUP_ERR *err);
 struct mailbox_run {
     MAILBOX_STATS *stats;
     SUP_ERR *first;
+    const char *quarantine;     /* where a committed but unbelieved report goes */
 };
 
 /* Count a committed or deferred message; true if it was committed. */
 bool mailbox_count_outcome(struct mailbox_run *run, enum ingest_outcome outcome, const SUP_ERR *err);
+/* A committed report that was not believed: raw into the quarantine with
+ * err's reason (counted); true when it is there. */
+bool mailbox_quarantine_unverified(struct mailbox_run *run, const char *source, const char *raw,
+                                   size_t len, const SUP_ERR *err);
 
 /* ---- the quarantine (quarantine.c) ---- */
 

@@ -24,12 +24,26 @@
 
 /* ---- one message from a file ---- */
 
-/* A committed Maildir message goes away. */
+/* A committed Maildir message goes away: deleted, or into the quarantine
+ * when it was not believed. */
 static void maildir_done(void *runp, void *item, enum ingest_outcome outcome, const SUP_ERR *err)
 {
+    struct mailbox_run *run = runp;
     const char *path = item;
+    SUP_ERR qerr;
 
-    if (mailbox_count_outcome(runp, outcome, err) && unlink(path) < 0)
+    if (!mailbox_count_outcome(run, outcome, err))
+        return;
+    if (outcome == INGEST_UNVERIFIED) {
+        if (mailbox_quarantine_file(run->quarantine, path, err->text, &qerr) == 0) {
+            run->stats->quarantined++;
+        } else {
+            log_error("%s: not believed, and cannot be quarantined (it stays): %s", path, qerr.text);
+            run->stats->failed++;
+        }
+        return;
+    }
+    if (unlink(path) < 0)
         log_warn("%s: processed, but cannot remove it: %s (it will be seen as a duplicate)",
                  path, strerror(errno));
 }
@@ -130,7 +144,7 @@ int mailbox_process_maildir(INGEST_CTX *ctx, const char *dir, MAILBOX_STATS *sta
 {
     static const char *const subdirs[] = { "new", "cur" };
     SUP_ERR first = { SUP_OK, "" };
-    struct mailbox_run run = { stats, &first };
+    struct mailbox_run run = { stats, &first, quarantine_dir(ctx) };
     INGEST_BATCH *batch = ingest_batch_new(ctx, maildir_done, &run);
     bool stop = false;
 

@@ -204,13 +204,31 @@ out:
     return rc;
 }
 
-/* A committed mbox message is left out when the mbox is rewritten. */
+/* The run over one mbox: what the batch's callback needs. */
+struct mbox_run {
+    struct mailbox_run run;     /* first: mbox_done is given a struct mailbox_run too */
+    const char *path;
+    const char *data;
+};
+
+/* A committed mbox message is left out when the mbox is rewritten; one
+ * that was not believed is copied to the quarantine first. */
 static void mbox_done(void *runp, void *item, enum ingest_outcome outcome, const SUP_ERR *err)
 {
+    struct mbox_run *mr = runp;
     struct mbox_msg *m = item;
 
-    if (mailbox_count_outcome(runp, outcome, err))
-        m->keep = false;
+    if (!mailbox_count_outcome(&mr->run, outcome, err))
+        return;
+    if (outcome == INGEST_UNVERIFIED) {
+        GString *text = mbox_message_text(mr->data, m);
+        bool kept = mailbox_quarantine_unverified(&mr->run, mr->path, text->str, text->len, err);
+
+        g_string_free(text, TRUE);
+        if (!kept)
+            return;
+    }
+    m->keep = false;
 }
 
 /* One message of the locked mbox into the batch; false when the run stops. */
@@ -262,7 +280,7 @@ out:
 static void mbox_process_messages(INGEST_CTX *ctx, const char *path, const char *data, GArray *msgs,
                                   MAILBOX_STATS *stats, SUP_ERR *first)
 {
-    struct mailbox_run run = { stats, first };
+    struct mbox_run run = { { stats, first, quarantine_dir(ctx) }, path, data };
     INGEST_BATCH *batch = ingest_batch_new(ctx, mbox_done, &run);
     bool go_on = true;
     SUP_ERR one;

@@ -78,6 +78,9 @@ int mailbox_process_stdin(INGEST_CTX *ctx, MAILBOX_STATS *stats, SUP_ERR *err)
     } else {
         char reason[SUP_ERR_TEXT_MAX];
 
+        /* Not a report, unusable, or not believed (its events are committed). */
+        if (outcome == INGEST_UNVERIFIED)
+            stats->unverified++;
         snprintf(reason, sizeof(reason), "%s", err->text);
         rc = mailbox_quarantine_data(quarantine_dir(ctx), "stdin", buf->str, buf->len, reason, NULL, err);
         if (rc == 0)

@@ -13,8 +13,11 @@
 # `suppressctl show`; the refused retry is recorded as "rejected"; a soft
 # bounce ("452 4.2.2 Mailbox full", expired after one try) is recorded but
 # suppresses nothing; an RFC 5965 complaint report sent to the bounce
-# address suppresses for good; and nothing is lost: both queues end empty,
-# every pipe delivery exited 0, the quarantine is empty.
+# address about a newsletter the relay sent suppresses for good; and nothing
+# is lost: both queues end empty, every pipe delivery exited 0, the
+# quarantine is empty.  The bounces are believed by their signed return
+# path, the complaint by the ledger (it quotes the newsletter's Message-ID);
+# what is not believed is test-trust.sh's.
 #
 # The store belongs to nobody, the user the pipe runs as (pipe(8) refuses
 # root) and the milter drops to (milter.user), as milter-suppress does in
@@ -26,7 +29,7 @@
 
 it_require_root
 it_require_tools postfix postconf postmap swaks smtp-sink script
-it_require_built "$MILTER" "$SUPPRESSCTL" "$INGEST"
+it_require_built "$MILTER" "$SUPPRESSCTL" "$INGEST" "$STORE_TOOL"
 id nobody >/dev/null 2>&1 || it_skip "no user nobody"
 it_init e2e-bounce-loop
 e2e_init
@@ -69,6 +72,7 @@ check "suppress-ingest accepts the test configuration (-n)" \
     "$INGEST_COPY" -c "$CONF" -n 2>>"$IT_DIR/log/ingest-check.log"
 
 mx_setup remote.test "$KNOWN" "$FULL"
+printf '%s OK\n' "$COMPLAINER" >>"$MX_DIR/postfix/mailboxes"   # gets the newsletter
 # The milter signs the return path (BATV prvs): the relay logs it so.
 SIGNED_APP="(prvs=[0-9]{4}[0-9a-f]{6}=)?$APP"
 
@@ -160,12 +164,22 @@ check "full mailbox, next message: 250 for the recipient" \
 
 # -------------------------------------------------------------- complaint
 
+# The newsletter the complaint is about (its Message-ID is in the report).
+e2e_send newsletter "$APP" "$COMPLAINER" --header "Message-Id: <newsletter-42@bounces.test>"
+check "newsletter: the relay accepts it (swaks exit 0)" test $? -eq 0
+# shellcheck disable=SC2317  # called through it_wait_for
+in_ledger() {
+    [ "$("$STORE_TOOL" "$IT_DIR/store" ledger newsletter-42@bounces.test "$COMPLAINER")" = recipient ]
+}
+check "newsletter: the milter recorded it in the ledger" it_wait_for "$(wait_secs)" in_ledger
 e2e_send complaint fbl@remote.test "$APP" --data "$E2E_SRCDIR/complaint-arf.eml"
 check "complaint report: the relay accepts it for $APP (swaks exit 0)" test $? -eq 0
 check "complainer: suppressed as complaint, no expiry" \
     wait_show "$(wait_secs)" "$COMPLAINER" 'd["suppressed"] and d["reason"] == "complaint" and d["expires"] is None'
 check "complainer: the timeline has the complaint event" \
     show_is "$COMPLAINER" 'len(events("complaint")) == 1'
+check "complainer: the complaint was believed through the ledger" \
+    show_is "$COMPLAINER" 'events("complaint")[0]["verified"] == "ledger"'
 e2e_send complaint-again "$APP" "$COMPLAINER"
 check "complainer, next message: refused at RCPT (swaks exit 24)" test $? -eq 24
 check "complainer, next message: 550 5.1.1 ... (complaint, expires never)" \
@@ -200,8 +214,8 @@ check "the relay's queue is empty" it_wait_for "$(wait_secs)" relay_queue_empty
 check "the remote MX's queue is empty" test "$(mx_queue_size)" -eq 0
 check "the quarantine is empty" test "$(quarantine_count)" -eq 0
 check "milter-suppress stops cleanly" milter_stop
-check "counters: 6 accepted, 2 rejected, bounces 1 hard, 2 soft, 1 complaint" \
-    stats_is 'd["total"]["accepted"] == 6 and d["total"]["rejected"] == 2
+check "counters: 7 accepted, 2 rejected, bounces 1 hard, 2 soft, 1 complaint" \
+    stats_is 'd["total"]["accepted"] == 7 and d["total"]["rejected"] == 2
               and d["total"]["bounces"].get("hard") == 1 and d["total"]["bounces"].get("soft") == 2
               and d["total"]["bounces"].get("complaint") == 1'
 

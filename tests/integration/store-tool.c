@@ -22,6 +22,13 @@
  *                                            retpath_verdict_name(), ADDRESS the
  *                                            recipient (verp) or sender (prvs) it
  *                                            names, - for none
+ *   store-tool DIR ledger MID RCPT           what the ledger says of RCPT in message
+ *                                            MID: unknown-message, not-recipient or
+ *                                            recipient
+ *   store-tool sign KEYFILE BOUNCE ADDR DAYS the signed return path of ADDR as the
+ *                                            milter would have made it DAYS days
+ *                                            ago: VERP naming ADDR with BOUNCE,
+ *                                            prvs of ADDR with BOUNCE "-"
  */
 #include "config.h"
 
@@ -215,6 +222,43 @@ static int cmd_retpath(char **argv)
     return 0;
 }
 
+static int cmd_ledger(STORE *st, char **argv)
+{
+    static const char *const names[] = {
+        [STORE_LEDGER_UNKNOWN_MESSAGE] = "unknown-message",
+        [STORE_LEDGER_NOT_RECIPIENT] = "not-recipient",
+        [STORE_LEDGER_RECIPIENT] = "recipient",
+    };
+    enum store_ledger_answer answer;
+    SUP_ERR err;
+
+    if (store_ledger_check(st, NULL, argv[0], argv[1], &answer, NULL, &err) < 0)
+        return fail("ledger", &err);
+    printf("%s\n", names[answer]);
+    return 0;
+}
+
+/* store-tool sign KEYFILE BOUNCE ADDR DAYS (argv: KEYFILE BOUNCE ADDR DAYS). */
+static int cmd_sign(char **argv)
+{
+    char out[RETPATH_ADDR_MAX + 1];
+    RETPATH_KEYS keys;
+    SUP_ERR err;
+    time_t when = time(NULL) - (time_t) atol(argv[3]) * 86400;
+    int rc;
+
+    if (retpath_keys_load(argv[0], &keys, &err) < 0)
+        return fail(argv[0], &err);
+    if (strcmp(argv[1], "-") == 0)
+        rc = retpath_sign_prvs(&keys, argv[2], when, out, sizeof(out), &err);
+    else
+        rc = retpath_sign_verp(&keys, argv[1], argv[2], when, out, sizeof(out), &err);
+    if (rc < 0)
+        return fail(argv[2], &err);
+    printf("%s\n", out);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int argc;
@@ -226,6 +270,7 @@ static const struct {
     { "lookup", 1, cmd_lookup, false },
     { "counter", 2, cmd_counter, false },
     { "events", 1, cmd_events, false },
+    { "ledger", 2, cmd_ledger, false },
 };
 
 int main(int argc, char **argv)
@@ -237,6 +282,8 @@ int main(int argc, char **argv)
 
     if (argc == 5 && strcmp(argv[1], "retpath") == 0)
         return cmd_retpath(argv + 2);
+    if (argc == 6 && strcmp(argv[1], "sign") == 0)
+        return cmd_sign(argv + 2);
     for (i = 0; argc >= 3 && i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[2], commands[i].name) != 0 || argc - 3 != commands[i].argc)
             continue;
@@ -248,7 +295,8 @@ int main(int argc, char **argv)
         return rc;
     }
     fprintf(stderr, "usage: store-tool DIR put ADDR REASON EXPIRES | bulk N DOMAIN | "
-                    "lookup ADDR | counter DAY NAME | events ADDR\n"
-                    "       store-tool retpath KEYFILE BOUNCE|- ADDR\n");
+                    "lookup ADDR | counter DAY NAME | events ADDR | ledger MID RCPT\n"
+                    "       store-tool retpath KEYFILE BOUNCE|- ADDR\n"
+                    "       store-tool sign KEYFILE BOUNCE|- ADDR DAYS\n");
     return EX_USAGE;
 }

@@ -94,16 +94,31 @@ static void make_report(BOUNCE_REPORT *r, enum report_kind kind, const char *add
     rcpt_set(&rcpt->diagnostic, diagnostic);
 }
 
-/* Apply a report in its own transaction at time `now`. */
-static void apply(const BOUNCE_REPORT *r, time_t now, POLICY_DECISION *decisions)
+/* Apply a report in its own transaction at time `now`; its recipients
+ * are believed unless `not_believed` gives the reason they are not. */
+static void apply_judged(const BOUNCE_REPORT *r, time_t now, const char *not_believed,
+                         POLICY_DECISION *decisions)
 {
+    TRUST_VERDICT *verdicts = calloc(r->count + 1, sizeof(*verdicts));
     STORE_TXN *txn;
     SUP_ERR err;
 
+    ck_assert_ptr_nonnull(verdicts);
+    for (size_t i = 0; i < r->count; i++) {
+        verdicts[i].believed = not_believed == NULL;
+        snprintf(verdicts[i].how, sizeof(verdicts[i].how), "%s",
+                 not_believed != NULL ? not_believed : "unchecked (trust any)");
+    }
     ck_assert_msg(store_begin(st, &txn, &err) == 0, "%s", err.text);
-    ck_assert_msg(policy_apply(cfg, st, txn, r, "mid:<test@example>", now, decisions, &err) == 0,
-                  "%s", err.text);
+    ck_assert_msg(policy_apply(cfg, st, txn, r, verdicts, "mid:<test@example>", now, decisions,
+                               &err) == 0, "%s", err.text);
     ck_assert_msg(store_commit(txn, &err) == 0, "%s", err.text);
+    free(verdicts);
+}
+
+static void apply(const BOUNCE_REPORT *r, time_t now, POLICY_DECISION *decisions)
+{
+    apply_judged(r, now, NULL, decisions);
 }
 
 static POLICY_DECISION apply_one(enum report_kind kind, const char *addr, enum bounce_class cls,
@@ -454,6 +469,40 @@ START_TEST(test_suppress_forwarded_option)
 }
 END_TEST
 
+/* A report that is not believed suppresses nobody and counts no bounce. */
+START_TEST(test_unverified_records_only)
+{
+    BOUNCE_REPORT r;
+    POLICY_DECISION d;
+    STORE_ENTRY e;
+    struct event_list ev;
+
+    for (int i = 0; i < 6; i++) {
+        make_report(&r, REPORT_BOUNCE, "v@example.com", i == 0 ? CLASS_HARD : CLASS_SOFT,
+                    i == 0 ? "userunknown" : "mailboxfull", i == 0 ? "5.1.1" : "4.2.2",
+                    "550 5.1.1 forged");
+        apply_judged(&r, T0 + i, "no signature; no quoted Message-ID", &d);
+        report_clear(&r);
+        ck_assert_int_eq(d.action, POLICY_UNVERIFIED);
+        ck_assert_int_eq(d.event, STORE_EV_UNVERIFIED);
+        ck_assert_str_eq(d.address, "v@example.com");
+    }
+    ck_assert(!get_entry("v@example.com", &e));
+    ev = events_of("v@example.com");
+    ck_assert_int_eq(ev.count, 6);
+    ck_assert_int_eq(ev.of_type[STORE_EV_UNVERIFIED], 6);
+    ck_assert_int_eq(ev.of_type[STORE_EV_SOFT_BOUNCE], 0);
+    ck_assert_str_eq(ev.last.verified, "no signature; no quoted Message-ID");
+    ck_assert_str_eq(ev.last.response, "550 5.1.1 forged");
+    ck_assert_uint_eq(counter("unverified"), 6);
+    ck_assert_uint_eq(counter("bounce.hard"), 0);
+    ck_assert_uint_eq(counter("bounce.soft"), 0);
+    /* A believed one says how it was checked. */
+    apply_one(REPORT_BOUNCE, "w@example.com", CLASS_HARD, "userunknown", T0);
+    ck_assert_str_eq(events_of("w@example.com").last.verified, "unchecked (trust any)");
+}
+END_TEST
+
 START_TEST(test_timeline_bounded)
 {
     for (int i = 0; i < 6; i++)
@@ -464,7 +513,9 @@ END_TEST
 
 /* ---- a whole message through ingest_message ---------------------------- */
 
-static enum ingest_outcome ingest_sample(const char *name)
+/* A sample through ingest_message() with ingest.trust = trust (no signing
+ * keys: nothing verifies as signed); err, when not NULL, gets the reason. */
+static enum ingest_outcome ingest_judged(const char *name, enum ingest_trust trust, SUP_ERR *why)
 {
     INGEST_CTX ctx;
     enum ingest_outcome outcome;
@@ -476,11 +527,20 @@ static enum ingest_outcome ingest_sample(const char *name)
     ctx.cfg = cfg;
     ctx.store = st;
     ctx.out = stdout;
+    ctx.trust = trust;
     ck_assert_msg(ingest_message(&ctx, name, raw, len, &outcome, &err) == 0, "%s", err.text);
-    if (outcome == INGEST_NOT_REPORT || outcome == INGEST_REJECTED)
+    if (outcome == INGEST_NOT_REPORT || outcome == INGEST_REJECTED || outcome == INGEST_UNVERIFIED)
         ck_assert_int_eq(err.cls, SUP_ERR_INPUT);
+    if (why != NULL)
+        *why = err;
     free(raw);
     return outcome;
+}
+
+/* The policy's own tests believe every report. */
+static enum ingest_outcome ingest_sample(const char *name)
+{
+    return ingest_judged(name, TRUST_ANY, NULL);
 }
 
 START_TEST(test_ingest_idempotent)
@@ -515,6 +575,36 @@ START_TEST(test_ingest_outcomes)
 }
 END_TEST
 
+/* A report nobody vouches for: recorded as unverified, not remembered as
+ * seen (so that --trust any can apply it later), quarantine reason given. */
+START_TEST(test_ingest_not_believed)
+{
+    STORE_ENTRY e;
+    SUP_ERR why, err;
+
+    ck_assert_int_eq(ingest_judged("dsn-basic.eml", TRUST_SENT_OR_SIGNED, &why), INGEST_UNVERIFIED);
+    ck_assert_msg(strstr(why.text, "not believed (ingest.trust = sent-or-signed)") != NULL, "%s", why.text);
+    ck_assert_msg(strstr(why.text, "<alice@dest.example> no signature; quoted Message-ID not in the ledger")
+                  != NULL, "%s", why.text);
+    ck_assert(!get_entry("alice@dest.example", &e));
+    ck_assert_int_eq(events_of("alice@dest.example").of_type[STORE_EV_UNVERIFIED], 1);
+    ck_assert_int_eq(events_of("bob@dest.example").of_type[STORE_EV_UNVERIFIED], 1);
+    ck_assert_int_eq(events_of("bob@dest.example").of_type[STORE_EV_DELAYED], 0);
+    ck_assert_int_eq(store_seen(st, NULL, "mid:<dsn-basic.1@mx.sender.example>", &err), 0);
+    ck_assert_uint_eq(counter("unverified"), 2);
+    /* Each check alone says what it missed. */
+    ck_assert_int_eq(ingest_judged("dsn-basic.eml", TRUST_SIGNED, &why), INGEST_UNVERIFIED);
+    ck_assert_msg(strstr(why.text, "<alice@dest.example> no signature;") != NULL, "%s", why.text);
+    ck_assert_int_eq(ingest_judged("dsn-basic.eml", TRUST_SENT, &why), INGEST_UNVERIFIED);
+    ck_assert_msg(strstr(why.text, "<alice@dest.example> quoted Message-ID not in the ledger;") != NULL,
+                  "%s", why.text);
+    /* The postmaster replays it from the quarantine with --trust any. */
+    ck_assert_int_eq(ingest_sample("dsn-basic.eml"), INGEST_APPLIED);
+    ck_assert(get_entry("alice@dest.example", &e));
+    ck_assert_str_eq(events_of("alice@dest.example").last.verified, "unchecked (trust any)");
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
     Suite *s = suite_create("policy");
@@ -535,6 +625,8 @@ static Suite *policy_suite(void)
     tcase_add_test(tc, test_no_address_skipped);
     tcase_add_test(tc, test_ingest_idempotent);
     tcase_add_test(tc, test_ingest_outcomes);
+    tcase_add_test(tc, test_ingest_not_believed);
+    tcase_add_test(tc, test_unverified_records_only);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("strict");

@@ -262,6 +262,7 @@ START_TEST(test_is_signed)
     ck_assert(!retpath_is_signed("bounces@bounce.example.org", BOUNCE));
     ck_assert(!retpath_is_signed("app@shop.example", BOUNCE));
     ck_assert(!retpath_is_signed("prvs@shop.example", BOUNCE));
+    ck_assert(!retpath_is_signed("prvs=abcdefghij=app@shop.example", BOUNCE));
     ck_assert(!retpath_is_signed("", BOUNCE));
 }
 END_TEST

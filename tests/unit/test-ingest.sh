@@ -31,12 +31,16 @@ expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: got '$2', want '$
 
 STORE=$T/store
 Q=$T/quarantine
+# These samples were not sent by a relay of ours: the mailbox mechanics and
+# the policy are tested believing every report (trust = any); what is
+# believed by default is tested at the end.
 cat > "$T/conf" <<EOF
 store = "$STORE"
 ingest {
   quarantine = "$Q"
   max-message-size = "64k"
   verp-pattern = "bounces+%{local}=%{domain}@sender.example"
+  trust = "any"
 }
 EOF
 run() { "$INGEST" -v -c "$T/conf" "$@" 2>>"$T/log"; }
@@ -188,6 +192,36 @@ run --maildir "$T/busy"; expect_eq "retry after the lock is gone" $? 0
 expect_eq "message gone after the retry" "$(count_files "$T/busy/new")" 0
 run --mbox "$MBOX"; expect_eq "mbox retry after the lock is gone" $? 0
 expect_eq "mbox empty after the retry" "$(wc -c < "$MBOX")" 0
+
+# ---- reports nobody vouches for (ingest.trust = sent-or-signed, the default) --
+U=$T/untrusted
+mkdir -p "$U/md/new" "$U/md/cur"
+sed -e 's|^  trust = "any"$||' -e "s|store = \"$STORE\"|store = \"$U/store\"|" \
+    -e "s|quarantine = \"$Q\"|quarantine = \"$U/q\"|" "$T/conf" > "$U/conf"
+grep -q '^ *trust =' "$U/conf" && fail "the untrusted config still sets trust"
+urun() { "$INGEST" -v -c "$U/conf" "$@" 2>>"$T/log"; }
+cp "$DATA/dsn-basic.eml" "$U/md/new/5000.forged"
+urun --maildir "$U/md"; expect_eq "unbelieved report in a Maildir: exit 0" $? 0
+expect_eq "unbelieved report leaves the Maildir" "$(count_files "$U/md/new")" 0
+expect_eq "unbelieved report is in the quarantine" "$(count_files "$U/q")" 1
+grep -qs "not believed (ingest.trust = sent-or-signed): <alice@dest.example> no signature" "$U/q"/*.reason \
+    && ok "its .reason says why" || fail "quarantine reason: $(cat "$U/q"/*.reason 2>/dev/null)"
+"$PROBE" "$U/store" entry alice@dest.example >/dev/null; expect_eq "unbelieved hard bounce suppresses nobody" $? 1
+expect_eq "its recipients are in the timeline (unverified)" "$("$PROBE" "$U/store" events alice@dest.example)" 1
+expect_eq "counted as unverified" "$("$PROBE" "$U/store" counter unverified)" 2
+expect_eq "not counted as a bounce" "$("$PROBE" "$U/store" counter bounce.hard)" 0
+expect_eq "not remembered as processed" "$("$PROBE" "$U/store" seen "mid:<dsn-basic.1@mx.sender.example>")" 0
+# The postmaster reads it and replays it.
+urun --trust any "$(find "$U/q" -maxdepth 1 -type f ! -name '*.reason' | head -n 1)"
+expect_eq "--trust any applies it from the quarantine" "$("$PROBE" "$U/store" entry alice@dest.example | cut -d' ' -f1)" hard-bounce
+urun --trust everyone < "$DATA/dsn-basic.eml"; expect_eq "--trust with a bad level: usage error" $? 64
+# stdin (the Postfix pipe) and mbox: the same.
+urun < "$DATA/dsn-base64.eml"; expect_eq "unbelieved report on stdin: exit 0" $? 0
+expect_eq "... quarantined" "$(count_files "$U/q")" 2
+{ echo "From MAILER-DAEMON Mon Mar  2 10:00:00 2026"; cat "$DATA/dsn-noblank.eml"; echo; } > "$U/mbox"
+urun --mbox "$U/mbox"; expect_eq "unbelieved report in an mbox: exit 0" $? 0
+expect_eq "... it leaves the mbox" "$(wc -c < "$U/mbox")" 0
+expect_eq "... for the quarantine" "$(count_files "$U/q")" 3
 
 # ---- a store the user may not use (needs root to switch users) ---------------
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
