@@ -6,7 +6,10 @@
 #     /etc/postfix touched) with milter-suppress at RCPT TO, relaying to
 #     an smtp-sink;
 #  2. suppress-ingest fed with real bounces from the test corpus: two hard
-#     bounces, a soft bounce (mailbox full) and a complaint report;
+#     bounces, a soft bounce (mailbox full) and a complaint report; this
+#     relay never sent the mail they are about, so by default they are not
+#     believed and go to the quarantine, from where the demo replays them
+#     with --trust any, as a postmaster would after reading them;
 #  3. the suppression list, one address's timeline with the remote
 #     server's response;
 #  4. live SMTP: a suppressed address refused with 550 at RCPT TO, another
@@ -60,8 +63,17 @@ for line in sys.stdin:
     d = json.loads(line)
     print("  %-26s %-10s %-12s %s" % (d.get("recipient"), d.get("class"), d.get("reason"),
                                       (d.get("diagnostic") or "")[:60]))'
+echo "This relay never sent the mail they are about: no signed return path, no"
+echo "message in the ledger vouches for them, so by default (ingest.trust ="
+echo "sent-or-signed) they suppress nobody and wait in the quarantine, as a forged"
+echo "bounce would:"
 run "$INGEST" -c "$conf" -v --maildir "$IT_DIR/bounces" 2>&1 | sed 's/^/  /'
-echo "Messages left in the Maildir: $(find "$IT_DIR/bounces" -type f | wc -l) (processed ones are removed after the store commit)"
+echo "Messages left in the Maildir: $(find "$IT_DIR/bounces" -type f | wc -l);" \
+     "in the quarantine: $(find "$IT_DIR/quarantine" -type f ! -name '*.reason' | wc -l)"
+echo "A postmaster who has read them and believes them replays them (--trust any):"
+for message in $(find "$IT_DIR/quarantine" -type f ! -name '*.reason' | sort); do
+    run "$INGEST" -c "$conf" --trust any "$message" 2>&1 | sed 's/^/  /'
+done
 
 step "3. The suppression list"
 run "$SUPPRESSCTL" -c "$conf" list
