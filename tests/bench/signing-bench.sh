@@ -1,0 +1,123 @@
+#!/bin/bash
+# signing-bench.sh: what signing the return path and recording the ledger
+# of sent mail cost a Postfix relay, in messages per second (a benchmark
+# that prints figures, not a test).
+#
+# One private Postfix instance (tests/integration/lib.sh) with four smtpd
+# listeners, each through its own milter-suppress on a unix socket, all on
+# one store of 100k suppressed addresses:
+#   plain    signing off, ledger off   (the milter as before both)
+#   signed   signing on (VERP: one recipient), ledger off
+#   ledger   signing off, ledger on    (headers asked for, one record per message)
+#   both     signing on, ledger on     (the default)
+# smtp-source sends to a recipient that is not suppressed; rounds alternate
+# between the listeners, medians and their ratios to "plain" are printed.
+# Target: signed / plain >= 0.98.  Then the ledger's size on disk per
+# message, from Berkeley DB's own statistics.
+#
+# usage: signing-bench.sh   (as root; from the build tree, or set top_builddir)
+# Environment: ROUNDS (3), SESSIONS (20), MESSAGES (2000), SIZE (1024),
+#              ENTRIES (100000)
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/../integration/lib.sh"
+
+ROUNDS=${ROUNDS:-3}
+SESSIONS=${SESSIONS:-20}
+MESSAGES=${MESSAGES:-2000}
+SIZE=${SIZE:-1024}
+ENTRIES=${ENTRIES:-100000}
+MODES="plain signed ledger both"
+
+it_require_root
+it_require_tools postfix smtp-source smtp-sink db5.3_stat
+it_require_built "$MILTER" "$STORE_TOOL"
+it_init signing-bench
+SINK_DUMP=no
+STORE=$IT_DIR/store
+
+calc() { awk "BEGIN { print $1 }"; }
+
+# mode_conf MODE: the config of that mode's milter (its own socket and pid file).
+mode_conf() {
+    local mode=$1 sign=false ledger=false conf=$IT_DIR/$1.conf
+    case $mode in signed | both) sign=true ;; esac
+    case $mode in ledger | both) ledger=true ;; esac
+    MILTER_SOCKET=unix:$IT_DIR/run/$mode.sock milter_conf "$conf" 'stats-interval = "10s"' \
+        "pid-file = \"$IT_DIR/run/$mode.pid\""
+    printf 'signing {\n  enable = %s\n  bounce-address = "bounces@relay.test"\n}\n' "$sign" >>"$conf"
+    printf 'ledger {\n  enable = %s\n}\n' "$ledger" >>"$conf"
+    echo "$conf"
+}
+
+echo "# seeding the store with $ENTRIES suppressed addresses"
+"$STORE_TOOL" "$STORE" bulk "$ENTRIES" bench.example || exit 1
+
+declare -A PORT PID
+services=()
+for mode in $MODES; do
+    PORT[$mode]=$(it_free_port)
+    services+=("127.0.0.1:${PORT[$mode]} inet n - n - - smtpd -o smtpd_milters=unix:$IT_DIR/run/$mode.sock")
+done
+pf_setup "${services[@]}"
+for mode in $MODES; do
+    conf=$(mode_conf "$mode")
+    "$MILTER" -f -c "$conf" >>"$IT_DIR/log/milter-$mode.log" 2>&1 &
+    PID[$mode]=$!
+    IT_PIDS="$IT_PIDS ${PID[$mode]}"
+done
+for mode in $MODES; do
+    it_wait_for 10 test -S "$IT_DIR/run/$mode.sock" || { echo "milter $mode did not start"; exit 1; }
+done
+pf_start || exit 1
+
+queue_empty() { [ "$(pf_queue_size)" -eq 0 ]; }
+
+# run PORT: one smtp-source run; prints msg/s.
+run() {
+    local t0 t1
+    it_wait_for 120 queue_empty
+    t0=$(date +%s.%N)
+    smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$SIZE" -M client.test \
+        -f sender@example.org -t ok@example.com "127.0.0.1:$1" \
+        2>>"$IT_DIR/log/smtp-source.err" || { echo "smtp-source failed" >&2; return 1; }
+    t1=$(date +%s.%N)
+    calc "$MESSAGES / ($t1 - $t0)"
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+echo "# $ROUNDS rounds of: smtp-source -s $SESSIONS -m $MESSAGES -l $SIZE, one recipient not suppressed"
+printf '%-6s' round; for mode in $MODES; do printf ' %14s' "$mode"; done; echo
+declare -A RATES
+for r in $(seq 1 "$ROUNDS"); do
+    printf '%-6s' "$r"
+    for mode in $MODES; do
+        rate=$(run "${PORT[$mode]}") || exit 1
+        RATES[$mode]="${RATES[$mode]} $rate"
+        printf ' %8.0f msg/s' "$rate"
+    done
+    echo
+done
+declare -A MED
+printf '%-6s' median
+for mode in $MODES; do
+    # shellcheck disable=SC2086  # the list of rates
+    MED[$mode]=$(median ${RATES[$mode]})
+    printf ' %8.0f msg/s' "${MED[$mode]}"
+done
+echo
+printf 'ratio signed / plain: %.3f (target >= 0.98)\n' "$(calc "${MED[signed]} / ${MED[plain]}")"
+printf 'ratio ledger / plain: %.3f\n' "$(calc "${MED[ledger]} / ${MED[plain]}")"
+printf 'ratio both / plain:   %.3f (the default configuration)\n' "$(calc "${MED[both]} / ${MED[plain]}")"
+
+# The ledger: written by the "ledger" and "both" milters (flushed at stop).
+for mode in $MODES; do it_stop_pid "${PID[$mode]}"; done
+recorded=$(db5.3_stat -h "$STORE" -d ledger.db 2>/dev/null | awk '/Number of unique keys/ { print $1 }')
+bytes=$(stat -c %s "$STORE/ledger.db")
+printf 'ledger: %s messages recorded (of %d sent through ledger and both), ledger.db %d bytes, %.0f bytes per message\n' \
+    "${recorded:-?}" "$((2 * ROUNDS * MESSAGES))" "$bytes" "$(calc "$bytes / (${recorded:-1} > 0 ? ${recorded:-1} : 1)")"
+echo "# ledger.db at 1M messages: tests/bench/store-bench.sh (its ledger mode)"
+echo "# machine: $(nproc) CPUs, $(uname -r); Postfix $(postconf -d -h mail_version 2>/dev/null)"
+exit 0
