@@ -374,7 +374,11 @@ check "after rotate-key: owner kept ($owner_before)" test "$(stat -c %U "$KEYFIL
 check "after rotate-key: no temporary file left" test ! -e "$KEYFILE.new"
 secret_5=$(sed -n 's/^5 //p' "$KEYFILE")
 run keys rotate-key
-expect "second rotate-key: key 6" 0 "^new signing key 6 in .*\(key 5 kept to verify\)$"
+expect "second rotate-key within signing.validity: refused (EX_TEMPFAIL), says why" 75 \
+    -- "rotating now drops the previous key" "use --force"
+check "the refused rotation left the keys alone" test "$(key_ids)" = 54
+run keys rotate-key --force
+expect "second rotate-key with --force: key 6" 0 "^new signing key 6 in .*\(key 5 kept to verify\)$"
 check "second rotate-key: still two keys, 6 then 5; the oldest (4) dropped" test "$(key_ids)" = 65
 check "second rotate-key: key 5 kept with its secret" grep -qx "5 $secret_5" "$KEYFILE"
 check "second rotate-key: mode still 0600" test "$(stat -c %a "$KEYFILE")" = 600
