@@ -133,6 +133,13 @@ int store_commit(STORE_TXN *txn, SUP_ERR *err);
 void store_abort(STORE_TXN *txn);
 /* Sleep a little before retry number `attempt` (1, 2, ...) of a deadlocked txn. */
 void store_retry_delay(int attempt);
+/*
+ * Run fn in a transaction of its own, committed when fn returns 0 (aborted
+ * when it returns -1); a deadlock or lock timeout (SUP_ERR_TEMP) runs the
+ * whole of it again, up to `attempts` times, with store_retry_delay().
+ */
+typedef int (*store_txn_fn)(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err);
+int store_in_txn(STORE *st, store_txn_fn fn, void *ctx, int attempts, SUP_ERR *err);
 
 /*
  * Suppressions.  store_lookup returns 1 and fills *entry (if not NULL) when

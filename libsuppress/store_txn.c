@@ -142,6 +142,28 @@ void store_abort(STORE_TXN *txn)
     free(txn);
 }
 
+int store_in_txn(STORE *st, store_txn_fn fn, void *ctx, int attempts, SUP_ERR *err)
+{
+    for (int attempt = 1;; attempt++) {
+        STORE_TXN *txn = NULL;
+        int rc = store_begin(st, &txn, err);
+
+        if (rc == 0) {
+            if (fn(st, txn, ctx, err) < 0) {
+                store_abort(txn);
+                rc = -1;
+            } else {
+                rc = store_commit(txn, err);
+            }
+        }
+        if (rc == 0)
+            return 0;
+        if (err->cls != SUP_ERR_TEMP || attempt >= attempts)
+            return -1;
+        store_retry_delay(attempt);
+    }
+}
+
 /*
  * Run one operation: inside the caller's transaction, or in its own
  * (writes) / none (reads), retrying deadlocks and a recovered environment.

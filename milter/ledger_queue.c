@@ -132,26 +132,27 @@ static int add_item(STORE *st, STORE_TXN *txn, const struct ledger_item *it, SUP
     return store_ledger_add(st, txn, &msg, err);
 }
 
-/* One batch in one transaction, retried on deadlock. */
-static int write_batch(STORE *st, struct ledger_item *const *batch, size_t n, SUP_ERR *err)
-{
-    for (int attempt = 1;; attempt++) {
-        STORE_TXN *txn = NULL;
-        int rc = store_begin(st, &txn, err);
+struct batch {
+    struct ledger_item *const *items;
+    size_t count;
+};
 
-        for (size_t i = 0; rc == 0 && i < n; i++)
-            if (add_item(st, txn, batch[i], err) < 0) {
-                store_abort(txn);
-                rc = -1;
-            }
-        if (rc == 0)
-            rc = store_commit(txn, err);
-        if (rc == 0)
-            return 0;
-        if (err->cls != SUP_ERR_TEMP || attempt >= TXN_ATTEMPTS)
+static int add_batch(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
+{
+    const struct batch *b = ctx;
+
+    for (size_t i = 0; i < b->count; i++)
+        if (add_item(st, txn, b->items[i], err) < 0)
             return -1;
-        store_retry_delay(attempt);
-    }
+    return 0;
+}
+
+/* One batch in one transaction, retried on deadlock. */
+static int write_batch(STORE *st, struct ledger_item *const *items, size_t n, SUP_ERR *err)
+{
+    struct batch b = { items, n };
+
+    return store_in_txn(st, add_batch, &b, TXN_ATTEMPTS, err);
 }
 
 int ledger_queue_flush(STORE *st, SUP_ERR *err)

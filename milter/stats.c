@@ -82,36 +82,6 @@ bool stats_queue_rejection(const struct stats_rejection *rej)
     return queued;
 }
 
-/*
- * Run fn inside a transaction, retrying it when the store reports a
- * deadlock or lock timeout (SUP_ERR_TEMP), as store.h asks.
- */
-typedef int (*txn_body_fn)(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err);
-
-static int run_in_txn(STORE *st, txn_body_fn fn, void *ctx, SUP_ERR *err)
-{
-    int attempt;
-
-    for (attempt = 1;; attempt++) {
-        STORE_TXN *txn = NULL;
-        int rc = store_begin(st, &txn, err);
-
-        if (rc == 0) {
-            if (fn(st, txn, ctx, err) < 0) {
-                store_abort(txn);
-                rc = -1;
-            } else {
-                rc = store_commit(txn, err);
-            }
-        }
-        if (rc == 0)
-            return 0;
-        if (err->cls != SUP_ERR_TEMP || attempt >= TXN_ATTEMPTS)
-            return -1;
-        store_retry_delay(attempt);
-    }
-}
-
 struct counter_write {
     const char *day;
     uint64_t accepted;
@@ -148,7 +118,7 @@ static int flush_counters(STORE *st, time_t now, SUP_ERR *err)
         if (cw.accepted == 0 && cw.rejected == 0)
             continue;
         cw.day = time_format_day((time_t) day * SECONDS_PER_DAY, daybuf, sizeof(daybuf));
-        if (run_in_txn(st, write_counters, &cw, err) < 0) {
+        if (store_in_txn(st, write_counters, &cw, TXN_ATTEMPTS, err) < 0) {
             atomic_fetch_add(&slot->accepted, cw.accepted);
             atomic_fetch_add(&slot->rejected, cw.rejected);
             sup_err_prefix(err, "writing counters of %s", cw.day);
@@ -230,7 +200,7 @@ static int write_one_by_one(STORE *st, const struct event_batch *batch, SUP_ERR 
     one.count = 1;
     for (i = 0; i < batch->count; i++) {
         one.items[0] = batch->items[i];
-        if (run_in_txn(st, write_events, &one, err) < 0) {
+        if (store_in_txn(st, write_events, &one, TXN_ATTEMPTS, err) < 0) {
             if (err->cls != SUP_ERR_INPUT)
                 return -1;
             log_error("dropping a rejection event the store refuses: %s", err->text);
@@ -249,7 +219,7 @@ static int flush_events(STORE *st, int max_events, SUP_ERR *err)
         peek_batch(&batch);
         if (batch.count == 0)
             return 0;
-        if (run_in_txn(st, write_events, &batch, err) < 0) {
+        if (store_in_txn(st, write_events, &batch, TXN_ATTEMPTS, err) < 0) {
             if (err->cls != SUP_ERR_INPUT)
                 return -1;      /* the store is unwell: keep them for later */
             if (write_one_by_one(st, &batch, err) < 0)

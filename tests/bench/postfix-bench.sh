@@ -24,6 +24,8 @@
 #              libmilter milter costs here)
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
+# shellcheck source=tests/bench/lib-bench.sh
+. "$(dirname "$0")/lib-bench.sh"
 
 ROUNDS=${ROUNDS:-3}
 SESSIONS=${SESSIONS:-20}
@@ -47,8 +49,6 @@ milter_conf "$CONF" 'stats-interval = "10s"'
 MILTER_SOCKET=inet:$MILTER_INET_PORT@127.0.0.1 milter_conf "$INET_CONF" \
     'stats-interval = "10s"' "pid-file = \"$IT_DIR/run/milter-inet.pid\""
 
-calc() { awk "BEGIN { print $1 }"; }
-
 echo "# seeding the store with $ENTRIES suppressed addresses"
 t0=$(date +%s.%N)
 "$STORE_TOOL" "$STORE" bulk "$ENTRIES" bench.example || exit 1
@@ -67,27 +67,9 @@ IT_PIDS="$IT_PIDS $INET_MILTER_PID"
 it_wait_port "$MILTER_INET_PORT" 10 || { echo "inet milter did not start"; exit 1; }
 pf_start || exit 1
 
-queue_empty() { [ "$(pf_queue_size)" -eq 0 ]; }
-
 # CPU time (user + system, in clock ticks) PID has used so far.
 cpu_ticks() {
     sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
-}
-
-# run PORT SESSIONS COUNT: one smtp-source run; prints msg/s.
-run() {
-    local port=$1 sessions=$2 count=$3 t0 t1
-    it_wait_for 60 queue_empty
-    t0=$(date +%s.%N)
-    smtp-source -s "$sessions" -m "$count" -l "$SIZE" -M client.test \
-        -f sender@example.org -t ok@example.com "127.0.0.1:$port" \
-        2>>"$IT_DIR/log/smtp-source.err" || { echo "smtp-source failed" >&2; return 1; }
-    t1=$(date +%s.%N)
-    calc "$count / ($t1 - $t0)"
-}
-
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 echo "# $ROUNDS rounds of: smtp-source -s $SESSIONS -m $MESSAGES -l $SIZE, to a recipient not suppressed"
@@ -96,10 +78,10 @@ UNIX=() NONE=() INET=()
 UNIX_TICKS=0
 for r in $(seq 1 "$ROUNDS"); do
     c0=$(cpu_ticks "$MILTER_PID")
-    u=$(run "$SMTPD_PORT" "$SESSIONS" "$MESSAGES") || exit 1
+    u=$(bench_run "$SMTPD_PORT" "$SESSIONS" "$MESSAGES") || exit 1
     UNIX_TICKS=$((UNIX_TICKS + $(cpu_ticks "$MILTER_PID") - c0))
-    n=$(run "$NOMILTER_PORT" "$SESSIONS" "$MESSAGES") || exit 1
-    i=$(run "$INET_PORT" "$SESSIONS" "$MESSAGES") || exit 1
+    n=$(bench_run "$NOMILTER_PORT" "$SESSIONS" "$MESSAGES") || exit 1
+    i=$(bench_run "$INET_PORT" "$SESSIONS" "$MESSAGES") || exit 1
     UNIX+=("$u") NONE+=("$n") INET+=("$i")
     printf '%-6s %10.0f msg/s %8.0f msg/s %8.0f msg/s\n' "$r" "$u" "$n" "$i"
 done
@@ -115,9 +97,9 @@ printf 'milter CPU per message (unix runs): %.0f us (%d ticks of 1/%d s for %d m
 
 if [ "$SINGLE" -gt 0 ]; then
     echo "# one session at a time (smtp-source -s 1 -m $SINGLE): the TCP delayed-ACK stall"
-    su=$(run "$SMTPD_PORT" 1 "$SINGLE") || exit 1
-    sn=$(run "$NOMILTER_PORT" 1 "$SINGLE") || exit 1
-    si=$(run "$INET_PORT" 1 "$SINGLE") || exit 1
+    su=$(bench_run "$SMTPD_PORT" 1 "$SINGLE") || exit 1
+    sn=$(bench_run "$NOMILTER_PORT" 1 "$SINGLE") || exit 1
+    si=$(bench_run "$INET_PORT" 1 "$SINGLE") || exit 1
     printf 'single session: unix milter %.0f msg/s, no milter %.0f msg/s, inet milter %.0f msg/s\n' \
         "$su" "$sn" "$si"
     echo "# A TCP milter pays ~40 ms per message when sessions run one after another"

@@ -20,6 +20,8 @@
 #              ENTRIES (100000)
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
+# shellcheck source=tests/bench/lib-bench.sh
+. "$(dirname "$0")/lib-bench.sh"
 
 ROUNDS=${ROUNDS:-3}
 SESSIONS=${SESSIONS:-20}
@@ -34,8 +36,6 @@ it_require_built "$MILTER" "$STORE_TOOL"
 it_init signing-bench
 SINK_DUMP=no
 STORE=$IT_DIR/store
-
-calc() { awk "BEGIN { print $1 }"; }
 
 # mode_conf MODE: the config of that mode's milter (its own socket and pid file).
 mode_conf() {
@@ -70,31 +70,13 @@ for mode in $MODES; do
 done
 pf_start || exit 1
 
-queue_empty() { [ "$(pf_queue_size)" -eq 0 ]; }
-
-# run PORT: one smtp-source run; prints msg/s.
-run() {
-    local t0 t1
-    it_wait_for 120 queue_empty
-    t0=$(date +%s.%N)
-    smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$SIZE" -M client.test \
-        -f sender@example.org -t ok@example.com "127.0.0.1:$1" \
-        2>>"$IT_DIR/log/smtp-source.err" || { echo "smtp-source failed" >&2; return 1; }
-    t1=$(date +%s.%N)
-    calc "$MESSAGES / ($t1 - $t0)"
-}
-
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 echo "# $ROUNDS rounds of: smtp-source -s $SESSIONS -m $MESSAGES -l $SIZE, one recipient not suppressed"
 printf '%-6s' round; for mode in $MODES; do printf ' %14s' "$mode"; done; echo
 declare -A RATES
 for r in $(seq 1 "$ROUNDS"); do
     printf '%-6s' "$r"
     for mode in $MODES; do
-        rate=$(run "${PORT[$mode]}") || exit 1
+        rate=$(bench_run "${PORT[$mode]}" "$SESSIONS" "$MESSAGES") || exit 1
         RATES[$mode]="${RATES[$mode]} $rate"
         printf ' %8.0f msg/s' "$rate"
     done

@@ -1,0 +1,26 @@
+# shellcheck shell=bash
+# tests/bench/lib-bench.sh: what the Postfix benchmarks share, sourced after
+# tests/integration/lib.sh: arithmetic, medians, and one timed smtp-source
+# run into a listener of the private instance.  SIZE (bytes per message)
+# is the caller's.
+
+calc() { awk "BEGIN { print $1 }"; }
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+bench_queue_empty() { [ "$(pf_queue_size)" -eq 0 ]; }
+
+# bench_run PORT SESSIONS COUNT: one smtp-source run once the queue is
+# empty, to a recipient that is not suppressed; prints msg/s.
+bench_run() {
+    local port=$1 sessions=$2 count=$3 t0 t1
+    it_wait_for 120 bench_queue_empty
+    t0=$(date +%s.%N)
+    smtp-source -s "$sessions" -m "$count" -l "$SIZE" -M client.test \
+        -f sender@example.org -t ok@example.com "127.0.0.1:$port" \
+        2>>"$IT_DIR/log/smtp-source.err" || { echo "smtp-source failed" >&2; return 1; }
+    t1=$(date +%s.%N)
+    calc "$count / ($t1 - $t0)"
+}
