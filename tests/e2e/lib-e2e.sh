@@ -228,3 +228,29 @@ e2e_show_quarantine() {
         sed 's/^/# /' "$f"
     done
 }
+
+# quarantine_messages: the messages in the quarantine (quarantine_count
+# counts their .reason files too).
+quarantine_messages() {
+    find "$QUARANTINE" -type f ! -name '*.reason' ! -name '.*' 2>/dev/null | wc -l
+}
+
+# quarantined_for TEXT: the quarantined message whose .reason file has the
+# fixed string TEXT; prints its path.
+quarantined_for() {
+    local f
+    for f in "$QUARANTINE"/*.reason; do
+        if [ -f "${f%.reason}" ] && grep -qF -- "$1" "$f"; then
+            echo "${f%.reason}"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# ------------------------------------------------------------ the MX's log
+
+# mx_log_has ERE: a line of the remote MX instance's log.
+mx_log_has() {
+    grep -qE -- "$1" "$IT_DIR/log/mx.log"
+}
