@@ -28,6 +28,10 @@ int mailbox_process_stdin(INGEST_CTX *ctx, MAILBOX_STATS *stats, SUP_ERR *err)
     enum ingest_outcome outcome;
     bool too_large = false;
     int rc = 0;
+    /* For the .reason file: which delivery this was (the pipe's -r). */
+    char *source = ctx->envelope_recipient != NULL
+                   ? g_strdup_printf("stdin, delivered to <%s>", ctx->envelope_recipient)
+                   : g_strdup("stdin");
 
     for (;;) {
         char chunk[65536];
@@ -56,7 +60,7 @@ int mailbox_process_stdin(INGEST_CTX *ctx, MAILBOX_STATS *stats, SUP_ERR *err)
             fprintf(ctx->out, "-: %s\n", reason);
             goto out;
         }
-        rc = mailbox_quarantine_stream(quarantine_dir(ctx), "stdin", buf->str, buf->len, STDIN_FILENO,
+        rc = mailbox_quarantine_stream(quarantine_dir(ctx), source, buf->str, buf->len, STDIN_FILENO,
                                        reason, NULL, err);
         if (rc == 0)
             stats->quarantined++;
@@ -82,13 +86,14 @@ int mailbox_process_stdin(INGEST_CTX *ctx, MAILBOX_STATS *stats, SUP_ERR *err)
         if (outcome == INGEST_UNVERIFIED)
             stats->unverified++;
         snprintf(reason, sizeof(reason), "%s", err->text);
-        rc = mailbox_quarantine_data(quarantine_dir(ctx), "stdin", buf->str, buf->len, reason, NULL, err);
+        rc = mailbox_quarantine_data(quarantine_dir(ctx), source, buf->str, buf->len, reason, NULL, err);
         if (rc == 0)
             stats->quarantined++;
         else
             stats->failed++;
     }
 out:
+    g_free(source);
     g_string_free(buf, TRUE);
     return rc;
 }
