@@ -566,8 +566,9 @@ static void sign_return_path(SMFICTX *ctx, const struct session *s, const char *
         log_error("%s: libmilter could not change the sender to <%s>; mail goes out unsigned",
                   queue_id, signed_path);
     } else if (rc == 1) {
-        /* The MTA logs only one of the two: say which is which. */
-        log_info("%s: return path <%s> signed as <%s>", queue_id, s->sender_given, signed_path);
+        /* The MTA logs only one of the two.  At debug: a line per message
+         * at info costs more than the signing itself (signing-bench.sh). */
+        log_debug("%s: return path <%s> signed as <%s>", queue_id, s->sender_given, signed_path);
     }
 }
 

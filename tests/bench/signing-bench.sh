@@ -12,8 +12,10 @@
 #   both     signing on, ledger on     (the default)
 # smtp-source sends to a recipient that is not suppressed; rounds alternate
 # between the listeners, medians and their ratios to "plain" are printed.
-# Target: signed / plain >= 0.98.  Then the ledger's size on disk per
-# message, from Berkeley DB's own statistics.
+# Target: signed / plain >= 0.98.  Throughput on this shared 2-CPU machine
+# swings by a fifth between runs, so the CPU time each milter used per
+# message is printed too: it does not depend on what else runs.  Then the
+# ledger's size on disk per message, from Berkeley DB's own statistics.
 #
 # usage: signing-bench.sh   (as root; from the build tree, or set top_builddir)
 # Environment: ROUNDS (3), SESSIONS (20), MESSAGES (2000), SIZE (1024),
@@ -72,11 +74,18 @@ pf_start || exit 1
 
 echo "# $ROUNDS rounds of: smtp-source -s $SESSIONS -m $MESSAGES -l $SIZE, one recipient not suppressed"
 printf '%-6s' round; for mode in $MODES; do printf ' %14s' "$mode"; done; echo
-declare -A RATES
+# CPU time (user + system, in clock ticks) PID has used so far.
+cpu_ticks() {
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+declare -A RATES TICKS
 for r in $(seq 1 "$ROUNDS"); do
     printf '%-6s' "$r"
     for mode in $MODES; do
+        c0=$(cpu_ticks "${PID[$mode]}")
         rate=$(bench_run "${PORT[$mode]}" "$SESSIONS" "$MESSAGES") || exit 1
+        TICKS[$mode]=$(( ${TICKS[$mode]:-0} + $(cpu_ticks "${PID[$mode]}") - c0 ))
         RATES[$mode]="${RATES[$mode]} $rate"
         printf ' %8.0f msg/s' "$rate"
     done
@@ -93,6 +102,12 @@ echo
 printf 'ratio signed / plain: %.3f (target >= 0.98)\n' "$(calc "${MED[signed]} / ${MED[plain]}")"
 printf 'ratio ledger / plain: %.3f\n' "$(calc "${MED[ledger]} / ${MED[plain]}")"
 printf 'ratio both / plain:   %.3f (the default configuration)\n' "$(calc "${MED[both]} / ${MED[plain]}")"
+printf 'milter CPU per message:'
+for mode in $MODES; do
+    printf ' %s %.0f us' "$mode" \
+        "$(calc "${TICKS[$mode]} / $(getconf CLK_TCK) * 1000000 / ($ROUNDS * $MESSAGES)")"
+done
+echo
 
 # The ledger: written by the "ledger" and "both" milters (flushed at stop).
 for mode in $MODES; do it_stop_pid "${PID[$mode]}"; done
