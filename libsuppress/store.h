@@ -203,6 +203,8 @@ typedef struct store_ledger_msg {
     size_t rcpt_count;
 } STORE_LEDGER_MSG;
 
+/* Recipients over STORE_LEDGER_RCPTS_MAX are dropped: 0 is returned and
+ * err (class SUP_OK) says how many; err is cleared otherwise. */
 int store_ledger_add(STORE *st, STORE_TXN *txn, const STORE_LEDGER_MSG *msg, SUP_ERR *err);
 
 enum store_ledger_answer {

@@ -129,7 +129,11 @@ static int add_item(STORE *st, STORE_TXN *txn, const struct ledger_item *it, SUP
 
     for (size_t i = 0; i < n; i++, p += strlen(p) + 1)
         rcpt_ptrs[i] = p;
-    return store_ledger_add(st, txn, &msg, err);
+    if (store_ledger_add(st, txn, &msg, err) < 0)
+        return -1;
+    if (err->text[0] != '\0')      /* recipients over the cap of one Message-ID */
+        log_info("%s", err->text);
+    return 0;
 }
 
 struct batch {
