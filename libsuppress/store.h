@@ -93,6 +93,9 @@ const char *store_event_name(enum store_event_type type);
 int store_event_parse(const char *name, enum store_event_type *type);
 
 #define STORE_ACTOR_MAX 330
+#define STORE_VIA_MAX 16
+#define STORE_VIA_MILTER "milter"     /* the libmilter door (milter.socket) */
+#define STORE_VIA_POLICY "policy"     /* the policy delegation door (policy-service.socket) */
 typedef struct store_event {
     char address[ADDR_MAX + 1];
     time_t when;
@@ -106,7 +109,15 @@ typedef struct store_event {
      * "unchecked (trust any)"...) or, for "unverified", why it failed;
      * empty for events that are no report (and for events written before). */
     char verified[STORE_DETAIL_MAX * 2];
+    /* Which door of milter-suppress refused the recipient of a "rejected"
+     * event: STORE_VIA_MILTER or STORE_VIA_POLICY.  Empty for other
+     * events, and in rejections written before it existed, which all came
+     * through the milter (store_event_via). */
+    char via[STORE_VIA_MAX];
 } STORE_EVENT;
+
+/* The via of ev as shown: a rejection without one came through the milter. */
+const char *store_event_via(const STORE_EVENT *ev);
 
 /* Daily counter names used by the programs (others may be added). */
 #define STORE_CTR_ACCEPTED      "accepted"      /* recipients the milter let through */

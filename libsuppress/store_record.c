@@ -80,6 +80,13 @@ int store_event_parse(const char *name, enum store_event_type *type)
     return -1;
 }
 
+const char *store_event_via(const STORE_EVENT *ev)
+{
+    if (ev->via[0] != '\0')
+        return ev->via;
+    return ev->type == STORE_EV_REJECTED ? STORE_VIA_MILTER : "";
+}
+
 /* ---- bounded text --------------------------------------------------- */
 
 void store_copy_bytes(char *dst, size_t dstlen, const char *src, size_t srclen)
@@ -217,7 +224,8 @@ int store_record_encode_event(const STORE_EVENT *ev, unsigned char *buf, size_t 
         || PUT_STRING(&w, STORE_EVENT_TAG_ACTOR, ev->actor, "actor", ev->address) < 0
         || PUT_STRING(&w, STORE_EVENT_TAG_DETAIL, ev->detail, "detail", ev->address) < 0
         || PUT_STRING(&w, STORE_EVENT_TAG_RESPONSE, ev->response, "response", ev->address) < 0
-        || PUT_STRING(&w, STORE_EVENT_TAG_VERIFIED, ev->verified, "verified", ev->address) < 0)
+        || PUT_STRING(&w, STORE_EVENT_TAG_VERIFIED, ev->verified, "verified", ev->address) < 0
+        || PUT_STRING(&w, STORE_EVENT_TAG_VIA, ev->via, "via", ev->address) < 0)
         return -1;
     *len = w.len;
     return 0;
@@ -388,7 +396,7 @@ int store_record_decode_event(const unsigned char *buf, size_t len, STORE_EVENT 
         return -1;
     ev->type = 0;
     ev->reason[0] = ev->status[0] = ev->actor[0] = ev->detail[0] = ev->response[0] = '\0';
-    ev->verified[0] = '\0';
+    ev->verified[0] = ev->via[0] = '\0';
     while ((rc = next_field(&r, &f, kind, err)) > 0) {
         switch (f.tag) {
         case STORE_EVENT_TAG_TYPE:
@@ -413,6 +421,9 @@ int store_record_decode_event(const unsigned char *buf, size_t len, STORE_EVENT 
             break;
         case STORE_EVENT_TAG_VERIFIED:
             rc = get_string(&f, ev->verified, sizeof(ev->verified), kind, err);
+            break;
+        case STORE_EVENT_TAG_VIA:
+            rc = get_string(&f, ev->via, sizeof(ev->via), kind, err);
             break;
         default:
             rc = 0;

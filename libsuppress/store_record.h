@@ -46,6 +46,7 @@ enum store_event_tag {
     STORE_EVENT_TAG_DETAIL = 5,     /* string */
     STORE_EVENT_TAG_RESPONSE = 6,   /* string */
     STORE_EVENT_TAG_VERIFIED = 7,   /* string */
+    STORE_EVENT_TAG_VIA = 8,        /* string; absent in older rejections (= milter) */
 };
 
 /*

@@ -8,9 +8,10 @@
  * recipient: there a suppressed recipient is let through at RCPT and
  * removed at end of message (smfi_delrcpt), so the others are delivered.
  *
- * The accept path is one B-tree read and one atomic add: no store write,
- * no lock held across I/O.  Rejections, rarer, are queued for the stats
- * writer (stats.c).  Only connect, MAIL and RCPT are negotiated, and
+ * The verdict itself (lookup, dry-run, on-store-error, counting, logging,
+ * the rejection event) is verdict.c's, shared with the policy service;
+ * what is left here is libmilter's: the reply, and the removal path.
+ * Only connect, MAIL and RCPT are negotiated, and
  * connect and MAIL without a reply, so the MTA waits on us at the option
  * negotiation of each connection, once per recipient, and once at end of
  * message.  The actions asked for are removing a recipient and changing
@@ -46,14 +47,7 @@
 #include "signing.h"
 #include "stats.h"
 #include "store_link.h"
-
-/* The text of a 451 when the store cannot answer (on-store-error = tempfail). */
-#define TEMPFAIL_CODE "451"
-#define TEMPFAIL_XCODE "4.3.0"
-#define TEMPFAIL_TEXT "Suppression list temporarily unavailable, try again later"
-
-/* Detail of the rejection record of a recipient removed at end of message. */
-#define REMOVED_NOTE "non-SMTP submission, recipient removed at end of message"
+#include "verdict.h"
 
 /* A recipient to remove at end of message, spelled as the MTA gave it. */
 struct removal {
@@ -223,11 +217,10 @@ static void keep_for_ledger(struct session *s, const char *addr)
     s->ledger_count++;
 }
 
-/* A recipient let through (addr normalized, NULL when it did not parse):
- * counted, and the first one kept for a VERP return path. */
-static void note_accepted(struct session *s, const char *addr, time_t now)
+/* A recipient let through (addr normalized, NULL when it did not parse;
+ * verdict.c counted it): the first one kept for a VERP return path. */
+static void note_accepted(struct session *s, const char *addr)
 {
-    stats_count_accepted(now);
     if (s == NULL)
         return;
     if (s->accepted++ == 0 && addr != NULL)
@@ -271,26 +264,6 @@ static sfsistat filter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostadd
     return SMFIS_NOREPLY;
 }
 
-/* Keep the sender for the rejection record: normalized when it can be,
- * else the raw text without <> and control characters. */
-static void remember_sender(struct session *s, const char *arg)
-{
-    SUP_ERR err;
-    size_t len, i, o = 0;
-    const char *given = *arg == '<' ? arg + 1 : arg;
-
-    len = strlen(given);
-    if (len > 0 && given[len - 1] == '>')
-        len--;
-    snprintf(s->sender_given, sizeof(s->sender_given), "%.*s", (int) len, given);
-    if (addr_normalize(arg, s->sender, sizeof(s->sender), &err) == 0)
-        return;
-    arg = given;
-    for (i = 0; i < len && o + 1 < sizeof(s->sender); i++)
-        s->sender[o++] = (unsigned char) arg[i] < 0x20 || arg[i] == 0x7f ? '?' : arg[i];
-    s->sender[o] = '\0';
-}
-
 static sfsistat filter_envfrom(SMFICTX *ctx, char **argv)
 {
     struct session *s = session_of(ctx);
@@ -300,22 +273,10 @@ static sfsistat filter_envfrom(SMFICTX *ctx, char **argv)
         s->sender[0] = '\0';
         s->sender_given[0] = '\0';
         if (argv != NULL && argv[0] != NULL)
-            remember_sender(s, argv[0]);
+            verdict_sender(argv[0], s->sender, sizeof(s->sender), s->sender_given,
+                           sizeof(s->sender_given));
     }
     return SMFIS_NOREPLY;
-}
-
-/* Text as the client sees it: the doubled '%' undone. */
-static void visible_text(const char *doubled, char *out, size_t outlen)
-{
-    size_t o = 0;
-
-    for (; *doubled != '\0' && o + 1 < outlen; doubled++) {
-        out[o++] = *doubled;
-        if (doubled[0] == '%' && doubled[1] == '%')
-            doubled++;
-    }
-    out[o] = '\0';
 }
 
 static void set_reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
@@ -324,118 +285,6 @@ static void set_reply(SMFICTX *ctx, const char *code, const char *xcode, const c
                       text[0] != '\0' ? (char *) text : NULL) != MI_SUCCESS)
         log_error("libmilter refused the reply \"%s %s %s\"; the MTA gives its default",
                   code, xcode, text);
-}
-
-static void queue_rejection(const struct milter_config *mc, const struct session *s,
-                            const char *addr, const char *reason, time_t now,
-                            const char *text, bool removed)
-{
-    struct stats_rejection rej;
-    char visible[REPLY_TEXT_MAX + 1];
-
-    memset(&rej, 0, sizeof(rej));
-    rej.when = now;
-    store_copy_text(rej.address, sizeof(rej.address), addr);
-    store_copy_text(rej.reason, sizeof(rej.reason), reason);
-    store_copy_text(rej.status, sizeof(rej.status), mc->reject_xcode);
-    store_copy_text(rej.actor, sizeof(rej.actor),
-                    s != NULL && s->sender[0] != '\0' ? s->sender : "<>");
-    if (removed)
-        snprintf(rej.detail, sizeof(rej.detail), "%s, " REMOVED_NOTE,
-                 s != NULL ? s->client : "unknown");
-    else
-        store_copy_text(rej.detail, sizeof(rej.detail), s != NULL ? s->client : "unknown");
-    visible_text(text, visible, sizeof(visible));
-    snprintf(rej.response, sizeof(rej.response), "%s %s %s", mc->reject_code,
-             mc->reject_xcode, visible);
-    stats_queue_rejection(&rej);
-}
-
-/*
- * A suppressed recipient of non-SMTP mail: kept for removal at end of
- * message, recorded like a refusal.  Out of memory, it is refused as
- * before (the message waits in the queue and is tried again).
- */
-static sfsistat remove_suppressed(SMFICTX *ctx, const struct milter_config *mc,
-                                  struct session *s, const char *rcpt, const char *addr,
-                                  const char *reason, const char *text, time_t now)
-{
-    if (!remember_removal(s, rcpt)) {
-        log_error("out of memory keeping <%s> for removal; refusing it at RCPT instead", addr);
-        set_reply(ctx, mc->reject_code, mc->reject_xcode, text);
-        stats_count_rejected(now);
-        queue_rejection(mc, s, addr, reason, now, text, false);
-        return SMFIS_REJECT;
-    }
-    log_info("remove at end of message (non-SMTP submission): from=<%s> to=<%s> reason=%s "
-             "client=[%s]", s->sender, addr, reason, s->client);
-    stats_count_rejected(now);
-    queue_rejection(mc, s, addr, reason, now, text, true);
-    return SMFIS_CONTINUE;
-}
-
-static sfsistat refuse_suppressed(SMFICTX *ctx, const struct milter_config *mc,
-                                  struct session *s, const char *rcpt, const char *addr,
-                                  const STORE_ENTRY *entry, time_t now)
-{
-    const char *reason = store_reason_name(entry->reason);
-    struct reply_vars vars = { addr, reason, entry->expires };
-    char text[REPLY_BUF_SIZE];
-    const char *sender = s != NULL ? s->sender : "";
-    const char *client = s != NULL ? s->client : "unknown";
-
-    if (mc->dry_run) {
-        log_info("would reject (dry-run): from=<%s> to=<%s> reason=%s client=[%s]",
-                 sender, addr, reason, client);
-        note_accepted(s, addr, now);
-        return SMFIS_CONTINUE;
-    }
-    reply_expand(mc->reject_text, &vars, text, sizeof(text));
-    if (rcpt != NULL && removal_context(ctx, s))
-        return remove_suppressed(ctx, mc, s, rcpt, addr, reason, text, now);
-    set_reply(ctx, mc->reject_code, mc->reject_xcode, text);
-    log_info("reject: from=<%s> to=<%s> reason=%s client=[%s]", sender, addr, reason, client);
-    stats_count_rejected(now);
-    queue_rejection(mc, s, addr, reason, now, text, false);
-    return SMFIS_REJECT;
-}
-
-/*
- * In non-SMTP mail, "reject" removes the recipient at end of message (a
- * refusal would hold the whole message); "tempfail" holds the message in
- * the queue on purpose, and Postfix tries it again until the store answers.
- */
-static sfsistat on_store_error(SMFICTX *ctx, const struct milter_config *mc,
-                               struct session *s, const char *rcpt, const char *addr,
-                               const SUP_ERR *err, time_t now)
-{
-    struct reply_vars vars = { addr, "store-error", 0 };
-    char text[REPLY_BUF_SIZE];
-
-    switch (mc->on_store_error) {
-    case STORE_ERROR_ACCEPT:
-        log_error("store lookup of <%s> failed, accepting (on-store-error = accept): %s",
-                  addr, err->text);
-        note_accepted(s, addr, now);
-        return SMFIS_CONTINUE;
-    case STORE_ERROR_REJECT:
-        if (rcpt != NULL && removal_context(ctx, s) && remember_removal(s, rcpt)) {
-            log_error("store lookup of <%s> failed, removing it at end of message "
-                      "(on-store-error = reject, non-SMTP submission): %s", addr, err->text);
-            return SMFIS_CONTINUE;
-        }
-        log_error("store lookup of <%s> failed, rejecting (on-store-error = reject): %s",
-                  addr, err->text);
-        reply_expand(mc->reject_text, &vars, text, sizeof(text));
-        set_reply(ctx, mc->reject_code, mc->reject_xcode, text);
-        return SMFIS_REJECT;
-    case STORE_ERROR_TEMPFAIL:
-    default:
-        log_error("store lookup of <%s> failed, answering %s (on-store-error = tempfail): %s",
-                  addr, TEMPFAIL_CODE, err->text);
-        set_reply(ctx, TEMPFAIL_CODE, TEMPFAIL_XCODE, TEMPFAIL_TEXT);
-        return SMFIS_TEMPFAIL;
-    }
 }
 
 /*
@@ -463,41 +312,75 @@ static bool recipient_address(SMFICTX *ctx, char **argv, char *addr, size_t len)
     return false;
 }
 
+/* What verdict.c asks before refusing: will this recipient be removed at
+ * end of message instead (non-SMTP mail)?  Out of memory it is refused as
+ * before (the message waits in the queue and is tried again). */
+struct removal_ask {
+    SMFICTX *ctx;
+    struct session *s;
+    const char *rcpt;
+    const char *addr;
+};
+
+static bool take_for_removal(void *arg)
+{
+    struct removal_ask *ask = arg;
+
+    if (ask->rcpt == NULL || !removal_context(ask->ctx, ask->s))
+        return false;
+    if (!remember_removal(ask->s, ask->rcpt)) {
+        log_error("out of memory keeping <%s> for removal; refusing it at RCPT instead",
+                  ask->addr);
+        return false;
+    }
+    return true;
+}
+
 static sfsistat filter_envrcpt(SMFICTX *ctx, char **argv)
 {
     struct session *s = session_of(ctx);
     char addr[ADDR_MAX + 1];
-    STORE_ENTRY entry;
-    SUP_ERR err;
     struct live_conf *ref;
-    const struct milter_config *mc;
-    time_t now;
-    sfsistat verdict;
-    const char *rcpt;
-    int found;
+    struct verdict v;
+    struct removal_ask ask;
+    struct verdict_request req;
+    sfsistat result;
 
-    now = time(NULL);
-    rcpt = argv != NULL ? argv[0] : NULL;
     if (s != NULL)
         s->rcpts++;
-    if (!recipient_address(ctx, argv, addr, sizeof(addr))) {
-        note_accepted(s, NULL, now);
-        return SMFIS_CONTINUE;
-    }
+    ask.ctx = ctx;
+    ask.s = s;
+    ask.rcpt = argv != NULL ? argv[0] : NULL;
+    ask.addr = addr;
+    memset(&req, 0, sizeof(req));
+    req.addr = recipient_address(ctx, argv, addr, sizeof(addr)) ? addr : NULL;
+    req.sender = s != NULL ? s->sender : "";
+    req.client = s != NULL ? s->client : "unknown";
+    req.via = STORE_VIA_MILTER;
+    req.remove = take_for_removal;
+    req.remove_ctx = &ask;
     ref = live_conf_acquire();
-    mc = &live_conf_get(ref)->milter;
-    sup_err_clear(&err);
-    found = store_link_lookup(addr, now, &entry, &err);
-    if (found < 0) {
-        verdict = on_store_error(ctx, mc, s, rcpt, addr, &err, now);
-    } else if (found == 0) {
-        note_accepted(s, addr, now);
-        verdict = SMFIS_CONTINUE;
-    } else {
-        verdict = refuse_suppressed(ctx, mc, s, rcpt, addr, &entry, now);
+    verdict_check(&live_conf_get(ref)->milter, &req, time(NULL), &v);
+    switch (v.action) {
+    case VERDICT_ACCEPT:
+        note_accepted(s, req.addr);
+        result = SMFIS_CONTINUE;
+        break;
+    case VERDICT_REMOVED:
+        result = SMFIS_CONTINUE;
+        break;
+    case VERDICT_TEMPFAIL:
+        set_reply(ctx, v.code, v.xcode, v.text);
+        result = SMFIS_TEMPFAIL;
+        break;
+    case VERDICT_REJECT:
+    default:
+        set_reply(ctx, v.code, v.xcode, v.text);
+        result = SMFIS_REJECT;
+        break;
     }
-    live_conf_release(ref);
-    return verdict;
+    live_conf_release(ref);         /* v.code and v.xcode may point into it */
+    return result;
 }
 
 /*
@@ -531,7 +414,8 @@ static sfsistat remove_recipients(SMFICTX *ctx, struct session *s, const char *q
         log_info("%s: all %lu recipients removed; the message goes nowhere",
                  queue_id, s->removals);
     if (failed) {
-        set_reply(ctx, TEMPFAIL_CODE, TEMPFAIL_XCODE, "Could not remove a suppressed recipient");
+        set_reply(ctx, VERDICT_TEMPFAIL_CODE, VERDICT_TEMPFAIL_XCODE,
+                  "Could not remove a suppressed recipient");
         return SMFIS_TEMPFAIL;
     }
     return SMFIS_CONTINUE;

@@ -95,6 +95,20 @@ size_t reply_expand(const char *tmpl, const struct reply_vars *vars,
     return o.visible;
 }
 
+void reply_visible(const char *doubled, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    if (outlen == 0)
+        return;
+    for (; *doubled != '\0' && o + 1 < outlen; doubled++) {
+        out[o++] = *doubled;
+        if (doubled[0] == '%' && doubled[1] == '%')
+            doubled++;
+    }
+    out[o] = '\0';
+}
+
 int reply_check_template(const char *tmpl, SUP_ERR *err)
 {
     struct reply_vars none = { "", "", 0 };

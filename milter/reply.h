@@ -40,6 +40,11 @@ struct reply_vars {
 size_t reply_expand(const char *tmpl, const struct reply_vars *vars,
                     char *out, size_t outlen);
 
+/* The text as the client sees it: the '%' that reply_expand() doubled
+ * undone (for logs, records and the policy protocol, which take text as
+ * it is).  out gets at most outlen - 1 bytes. */
+void reply_visible(const char *doubled, char *out, size_t outlen);
+
 /* 0 when every %{name} in tmpl is a known placeholder; -1 with err naming
  * the first unknown one (it would be sent literally). */
 int reply_check_template(const char *tmpl, SUP_ERR *err);

@@ -145,6 +145,7 @@ static void event_from_rejection(const struct stats_rejection *rej, STORE_EVENT 
     store_copy_text(ev->actor, sizeof(ev->actor), rej->actor);
     store_copy_text(ev->detail, sizeof(ev->detail), rej->detail);
     store_copy_text(ev->response, sizeof(ev->response), rej->response);
+    store_copy_text(ev->via, sizeof(ev->via), rej->via);
 }
 
 static int write_events(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)

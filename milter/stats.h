@@ -34,6 +34,7 @@ struct stats_rejection {
     char actor[STORE_ACTOR_MAX];        /* envelope sender */
     char detail[STORE_DETAIL_MAX * 2];  /* client address */
     char response[STORE_RESPONSE_MAX];  /* the reply we gave */
+    char via[STORE_VIA_MAX];            /* STORE_VIA_MILTER or STORE_VIA_POLICY */
 };
 
 /* Count one recipient let through / refused, on the UTC day of now. */

@@ -127,6 +127,12 @@ static void show_timeline_text(const struct timeline *tl)
             ctl_print_text(stdout, ev->verified);
             putchar('\n');
         }
+        /* Which door refused the recipient (milter or policy service). */
+        if (ev->type == STORE_EV_REJECTED) {
+            printf("      via: ");
+            ctl_print_text(stdout, store_event_via(ev));
+            putchar('\n');
+        }
         if (ev->response[0] != '\0')
             ctl_print_block(stdout, ev->response, "      ");
     }
@@ -167,6 +173,7 @@ static void show_json(const char *address, int found, bool active, const STORE_E
         ctl_json_str(stdout, &efirst, "detail", ev->detail);
         ctl_json_str(stdout, &efirst, "response", ev->response);
         ctl_json_str(stdout, &efirst, "verified", ev->verified);
+        ctl_json_str(stdout, &efirst, "via", store_event_via(ev));
         fputc('}', stdout);
     }
     fputs("]}\n", stdout);

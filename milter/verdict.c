@@ -1,0 +1,191 @@
+/*
+ * verdict.c: the door-neutral RCPT verdict (see verdict.h), used by the
+ * libmilter callbacks (filter.c) and the policy service (policy_service.c)
+ * so that both refuse exactly the same recipients, count them the same and
+ * leave the same trace in the timeline, told apart only by its via.
+ *
+ * The accept path is one B-tree read and one atomic add: no store write,
+ * no lock held across I/O.  Rejections, rarer, are queued for the stats
+ * writer (stats.c).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+#include "log.h"
+#include "stats.h"
+#include "store_link.h"
+#include "verdict.h"
+
+/* Detail of the rejection record of a recipient removed at end of message. */
+#define REMOVED_NOTE "non-SMTP submission, recipient removed at end of message"
+
+/* Said after a log line of the policy door; the milter's lines stay as
+ * they always were. */
+static const char *via_note(const struct verdict_request *req)
+{
+    return strcmp(req->via, STORE_VIA_MILTER) == 0 ? "" : " via=policy";
+}
+
+static const char *sender_of(const struct verdict_request *req)
+{
+    return req->sender != NULL ? req->sender : "";
+}
+
+static const char *client_of(const struct verdict_request *req)
+{
+    return req->client != NULL && req->client[0] != '\0' ? req->client : "unknown";
+}
+
+static void set_verdict(struct verdict *out, enum verdict_action action, const char *code,
+                        const char *xcode, const char *text)
+{
+    out->action = action;
+    out->code = code;
+    out->xcode = xcode;
+    if (text != NULL && text != out->text)
+        store_copy_text(out->text, sizeof(out->text), text);
+}
+
+static void queue_rejection(const struct milter_config *mc, const struct verdict_request *req,
+                            const char *reason, time_t now, const char *text, bool removed)
+{
+    struct stats_rejection rej;
+    char visible[REPLY_TEXT_MAX + 1];
+    const char *sender = sender_of(req);
+
+    memset(&rej, 0, sizeof(rej));
+    rej.when = now;
+    store_copy_text(rej.address, sizeof(rej.address), req->addr);
+    store_copy_text(rej.reason, sizeof(rej.reason), reason);
+    store_copy_text(rej.status, sizeof(rej.status), mc->reject_xcode);
+    store_copy_text(rej.actor, sizeof(rej.actor), sender[0] != '\0' ? sender : "<>");
+    if (removed)
+        snprintf(rej.detail, sizeof(rej.detail), "%s, " REMOVED_NOTE, client_of(req));
+    else
+        store_copy_text(rej.detail, sizeof(rej.detail), client_of(req));
+    reply_visible(text, visible, sizeof(visible));
+    snprintf(rej.response, sizeof(rej.response), "%s %s %s", mc->reject_code,
+             mc->reject_xcode, visible);
+    store_copy_text(rej.via, sizeof(rej.via), req->via);
+    stats_queue_rejection(&rej);
+}
+
+static bool door_removes(const struct verdict_request *req)
+{
+    return req->remove != NULL && req->remove(req->remove_ctx);
+}
+
+static void refuse_suppressed(const struct milter_config *mc, const struct verdict_request *req,
+                              const STORE_ENTRY *entry, time_t now, struct verdict *out)
+{
+    const char *reason = store_reason_name(entry->reason);
+    struct reply_vars vars = { req->addr, reason, entry->expires };
+
+    if (mc->dry_run) {
+        log_info("would reject (dry-run): from=<%s> to=<%s> reason=%s client=[%s]%s",
+                 sender_of(req), req->addr, reason, client_of(req), via_note(req));
+        stats_count_accepted(now);
+        set_verdict(out, VERDICT_ACCEPT, NULL, NULL, NULL);
+        return;
+    }
+    reply_expand(mc->reject_text, &vars, out->text, sizeof(out->text));
+    stats_count_rejected(now);
+    if (door_removes(req)) {
+        log_info("remove at end of message (non-SMTP submission): from=<%s> to=<%s> "
+                 "reason=%s client=[%s]", sender_of(req), req->addr, reason, client_of(req));
+        queue_rejection(mc, req, reason, now, out->text, true);
+        set_verdict(out, VERDICT_REMOVED, NULL, NULL, NULL);
+        return;
+    }
+    log_info("reject: from=<%s> to=<%s> reason=%s client=[%s]%s", sender_of(req), req->addr,
+             reason, client_of(req), via_note(req));
+    queue_rejection(mc, req, reason, now, out->text, false);
+    set_verdict(out, VERDICT_REJECT, mc->reject_code, mc->reject_xcode, NULL);
+}
+
+/*
+ * For the milter in non-SMTP mail, "reject" removes the recipient at end
+ * of message (a refusal would hold the whole message); "tempfail" holds
+ * the message in the queue on purpose, and Postfix tries it again until
+ * the store answers.
+ */
+static void on_store_error(const struct milter_config *mc, const struct verdict_request *req,
+                           const SUP_ERR *err, time_t now, struct verdict *out)
+{
+    struct reply_vars vars = { req->addr, "store-error", 0 };
+
+    switch (mc->on_store_error) {
+    case STORE_ERROR_ACCEPT:
+        log_error("store lookup of <%s> failed, accepting (on-store-error = accept): %s%s",
+                  req->addr, err->text, via_note(req));
+        stats_count_accepted(now);
+        set_verdict(out, VERDICT_ACCEPT, NULL, NULL, NULL);
+        return;
+    case STORE_ERROR_REJECT:
+        if (door_removes(req)) {
+            log_error("store lookup of <%s> failed, removing it at end of message "
+                      "(on-store-error = reject, non-SMTP submission): %s", req->addr, err->text);
+            set_verdict(out, VERDICT_REMOVED, NULL, NULL, NULL);
+            return;
+        }
+        log_error("store lookup of <%s> failed, rejecting (on-store-error = reject): %s%s",
+                  req->addr, err->text, via_note(req));
+        reply_expand(mc->reject_text, &vars, out->text, sizeof(out->text));
+        set_verdict(out, VERDICT_REJECT, mc->reject_code, mc->reject_xcode, NULL);
+        return;
+    case STORE_ERROR_TEMPFAIL:
+    default:
+        log_error("store lookup of <%s> failed, answering %s (on-store-error = tempfail): %s%s",
+                  req->addr, VERDICT_TEMPFAIL_CODE, err->text, via_note(req));
+        set_verdict(out, VERDICT_TEMPFAIL, VERDICT_TEMPFAIL_CODE, VERDICT_TEMPFAIL_XCODE,
+                    VERDICT_TEMPFAIL_TEXT);
+        return;
+    }
+}
+
+void verdict_check(const struct milter_config *mc, const struct verdict_request *req,
+                   time_t now, struct verdict *out)
+{
+    STORE_ENTRY entry;
+    SUP_ERR err;
+    int found;
+
+    memset(out, 0, sizeof(*out));
+    /* Not an address: nothing to look up, and nothing the list can refuse. */
+    if (req->addr == NULL) {
+        stats_count_accepted(now);
+        set_verdict(out, VERDICT_ACCEPT, NULL, NULL, NULL);
+        return;
+    }
+    sup_err_clear(&err);
+    found = store_link_lookup(req->addr, now, &entry, &err);
+    if (found < 0) {
+        on_store_error(mc, req, &err, now, out);
+    } else if (found == 0) {
+        stats_count_accepted(now);
+        set_verdict(out, VERDICT_ACCEPT, NULL, NULL, NULL);
+    } else {
+        refuse_suppressed(mc, req, &entry, now, out);
+    }
+}
+
+void verdict_sender(const char *arg, char *out, size_t outlen, char *given, size_t givenlen)
+{
+    SUP_ERR err;
+    size_t len, i, o = 0;
+    const char *raw = *arg == '<' ? arg + 1 : arg;
+
+    len = strlen(raw);
+    if (len > 0 && raw[len - 1] == '>')
+        len--;
+    if (given != NULL && givenlen > 0)
+        snprintf(given, givenlen, "%.*s", (int) len, raw);
+    if (outlen == 0 || addr_normalize(arg, out, outlen, &err) == 0)
+        return;
+    for (i = 0; i < len && o + 1 < outlen; i++)
+        out[o++] = (unsigned char) raw[i] < 0x20 || raw[i] == 0x7f ? '?' : raw[i];
+    out[o] = '\0';
+}
