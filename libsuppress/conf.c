@@ -150,6 +150,16 @@ static int validate_socket(cfg_t *cfg, cfg_opt_t *opt)
     return -1;
 }
 
+/* policy-service.socket: empty (no policy service) or as milter.socket. */
+static int validate_optional_socket(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *value = cfg_opt_getnstr(opt, 0);
+
+    if (value == NULL || *value == '\0')
+        return 0;
+    return validate_socket(cfg, opt);
+}
+
 static int validate_mode(cfg_t *cfg, cfg_opt_t *opt)
 {
     const char *value = cfg_opt_getnstr(opt, 0);
@@ -371,6 +381,14 @@ static cfg_opt_t ledger_opts[] = {
     CFG_END()
 };
 
+/* Absent or with an empty socket: no policy service. */
+static cfg_opt_t policy_service_opts[] = {
+    CFG_STR("socket", "", CFGF_NONE),
+    CFG_STR("socket-mode", "0660", CFGF_NONE),
+    CFG_STR("socket-group", "", CFGF_NONE),
+    CFG_END()
+};
+
 static cfg_opt_t top_opts[] = {
     CFG_STR("store", DEFAULT_STORE, CFGF_NONE),
     CFG_SEC("milter", milter_opts, CFGF_NONE),
@@ -378,6 +396,7 @@ static cfg_opt_t top_opts[] = {
     CFG_SEC("ingest", ingest_opts, CFGF_NONE),
     CFG_SEC("signing", signing_opts, CFGF_NONE),
     CFG_SEC("ledger", ledger_opts, CFGF_NONE),
+    CFG_SEC("policy-service", policy_service_opts, CFGF_NONE),
     CFG_END()
 };
 
@@ -411,6 +430,8 @@ static const struct {
     { "signing|sign-domains", validate_domain_list },
     { "signing|validity", validate_validity },
     { "ledger|retention", validate_duration_finite },
+    { "policy-service|socket", validate_optional_socket },
+    { "policy-service|socket-mode", validate_mode },
 };
 
 /* Copy a string option; "" becomes NULL when empty_is_null. */
@@ -509,6 +530,8 @@ static int copy_signing(cfg_t *sec, const char *store, struct signing_config *s)
 
 static int copy_config(cfg_t *cfg, const char *path, struct sup_config *out)
 {
+    cfg_t *sec;
+
     out->path = strdup(path);
     out->store = copy_str(cfg, "store", false);
     copy_milter(cfg_getsec(cfg, "milter"), &out->milter);
@@ -519,6 +542,10 @@ static int copy_config(cfg_t *cfg, const char *path, struct sup_config *out)
         return -1;
     out->ledger.enable = cfg_getbool(cfg_getsec(cfg, "ledger"), "enable");
     out->ledger.retention = get_duration(cfg_getsec(cfg, "ledger"), "retention");
+    sec = cfg_getsec(cfg, "policy-service");
+    out->policy_service.socket = copy_str(sec, "socket", true);
+    out->policy_service.socket_mode = (mode_t) strtol(cfg_getstr(sec, "socket-mode"), NULL, 8);
+    out->policy_service.socket_group = copy_str(sec, "socket-group", true);
     if (out->path == NULL || out->store == NULL || out->milter.socket == NULL || out->milter.reject_text == NULL
         || out->ingest.quarantine == NULL)
         return -1;
@@ -533,6 +560,9 @@ static int check_consistency(const struct sup_config *c, SUP_ERR *err)
     if (c->milter.reject_code[0] != c->milter.reject_xcode[0])
         return sup_err_set(err, SUP_ERR_CONFIG, "%s: milter.reject-xcode \"%s\" does not match reject-code \"%s\"",
                            c->path, c->milter.reject_xcode, c->milter.reject_code);
+    if (c->policy_service.socket != NULL && strcmp(c->policy_service.socket, c->milter.socket) == 0)
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s: policy-service.socket: \"%s\" is milter.socket too",
+                           c->path, c->policy_service.socket);
     if (c->ingest.quarantine[0] != '/')
         return sup_err_set(err, SUP_ERR_CONFIG, "%s: ingest.quarantine: \"%s\" must be an absolute path", c->path,
                            c->ingest.quarantine);
@@ -636,6 +666,8 @@ void conf_free(struct sup_config *c)
     free(c->signing.sign_domains);
     free(c->signing.key_file);
     free(c->signing.bounce_address);
+    free(c->policy_service.socket);
+    free(c->policy_service.socket_group);
     free(c);
 }
 

@@ -94,6 +94,13 @@ struct ledger_config {
     long retention;             /* seconds a message is kept (14d) */
 };
 
+/* The policy delegation door of milter-suppress (policy-service section). */
+struct policy_service_config {
+    char *socket;               /* as milter.socket; NULL = no policy service */
+    mode_t socket_mode;         /* for a unix socket */
+    char *socket_group;         /* group of a unix socket, NULL = leave */
+};
+
 struct sup_config {
     char *path;                 /* the file this came from */
     char *store;                /* directory of the Berkeley DB environment */
@@ -102,6 +109,7 @@ struct sup_config {
     struct ingest_config ingest;
     struct signing_config signing;
     struct ledger_config ledger;
+    struct policy_service_config policy_service;
 };
 
 /* Load and validate path (NULL = CONFIG_DEFAULT_PATH).  A missing file is

@@ -20,7 +20,8 @@
 #include "listen_socket.h"
 #include "log.h"
 
-static int parse_port(const char *spec, const char *text, unsigned *port, SUP_ERR *err)
+static int parse_port(const char *key, const char *spec, const char *text, unsigned *port,
+                      SUP_ERR *err)
 {
     char *end;
     unsigned long value;
@@ -30,45 +31,51 @@ static int parse_port(const char *spec, const char *text, unsigned *port, SUP_ER
     if (end == text || errno != 0 || value == 0 || value > 65535
         || (*end != '\0' && *end != '@'))
         return sup_err_set(err, SUP_ERR_CONFIG,
-                           "milter.socket \"%s\": bad port (want inet:PORT@HOST, PORT 1-65535)",
-                           spec);
+                           "%s \"%s\": bad port (want inet:PORT@HOST, PORT 1-65535)",
+                           key, spec);
     if (*end == '@' && end[1] == '\0')
-        return sup_err_set(err, SUP_ERR_CONFIG, "milter.socket \"%s\": empty host after @", spec);
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s \"%s\": empty host after @", key, spec);
     *port = (unsigned) value;
     return 0;
 }
 
 int listen_parse(const char *spec, struct listen_spec *out, SUP_ERR *err)
 {
+    return listen_parse_key("milter.socket", spec, out, err);
+}
+
+int listen_parse_key(const char *key, const char *spec, struct listen_spec *out, SUP_ERR *err)
+{
     const char *rest;
 
     memset(out, 0, sizeof(*out));
     if (spec == NULL || *spec == '\0')
-        return sup_err_set(err, SUP_ERR_CONFIG, "milter.socket is empty");
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s is empty", key);
     if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
         rest = strchr(spec, ':') + 1;
         out->family = LISTEN_UNIX;
         if (rest[0] != '/')
             return sup_err_set(err, SUP_ERR_CONFIG,
-                               "milter.socket \"%s\": the unix socket path must be absolute", spec);
+                               "%s \"%s\": the unix socket path must be absolute", key,
+                               spec);
         if (strlen(rest) >= sizeof(out->path))
             return sup_err_set(err, SUP_ERR_CONFIG,
-                               "milter.socket \"%s\": path longer than %zu bytes", spec,
+                               "%s \"%s\": path longer than %zu bytes", key, spec,
                                sizeof(out->path) - 1);
         strcpy(out->path, rest);
         return 0;
     }
     if (strncmp(spec, "inet:", 5) == 0) {
         out->family = LISTEN_INET;
-        return parse_port(spec, spec + 5, &out->port, err);
+        return parse_port(key, spec, spec + 5, &out->port, err);
     }
     if (strncmp(spec, "inet6:", 6) == 0) {
         out->family = LISTEN_INET6;
-        return parse_port(spec, spec + 6, &out->port, err);
+        return parse_port(key, spec, spec + 6, &out->port, err);
     }
     return sup_err_set(err, SUP_ERR_CONFIG,
-                       "milter.socket \"%s\": want unix:/path, inet:port@host or inet6:port@host",
-                       spec);
+                       "%s \"%s\": want unix:/path, inet:port@host or inet6:port@host",
+                       key, spec);
 }
 
 /* sockaddr_un for path; false if the path does not fit. */
@@ -130,7 +137,8 @@ int listen_claim_path(const char *path, SUP_ERR *err)
     return 0;
 }
 
-static int fix_unix_socket(const char *path, mode_t mode, const char *group, SUP_ERR *err)
+static int fix_unix_socket(const char *key, const char *path, mode_t mode, const char *group,
+                           SUP_ERR *err)
 {
     if (chmod(path, mode) < 0)
         return sup_err_set(err, SUP_ERR_IO, "chmod %04o %s: %s", (unsigned) mode, path,
@@ -139,8 +147,8 @@ static int fix_unix_socket(const char *path, mode_t mode, const char *group, SUP
         struct group *gr = getgrnam(group);
 
         if (gr == NULL)
-            return sup_err_set(err, SUP_ERR_CONFIG, "milter.socket-group \"%s\": no such group",
-                               group);
+            return sup_err_set(err, SUP_ERR_CONFIG, "%s-group \"%s\": no such group",
+                               key, group);
         if (chown(path, (uid_t) -1, gr->gr_gid) < 0)
             return sup_err_set(err, SUP_ERR_IO, "chgrp %s %s: %s", group, path, strerror(errno));
     }
@@ -173,7 +181,94 @@ int listen_open(const char *spec, mode_t mode, const char *group, SUP_ERR *err)
         return sup_err_set(err, SUP_ERR_IO,
                            "cannot listen on %s (address in use, or no permission?)", spec);
     if (ls.family == LISTEN_UNIX)
-        return fix_unix_socket(ls.path, mode, group, err);
+        return fix_unix_socket("milter.socket", ls.path, mode, group, err);
+    return 0;
+}
+
+/* Bind and listen on a unix socket created private (then opened up to
+ * mode by the caller); fd or -1 + err. */
+static int bind_unix(const char *key, const struct listen_spec *ls, SUP_ERR *err)
+{
+    struct sockaddr_un sun;
+    mode_t old_umask;
+    int fd, rc;
+
+    if (!fill_sockaddr_un(&sun, ls->path))
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s: path %s is too long", key, ls->path);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return sup_err_set(err, SUP_ERR_IO, "socket(): %s", strerror(errno));
+    old_umask = umask(0177);
+    rc = bind(fd, (struct sockaddr *) &sun, sizeof(sun));
+    umask(old_umask);
+    if (rc < 0) {
+        sup_err_set(err, SUP_ERR_IO, "%s: cannot bind %s: %s", key, ls->path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int bind_inet(const char *key, const char *spec, const struct listen_spec *ls,
+                     SUP_ERR *err)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    const char *at = strchr(spec, '@');
+    char port[16];
+    int fd = -1, one = 1, rc, saved = 0;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = ls->family == LISTEN_INET6 ? AF_INET6 : AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    snprintf(port, sizeof(port), "%u", ls->port);
+    if ((rc = getaddrinfo(at != NULL ? at + 1 : NULL, port, &hints, &res)) != 0)
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s \"%s\": %s", key, spec, gai_strerror(rc));
+    for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+            saved = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return sup_err_set(err, SUP_ERR_IO, "%s: cannot bind %s: %s", key, spec,
+                           strerror(saved));
+    return fd;
+}
+
+int listen_bind(const char *key, const char *spec, mode_t mode, const char *group, int *fd,
+                SUP_ERR *err)
+{
+    struct listen_spec ls;
+    int s;
+
+    *fd = -1;
+    if (listen_parse_key(key, spec, &ls, err) < 0)
+        return -1;
+    if (ls.family == LISTEN_UNIX && listen_claim_path(ls.path, err) < 0)
+        return -1;
+    s = ls.family == LISTEN_UNIX ? bind_unix(key, &ls, err) : bind_inet(key, spec, &ls, err);
+    if (s < 0)
+        return -1;
+    if (listen(s, SOMAXCONN) < 0) {
+        sup_err_set(err, SUP_ERR_IO, "%s: listen on %s: %s", key, spec, strerror(errno));
+        close(s);
+        listen_remove(spec);
+        return -1;
+    }
+    if (ls.family == LISTEN_UNIX && fix_unix_socket(key, ls.path, mode, group, err) < 0) {
+        close(s);
+        listen_remove(spec);
+        return -1;
+    }
+    *fd = s;
     return 0;
 }
 

@@ -47,6 +47,7 @@
 #include "listen_socket.h"
 #include "live_conf.h"
 #include "log.h"
+#include "policy_service.h"
 #include "privs.h"
 #include "reply.h"
 #include "signing.h"
@@ -75,6 +76,9 @@ struct startup {
     char *socket_group;
     mode_t socket_mode;
     int syslog_facility;
+    char *policy_socket;        /* NULL = no policy service */
+    char *policy_group;
+    mode_t policy_mode;
 };
 
 static int signal_pipe[2] = { -1, -1 };
@@ -145,8 +149,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 /* True when log_* already writes to stderr (-d, or before the config is read). */
 static bool log_on_stderr = true;
 
-/* The socket we created, removed again if startup fails after it. */
+/* The sockets we created, removed again if startup fails after them. */
 static const char *opened_socket;
+static const char *opened_policy_socket;
 
 /* Log, tell a waiting parent (daemon mode) or the terminal, and exit. */
 static void fatal(int code, const char *what, const SUP_ERR *err)
@@ -154,6 +159,8 @@ static void fatal(int code, const char *what, const SUP_ERR *err)
     log_error("%s: %s", what, err->text);
     if (opened_socket != NULL)
         listen_remove(opened_socket);
+    if (opened_policy_socket != NULL)
+        listen_remove(opened_policy_socket);
     if (daemon_pending()) {
         char text[SUP_ERR_TEXT_MAX + 128];
 
@@ -209,6 +216,12 @@ static int check_config(const char *path)
         conf_free(cfg);
         return 1;
     }
+    if (cfg->policy_service.socket != NULL
+        && listen_parse_key("policy-service.socket", cfg->policy_service.socket, &ls, &err) < 0) {
+        fprintf(stderr, "milter-suppress: %s: %s\n", cfg->path, err.text);
+        conf_free(cfg);
+        return 1;
+    }
     warn_template(cfg, true);
     /* A key file that exists must be readable; a missing one is made at start. */
     if (cfg->signing.enable) {
@@ -241,6 +254,9 @@ static void remember_startup(const struct sup_config *cfg, struct startup *su)
     su->socket_group = dup_or_null(cfg->milter.socket_group);
     su->socket_mode = cfg->milter.socket_mode;
     su->syslog_facility = cfg->milter.syslog_facility;
+    su->policy_socket = dup_or_null(cfg->policy_service.socket);
+    su->policy_group = dup_or_null(cfg->policy_service.socket_group);
+    su->policy_mode = cfg->policy_service.socket_mode;
 }
 
 static void forget_startup(struct startup *su)
@@ -250,6 +266,8 @@ static void forget_startup(struct startup *su)
     free(su->user);
     free(su->pid_file);
     free(su->socket_group);
+    free(su->policy_socket);
+    free(su->policy_group);
     memset(su, 0, sizeof(*su));
 }
 
@@ -313,6 +331,13 @@ static void reload(const char *path, const struct startup *su)
     note_restart_needed(path, "milter.socket-mode", su->socket_mode != fresh->milter.socket_mode);
     note_restart_needed(path, "milter.syslog-facility",
                         su->syslog_facility != fresh->milter.syslog_facility);
+    note_restart_needed(path, "policy-service.socket",
+                        !same_string(su->policy_socket, fresh->policy_service.socket));
+    note_restart_needed(path, "policy-service.socket-group",
+                        !same_string(su->policy_group, fresh->policy_service.socket_group));
+    note_restart_needed(path, "policy-service.socket-mode",
+                        su->policy_socket != NULL
+                        && su->policy_mode != fresh->policy_service.socket_mode);
     warn_template(fresh, false);
     if (fresh->milter.timeout > 0)
         smfi_settimeout(fresh->milter.timeout);     /* for connections from now on */
@@ -366,7 +391,8 @@ static void *milter_thread_main(void *arg)
     return NULL;
 }
 
-/* Start the stats writer and the libmilter thread with HUP/TERM/INT
+/* Start the stats writer, the policy service (when configured) and the
+ * libmilter thread with HUP/TERM/INT
  * blocked, so that neither they nor libmilter's signal thread take them. */
 static int start_threads(const char *store_dir, pthread_t *milter_thread, SUP_ERR *err)
 {
@@ -378,7 +404,7 @@ static int start_threads(const char *store_dir, pthread_t *milter_thread, SUP_ER
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    if (stats_start(store_dir, err) < 0) {
+    if (stats_start(store_dir, err) < 0 || policy_service_start(err) < 0) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return -1;
     }
@@ -473,6 +499,20 @@ static void setup_libmilter(const struct sup_config *cfg)
     opened_socket = cfg->milter.socket;
 }
 
+/* The policy service's socket, as root like the milter's (policy_service.h). */
+static void setup_policy_service(const struct sup_config *cfg)
+{
+    const struct policy_service_config *ps = &cfg->policy_service;
+    SUP_ERR err;
+
+    sup_err_clear(&err);
+    if (ps->socket == NULL)
+        return;
+    if (policy_service_open(ps->socket, ps->socket_mode, ps->socket_group, &err) < 0)
+        fatal(sup_err_exit_code(&err), "startup", &err);
+    opened_policy_socket = ps->socket;
+}
+
 static void drop_privileges(const struct sup_config *cfg)
 {
     SUP_ERR err;
@@ -522,6 +562,7 @@ int main(int argc, char **argv)
         fatal(sup_err_exit_code(&err), "startup", &err);
 
     setup_libmilter(cfg);
+    setup_policy_service(cfg);
     drop_privileges(cfg);
     if (!opt.foreground && daemon_start(&err) < 0)
         fatal(sup_err_exit_code(&err), "going to the background", &err);
@@ -545,7 +586,9 @@ int main(int argc, char **argv)
         pidfile_remove(su.pid_file);
         fatal(sup_err_exit_code(&err), "startup", &err);
     }
-    log_info("started: socket %s, store %s%s", su.socket, su.store,
+    log_info("started: socket %s, %s%s, store %s%s", su.socket,
+             su.policy_socket != NULL ? "policy service " : "no policy service",
+             su.policy_socket != NULL ? su.policy_socket : "", su.store,
              cfg->milter.dry_run ? " (dry-run: nothing is rejected)" : "");
     daemon_ready();
 
@@ -553,6 +596,7 @@ int main(int argc, char **argv)
 
     pthread_join(milter_thread, NULL);
     listen_remove(su.socket);
+    policy_service_stop();      /* its last answer given before the store goes */
     quiet = store_link_quiesce(QUIESCE_WAIT_MS);
     stats_stop();
     sup_err_clear(&err);
