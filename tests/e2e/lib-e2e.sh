@@ -140,6 +140,36 @@ relay_transport_regexp() {
         -e "s|@relay\\\\.example\\\\.org|@$domain|" >"$2"
 }
 
+# relay_setup CONF [POSTCONF_SETTING...]: the relay instance R (lib.sh's,
+# with the milter) plus the documented pipe transport of contrib/postfix
+# (master.cf, transport, transport.regexp, recipient_delimiter) running
+# $INGEST_COPY as nobody with CONF, for the bounce address $APP; remote.test
+# goes to the remote MX (mx_setup first), no relayhost.  Sets SERVICE and
+# checks that the contrib files still say what the tests rely on.
+relay_setup() {
+    local conf=$1 pipe_entry
+    shift
+    SERVICE=$(relay_pipe_service)
+    mapfile -t pipe_entry < <(relay_pipe_entry nobody "$conf")
+    check "contrib/postfix/master.cf has the documented suppress-ingest pipe entry" \
+        test "${#pipe_entry[@]}" -ge 2 -a "$SERVICE" = suppress-ingest
+    printf '# %s\n' "${pipe_entry[@]}"
+    pf_setup "${pipe_entry[@]}"
+    relay_transport_file "$APP" "$PF_DIR/transport"
+    check "contrib/postfix/transport routes the bounce address to that service" \
+        grep -qE "^${APP}[[:space:]]+$SERVICE:\$" "$PF_DIR/transport"
+    relay_transport_regexp "$APP" "$PF_DIR/transport.regexp"
+    check "contrib/postfix/transport.regexp routes the signed forms of the bounce address" \
+        test -s "$PF_DIR/transport.regexp"
+    echo "remote.test smtp:[127.0.0.1]:$MX_PORT" >>"$PF_DIR/transport"
+    postmap -c "$PF_DIR" "hash:$PF_DIR/transport"
+    postconf -c "$PF_DIR" -e \
+        'relayhost =' \
+        "transport_maps = hash:$PF_DIR/transport, regexp:$PF_DIR/transport.regexp" \
+        "$(contrib_entry "$CONTRIB/main.cf" | grep '^recipient_delimiter')" \
+        "$@"
+}
+
 # Service name of the documented pipe transport ("suppress-ingest").
 relay_pipe_service() {
     contrib_entry "$CONTRIB/master.cf" | awk 'NR == 1 { print $1 }'

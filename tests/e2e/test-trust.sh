@@ -90,24 +90,7 @@ check "suppress-ingest accepts the test configuration (-n)" \
 
 mx_setup remote.test "$KNOWN" "$FULL"
 
-SERVICE=$(relay_pipe_service)
-mapfile -t PIPE_ENTRY < <(relay_pipe_entry nobody "$CONF")
-check "contrib/postfix/master.cf has the documented suppress-ingest pipe entry" \
-    test "${#PIPE_ENTRY[@]}" -ge 2 -a "$SERVICE" = suppress-ingest
-pf_setup "${PIPE_ENTRY[@]}"
-relay_transport_file "$APP" "$PF_DIR/transport"
-check "contrib/postfix/transport routes the bounce address to that service" \
-    grep -qE "^${APP}[[:space:]]+$SERVICE:\$" "$PF_DIR/transport"
-relay_transport_regexp "$APP" "$PF_DIR/transport.regexp"
-check "contrib/postfix/transport.regexp routes the signed forms of the bounce address" \
-    test -s "$PF_DIR/transport.regexp"
-echo "remote.test smtp:[127.0.0.1]:$MX_PORT" >>"$PF_DIR/transport"
-postmap -c "$PF_DIR" "hash:$PF_DIR/transport"
-postconf -c "$PF_DIR" -e \
-    'relayhost =' \
-    "transport_maps = hash:$PF_DIR/transport, regexp:$PF_DIR/transport.regexp" \
-    "$(contrib_entry "$CONTRIB/main.cf" | grep '^recipient_delimiter')" \
-    'bounce_queue_lifetime = 0'
+relay_setup "$CONF" 'bounce_queue_lifetime = 0'
 
 check "remote MX starts" mx_start
 check "milter-suppress starts (and drops to nobody)" milter_start "$CONF"
