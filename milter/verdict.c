@@ -153,7 +153,9 @@ void verdict_check(const struct milter_config *mc, const struct verdict_request 
     SUP_ERR err;
     int found;
 
-    memset(out, 0, sizeof(*out));
+    /* Not the whole struct: the text (~1 KB) is written only for a refusal,
+     * and this is every RCPT. */
+    out->text[0] = '\0';
     /* Not an address: nothing to look up, and nothing the list can refuse. */
     if (req->addr == NULL) {
         stats_count_accepted(now);
