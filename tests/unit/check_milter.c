@@ -119,7 +119,8 @@ END_TEST
 
 /* -------------------------------------------------------------- live conf */
 
-static struct sup_config *load_with_text(const char *text)
+/* A config of the store plus `sections` (libconfuse text), loaded. */
+static struct sup_config *load_conf(const char *sections)
 {
     char path[300];
     struct sup_config *cfg;
@@ -129,10 +130,18 @@ static struct sup_config *load_with_text(const char *text)
     snprintf(path, sizeof(path), "%s/m.conf", tmpdir);
     f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
-    fprintf(f, "store = \"%s\"\nmilter {\n  reject-text = \"%s\"\n}\n", storedir, text);
+    fprintf(f, "store = \"%s\"\n%s", storedir, sections);
     fclose(f);
     ck_assert_msg(conf_load(path, false, &cfg, &err) == 0, "%s", err.text);
     return cfg;
+}
+
+static struct sup_config *load_with_text(const char *text)
+{
+    char sections[200];
+
+    snprintf(sections, sizeof(sections), "milter {\n  reject-text = \"%s\"\n}\n", text);
+    return load_conf(sections);
 }
 
 START_TEST(test_live_conf_replace)
@@ -382,18 +391,10 @@ END_TEST
 
 static struct sup_config *load_signing_conf(const char *signing_section)
 {
-    char path[300];
-    struct sup_config *cfg;
-    SUP_ERR err;
-    FILE *f;
+    char sections[400];
 
-    snprintf(path, sizeof(path), "%s/s.conf", tmpdir);
-    f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "store = \"%s\"\nsigning {\n%s\n}\n", storedir, signing_section);
-    fclose(f);
-    ck_assert_msg(conf_load(path, false, &cfg, &err) == 0, "%s", err.text);
-    return cfg;
+    snprintf(sections, sizeof(sections), "signing {\n%s\n}\n", signing_section);
+    return load_conf(sections);
 }
 
 /* signing_return_path with the given sender and recipients; "" = not rewritten. */
