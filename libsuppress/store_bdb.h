@@ -10,15 +10,18 @@
  *   store_scan.c      batched walks over a key range, no lock held while
  *                     the caller's function runs
  *   store_entries.c   suppressions.db
+ *   store_index.c     lookup.db, the compact index in front of it
  *   store_timeline.c  events.db
  *   store_counters.c  counters.db
  *   store_seen.c      seen.db
  *   store_ledger.c    ledger.db (its record: store_ledger.h)
  *   store_purge.c     removing what expired, in every database
  *
- * Layout: five B-tree databases in the environment directory.
+ * Layout: six B-tree databases in the environment directory.
  *
  *   suppressions.db  address                          -> entry record
+ *   lookup.db        be32(bucket)                     -> fingerprints of the
+ *                                                        addresses in it
  *   events.db        address \0 be64(time) be32(seq)  -> event record
  *   counters.db      day \0 name                      -> be64 count
  *   seen.db          message key                      -> be64 time
@@ -41,6 +44,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "siphash.h"
 #include "store.h"
 
 #define AUTO_ATTEMPTS    6      /* tries of an auto-commit call on deadlock */
@@ -55,6 +59,7 @@ enum store_db {
     DBI_COUNTERS,
     DBI_SEEN,
     DBI_LEDGER,
+    DBI_INDEX,
     DBI_COUNT
 };
 
@@ -82,12 +87,20 @@ struct store_env {
     STORE *stores;
 };
 
+/* How this handle reads lookup.db (store_index.c). */
+struct store_index {
+    bool ready;                 /* built: its "not suppressed" is the truth */
+    unsigned bits;              /* bucket = the top bits of the hash */
+    unsigned char key[SIPHASH_KEY_BYTES];
+};
+
 struct store {
     struct store_env *env;
     STORE *next;                /* in env->stores */
     int flags;
     uint32_t txn_flags;         /* DB_TXN_WRITE_NOSYNC for STORE_NOSYNC */
     DB *db[DBI_COUNT];
+    struct store_index index;
 };
 
 struct store_txn {
@@ -151,6 +164,21 @@ int store_scan_range(STORE *st, STORE_TXN *txn, enum store_db dbi, const void *s
 int store_batch_cursor_open(STORE *st, DB_TXN *tid, int dbi, const unsigned char *resume,
                             size_t resume_len, DBC **c, DBT *key, DBT *data,
                             unsigned char *kbuf, size_t kbuf_cap, u_int32_t *how, SUP_ERR *err);
+
+/* ---- the lookup index (store_index.c) ------------------------------- */
+
+/*
+ * After the databases are open: read how lookup.db is made; a writer
+ * builds it first if it is not complete (a store from before it).
+ */
+int store_index_open(STORE *st, SUP_ERR *err);
+/* 0: addr is certainly not in suppressions.db; 1: it may be (or the index
+ * cannot say); -1 or OP_PANIC on error. */
+int store_index_probe(STORE *st, DB_TXN *tid, const char *addr, SUP_ERR *err);
+/* In the transaction that adds a new address to suppressions.db, or
+ * deletes one from it. */
+int store_index_add(STORE *st, DB_TXN *tid, const char *addr, size_t len, SUP_ERR *err);
+int store_index_remove(STORE *st, DB_TXN *tid, const char *addr, size_t len, SUP_ERR *err);
 
 /* ---- what one database's code lends another ------------------------- */
 

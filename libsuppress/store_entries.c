@@ -1,7 +1,9 @@
 /*
  * store_entries.c: suppressions.db, one record per suppressed address:
  * store_lookup (the milter's RCPT path), store_get, store_put,
- * store_delete and store_iterate.
+ * store_delete and store_iterate.  Every address added or deleted here is
+ * added to or removed from the lookup index (store_index.c) in the same
+ * transaction, so store_lookup can ask the index first.
  */
 #include "config.h"
 
@@ -77,12 +79,27 @@ int store_get(STORE *st, STORE_TXN *txn, const char *addr, STORE_ENTRY *entry, S
     return store_run_op(st, txn, false, op_get, &arg, err);
 }
 
+static int op_probe(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
+{
+    return store_index_probe(st, tid, argp, err);
+}
+
+/*
+ * Most recipients are not suppressed: the lookup index says so from a
+ * small record that stays cached, and only a "maybe" reads the entry.
+ */
 int store_lookup(STORE *st, STORE_TXN *txn, const char *addr, time_t now, STORE_ENTRY *entry,
                  SUP_ERR *err)
 {
     STORE_ENTRY local;
     STORE_ENTRY *e = entry != NULL ? entry : &local;
-    int rc = store_get(st, txn, addr, e, err);
+    int rc;
+
+    if (store_check_address(addr, err) < 0)
+        return -1;
+    if ((rc = store_run_op(st, txn, false, op_probe, (void *) addr, err)) <= 0)
+        return rc;
+    rc = store_get(st, txn, addr, e, err);
 
     if (rc == 1 && e->expires != 0 && e->expires <= now)
         return 0;
@@ -108,7 +125,13 @@ static int op_put(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
 
     dbt_in(&key, arg->entry->address, strlen(arg->entry->address));
     dbt_in(&data, arg->value, arg->len);
-    if ((ret = st->db[DBI_ENTRIES]->put(st->db[DBI_ENTRIES], tid, &key, &data, 0)) != 0)
+    /* A new address goes into the index too; an update is there already. */
+    ret = st->db[DBI_ENTRIES]->put(st->db[DBI_ENTRIES], tid, &key, &data, DB_NOOVERWRITE);
+    if (ret == 0)
+        return store_index_add(st, tid, key.data, key.size, err);
+    if (ret == DB_KEYEXIST)
+        ret = st->db[DBI_ENTRIES]->put(st->db[DBI_ENTRIES], tid, &key, &data, 0);
+    if (ret != 0)
         return store_bdb_fail(st->env, err, ret, arg->entry->address);
     return 0;
 }
@@ -140,7 +163,8 @@ static int op_delete(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
         return 0;
     if (ret != 0)
         return store_bdb_fail(st->env, err, ret, addr);
-    return 1;
+    ret = store_index_remove(st, tid, addr, key.size, err);
+    return ret < 0 ? ret : 1;
 }
 
 int store_delete(STORE *st, STORE_TXN *txn, const char *addr, SUP_ERR *err)
@@ -185,7 +209,8 @@ int store_iterate(STORE *st, store_entry_fn fn, void *ctx, SUP_ERR *err)
 
 /*
  * Purge: does this entry go (1), expired at `now'?  Its "expired" event,
- * dated at the expiry, is written in the same transaction.
+ * dated at the expiry, and its removal from the lookup index are written
+ * in the same transaction (the caller deletes the entry).
  */
 int store_entry_purgeable(STORE *st, DB_TXN *tid, const DBT *key, const DBT *data, time_t now,
                           SUP_ERR *err)
@@ -223,6 +248,8 @@ int store_entry_purgeable(STORE *st, DB_TXN *tid, const DBT *key, const DBT *dat
     }
     arg.max_events = 0;
     rc = store_event_add_in(st, tid, &arg, err);
+    if (rc == 0)
+        rc = store_index_remove(st, tid, key->data, key->size, err);
     if (rc == 0)
         rc = 1;
 out:

@@ -86,6 +86,7 @@ const char *const store_db_files[DBI_COUNT] = {
     [DBI_COUNTERS] = "counters.db",
     [DBI_SEEN] = "seen.db",
     [DBI_LEDGER] = "ledger.db",
+    [DBI_INDEX] = "lookup.db",
 };
 
 static pthread_mutex_t envs_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -318,7 +319,7 @@ static int key_compare(DB *db, const DBT *a, const DBT *b)
  */
 static bool added_later(int dbi)
 {
-    return dbi == DBI_LEDGER;
+    return dbi == DBI_LEDGER || dbi == DBI_INDEX;
 }
 
 /* Open st's databases in env (env write-locked or not yet shared). */
@@ -337,7 +338,7 @@ static int store_open_dbs(STORE *st, SUP_ERR *err)
     for (int i = 0; i < DBI_COUNT; i++) {
         DB *db;
         u_int32_t flags = DB_THREAD | DB_AUTO_COMMIT | (rdonly ? DB_RDONLY : DB_CREATE)
-            | (i == DBI_ENTRIES ? DB_READ_UNCOMMITTED : 0);
+            | (i == DBI_ENTRIES || i == DBI_INDEX ? DB_READ_UNCOMMITTED : 0);
 
         store_bdb_msg[0] = '\0';
         if ((ret = db_create(&db, env->dbenv, 0)) != 0)
@@ -564,6 +565,12 @@ int store_open(const char *dir, int flags, STORE **out, SUP_ERR *err)
         return -1;
     }
     pthread_mutex_unlock(&envs_lock);
+    if (store_index_open(st, err) < 0) {
+        SUP_ERR ignored;
+
+        (void) store_close(st, &ignored);
+        return -1;
+    }
     *out = st;
     return 0;
 }

@@ -1,0 +1,414 @@
+/*
+ * store_index.c: lookup.db, the compact index in front of suppressions.db
+ * that answers the milter's common question, "is this recipient
+ * suppressed?", for the 99% of recipients that are not, without reading
+ * suppressions.db at all.
+ *
+ * Each suppressed address is filed under its keyed 64-bit SipHash: the top
+ * `bits` bits pick a bucket, the low 32 bits are its fingerprint.  A
+ * bucket is one small record holding the sorted fingerprints of its
+ * addresses:
+ *
+ *     key   be32(bucket)
+ *     value version(1) | be32(fingerprint) ... (ascending, repeats allowed)
+ *
+ * so 10M addresses take about 1M records of ~40 bytes: the whole index
+ * stays in the cache where suppressions.db (addresses, texts) cannot.  A
+ * fingerprint absent from its bucket means "not suppressed"; one present
+ * means "maybe": store_lookup then reads the entry, which also settles
+ * the rare fingerprint shared by two addresses (repeats are kept, one per
+ * address, so removing one leaves the other).
+ *
+ * One meta record says how the index is made, and whether it is complete:
+ *
+ *     key   "index-meta"
+ *     value version(1) | bits(1) | state(1) | siphash key(16) | cursor
+ *
+ * A store written before this index existed gets it on the first open by
+ * a writer (store_index_open): batches of entries are indexed, each batch
+ * in its own transaction that also moves the cursor (the first address
+ * not yet indexed) on, so two writers opening at once share the work and
+ * a build that was interrupted goes on where it stopped.  Until the state
+ * is "built", lookups do not trust the index.  After it, every write of
+ * suppressions.db (store_entries.c, store_purge.c) keeps the index
+ * exact in the same transaction.
+ */
+#include "config.h"
+
+#include <db.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "siphash.h"
+#include "store.h"
+#include "store_bdb.h"
+
+#define INDEX_VERSION    1
+#define INDEX_META_KEY   "index-meta"
+#define INDEX_BITS       20     /* 1M buckets: ~10 fingerprints each at 10M addresses */
+#define INDEX_BUILD_BATCH 2000  /* entries indexed per transaction of a build */
+#define BUCKET_BUF       8192   /* a bucket read on the stack (~2000 fingerprints) */
+
+enum index_state { INDEX_BUILDING = 0, INDEX_BUILT = 1 };
+
+#define META_FIXED (3 + SIPHASH_KEY_BYTES)
+
+struct index_meta {
+    unsigned bits;
+    enum index_state state;
+    unsigned char key[SIPHASH_KEY_BYTES];
+    unsigned char cursor[KEY_MAX];  /* building: the first address not yet indexed */
+    size_t cursor_len;
+};
+
+/* ---- where an address goes ------------------------------------------ */
+
+static void index_slot(const struct store_index *ix, const void *addr, size_t len,
+                       uint32_t *bucket, uint32_t *fp)
+{
+    uint64_t h = siphash24(ix->key, addr, len);
+
+    *bucket = (uint32_t) (h >> (64 - ix->bits));
+    *fp = (uint32_t) h;
+}
+
+/* ---- the meta record ------------------------------------------------ */
+
+static int meta_read(STORE *st, DB_TXN *tid, u_int32_t flags, struct index_meta *m,
+                     SUP_ERR *err)
+{
+    unsigned char kbuf[KEY_MAX], buf[META_FIXED + KEY_MAX];
+    DBT key, data;
+    int ret;
+
+    dbt_key(&key, kbuf, INDEX_META_KEY);
+    dbt_out(&data, buf, sizeof(buf));
+    ret = st->db[DBI_INDEX]->get(st->db[DBI_INDEX], tid, &key, &data, flags);
+    if (ret == DB_NOTFOUND)
+        return 0;
+    if (ret != 0)
+        return store_bdb_fail(st->env, err, ret, "reading the lookup index");
+    if (data.size < META_FIXED || buf[0] != INDEX_VERSION || buf[1] < 8 || buf[1] > 32
+        || buf[2] > INDEX_BUILT)
+        return sup_err_set(err, SUP_ERR_IO,
+                           "store %s: lookup.db has a meta record this release cannot read"
+                           " (%u bytes, version %u)", st->env->dir, data.size, buf[0]);
+    m->bits = buf[1];
+    m->state = (enum index_state) buf[2];
+    memcpy(m->key, buf + 3, SIPHASH_KEY_BYTES);
+    m->cursor_len = data.size - META_FIXED;
+    memcpy(m->cursor, buf + META_FIXED, m->cursor_len);
+    return 1;
+}
+
+static int meta_write(STORE *st, DB_TXN *tid, const struct index_meta *m, SUP_ERR *err)
+{
+    unsigned char buf[META_FIXED + KEY_MAX];
+    DBT key, data;
+    int ret;
+
+    buf[0] = INDEX_VERSION;
+    buf[1] = (unsigned char) m->bits;
+    buf[2] = (unsigned char) m->state;
+    memcpy(buf + 3, m->key, SIPHASH_KEY_BYTES);
+    memcpy(buf + META_FIXED, m->cursor, m->cursor_len);
+    dbt_in(&key, INDEX_META_KEY, strlen(INDEX_META_KEY));
+    dbt_in(&data, buf, META_FIXED + m->cursor_len);
+    if ((ret = st->db[DBI_INDEX]->put(st->db[DBI_INDEX], tid, &key, &data, 0)) != 0)
+        return store_bdb_fail(st->env, err, ret, "writing the lookup index");
+    return 0;
+}
+
+/* A new index: its own secret key, so nobody outside can aim addresses
+ * at one bucket. */
+static int meta_new(const STORE *st, struct index_meta *m, SUP_ERR *err)
+{
+    size_t got = 0;
+
+    memset(m, 0, sizeof(*m));
+    m->bits = INDEX_BITS;
+    m->state = INDEX_BUILDING;
+    while (got < sizeof(m->key)) {
+        ssize_t n = getrandom(m->key + got, sizeof(m->key) - got, 0);
+
+        if (n < 0 && errno != EINTR)
+            return sup_err_set(err, SUP_ERR_IO, "store %s: getrandom: %s", st->env->dir,
+                               strerror(errno));
+        if (n > 0)
+            got += (size_t) n;
+    }
+    return 0;
+}
+
+/* ---- buckets -------------------------------------------------------- */
+
+/* A bucket read for update: into the stack buffer, or the heap when it is
+ * bigger (buf->heap then owns it). */
+struct bucket {
+    unsigned char stack[BUCKET_BUF];
+    unsigned char *heap;
+    unsigned char *data;
+    size_t count;               /* fingerprints */
+};
+
+static int bucket_read(STORE *st, DB_TXN *tid, uint32_t bucket, struct bucket *b, SUP_ERR *err)
+{
+    unsigned char kbuf[4];
+    DBT key, data;
+    int ret;
+
+    b->heap = NULL;
+    b->data = b->stack;
+    b->count = 0;
+    put_be32(kbuf, bucket);
+    dbt_in(&key, kbuf, 4);
+    dbt_out(&data, b->stack, sizeof(b->stack));
+    ret = st->db[DBI_INDEX]->get(st->db[DBI_INDEX], tid, &key, &data, DB_RMW);
+    if (ret == DB_BUFFER_SMALL) {
+        /* room for one more fingerprint, which bucket_insert may add */
+        if ((b->heap = malloc(data.size + 4)) == NULL)
+            return sup_err_set(err, SUP_ERR_IO, "out of memory updating the lookup index");
+        b->data = b->heap;
+        dbt_out(&data, b->heap, data.size);
+        ret = st->db[DBI_INDEX]->get(st->db[DBI_INDEX], tid, &key, &data, DB_RMW);
+    }
+    if (ret == DB_NOTFOUND)
+        return 0;
+    if (ret != 0)
+        return store_bdb_fail(st->env, err, ret, "reading the lookup index");
+    if (data.size < 1 || b->data[0] != INDEX_VERSION || (data.size - 1) % 4 != 0)
+        return sup_err_set(err, SUP_ERR_IO, "store %s: lookup.db bucket %u is damaged"
+                           " (%u bytes, version %u)", st->env->dir, bucket, data.size,
+                           data.size ? b->data[0] : 0);
+    b->count = (data.size - 1) / 4;
+    return 0;
+}
+
+static int bucket_write(STORE *st, DB_TXN *tid, uint32_t bucket, struct bucket *b, SUP_ERR *err)
+{
+    unsigned char kbuf[4];
+    DBT key, data;
+    int ret;
+
+    put_be32(kbuf, bucket);
+    dbt_in(&key, kbuf, 4);
+    if (b->count == 0) {
+        ret = st->db[DBI_INDEX]->del(st->db[DBI_INDEX], tid, &key, 0);
+        if (ret == DB_NOTFOUND)
+            ret = 0;
+    } else {
+        b->data[0] = INDEX_VERSION;
+        dbt_in(&data, b->data, 1 + 4 * b->count);
+        ret = st->db[DBI_INDEX]->put(st->db[DBI_INDEX], tid, &key, &data, 0);
+    }
+    if (ret != 0)
+        return store_bdb_fail(st->env, err, ret, "writing the lookup index");
+    return 0;
+}
+
+/* The position of the first fingerprint >= fp. */
+static size_t bucket_find(const unsigned char *fps, size_t count, uint32_t fp)
+{
+    size_t lo = 0, hi = count;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (get_be32(fps + 4 * mid) < fp)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int bucket_insert(struct bucket *b, uint32_t fp, SUP_ERR *err)
+{
+    unsigned char *fps;
+    size_t at;
+
+    if (b->heap == NULL && 1 + 4 * (b->count + 1) > sizeof(b->stack)) {
+        if ((b->heap = malloc(1 + 4 * (b->count + 1))) == NULL)
+            return sup_err_set(err, SUP_ERR_IO, "out of memory updating the lookup index");
+        memcpy(b->heap, b->stack, 1 + 4 * b->count);
+        b->data = b->heap;
+    }
+    fps = b->data + 1;
+    at = bucket_find(fps, b->count, fp);
+    memmove(fps + 4 * (at + 1), fps + 4 * at, 4 * (b->count - at));
+    put_be32(fps + 4 * at, fp);
+    b->count++;
+    return 0;
+}
+
+/* Remove one copy of fp; false when it was not there. */
+static bool bucket_remove(struct bucket *b, uint32_t fp)
+{
+    unsigned char *fps = b->data + 1;
+    size_t at = bucket_find(fps, b->count, fp);
+
+    if (at == b->count || get_be32(fps + 4 * at) != fp)
+        return false;
+    memmove(fps + 4 * at, fps + 4 * (at + 1), 4 * (b->count - at - 1));
+    b->count--;
+    return true;
+}
+
+/* ---- what store_entries.c and store_purge.c call -------------------- */
+
+static int index_update(STORE *st, DB_TXN *tid, const char *addr, size_t len, bool add,
+                        SUP_ERR *err)
+{
+    struct bucket *b;
+    uint32_t bucket, fp;
+    int rc;
+
+    if ((b = malloc(sizeof(*b))) == NULL)
+        return sup_err_set(err, SUP_ERR_IO, "out of memory updating the lookup index");
+    index_slot(&st->index, addr, len, &bucket, &fp);
+    rc = bucket_read(st, tid, bucket, b, err);
+    if (rc == 0) {
+        if (add)
+            rc = bucket_insert(b, fp, err);
+        else if (!bucket_remove(b, fp))
+            goto out;           /* not indexed: nothing to undo */
+    }
+    if (rc == 0)
+        rc = bucket_write(st, tid, bucket, b, err);
+out:
+    free(b->heap);
+    free(b);
+    return rc;
+}
+
+/*
+ * A handle whose index is not ready is read-only (a writer's store_open
+ * builds it), so it never writes: nothing to keep up.
+ */
+int store_index_add(STORE *st, DB_TXN *tid, const char *addr, size_t len, SUP_ERR *err)
+{
+    return st->index.ready ? index_update(st, tid, addr, len, true, err) : 0;
+}
+
+int store_index_remove(STORE *st, DB_TXN *tid, const char *addr, size_t len, SUP_ERR *err)
+{
+    return st->index.ready ? index_update(st, tid, addr, len, false, err) : 0;
+}
+
+/* The RCPT path: one small read, from the cache, no allocation. */
+int store_index_probe(STORE *st, DB_TXN *tid, const char *addr, SUP_ERR *err)
+{
+    unsigned char kbuf[4], buf[BUCKET_BUF];
+    uint32_t bucket, fp;
+    size_t count, at;
+    DBT key, data;
+    int ret;
+
+    if (!st->index.ready || st->db[DBI_INDEX] == NULL)
+        return 1;
+    index_slot(&st->index, addr, strlen(addr), &bucket, &fp);
+    put_be32(kbuf, bucket);
+    dbt_in(&key, kbuf, 4);
+    dbt_out(&data, buf, sizeof(buf));
+    ret = st->db[DBI_INDEX]->get(st->db[DBI_INDEX], tid, &key, &data,
+                                 tid == NULL ? DB_READ_UNCOMMITTED : 0);
+    if (ret == DB_NOTFOUND)
+        return 0;
+    if (ret == DB_BUFFER_SMALL)
+        return 1;               /* a huge bucket: let suppressions.db answer */
+    if (ret != 0)
+        return store_bdb_fail(st->env, err, ret, "reading the lookup index");
+    if (data.size < 1 || buf[0] != INDEX_VERSION || (data.size - 1) % 4 != 0)
+        return sup_err_set(err, SUP_ERR_IO, "store %s: lookup.db bucket %u is damaged",
+                           st->env->dir, bucket);
+    count = (data.size - 1) / 4;
+    at = bucket_find(buf + 1, count, fp);
+    return at < count && get_be32(buf + 1 + 4 * at) == fp;
+}
+
+/* ---- building ------------------------------------------------------- */
+
+struct build_arg {
+    struct index_meta meta;
+    unsigned long indexed;
+};
+
+/* Index the next batch of entries after the cursor, and move it on. */
+static int build_batch(STORE *st, STORE_TXN *txn, void *argp, SUP_ERR *err)
+{
+    struct build_arg *arg = argp;
+    struct index_meta *m = &arg->meta;
+    DB_TXN *tid = txn->tid;
+    unsigned char kbuf[KEY_MAX];
+    DBC *c = NULL;
+    DBT key, data;
+    u_int32_t how;
+    int ret, rc, n = 0;
+
+    if ((rc = meta_read(st, tid, DB_RMW, m, err)) < 0)
+        return -1;
+    if (rc == 0 && meta_new(st, m, err) < 0)
+        return -1;
+    if (m->state == INDEX_BUILT)
+        return 0;
+    rc = 0;
+    st->index.bits = m->bits;
+    memcpy(st->index.key, m->key, sizeof(m->key));
+    if (store_batch_cursor_open(st, tid, DBI_ENTRIES, m->cursor, m->cursor_len, &c, &key, &data,
+                                kbuf, sizeof(kbuf), &how, err) < 0)
+        return -1;
+    free(data.data);
+    dbt_none(&data);
+    for (ret = c->get(c, &key, &data, how); ret == 0 && n < INDEX_BUILD_BATCH;
+         ret = c->get(c, &key, &data, DB_NEXT), n++)
+        if ((rc = index_update(st, tid, (const char *) key.data, key.size, true, err)) < 0)
+            break;
+    if (rc >= 0 && ret != 0 && ret != DB_NOTFOUND)
+        rc = store_bdb_fail(st->env, err, ret, "reading suppressions.db to index it");
+    if (rc >= 0 && ret == 0) {
+        memcpy(m->cursor, key.data, key.size);      /* the first one not done */
+        m->cursor_len = key.size;
+    } else if (rc >= 0) {
+        m->state = INDEX_BUILT;
+        m->cursor_len = 0;
+    }
+    (void) c->close(c);
+    if (rc < 0)
+        return -1;
+    arg->indexed += (unsigned long) n;
+    return meta_write(st, tid, m, err);
+}
+
+/* Read the meta record outside any transaction. */
+static int op_meta(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
+{
+    return meta_read(st, tid, 0, argp, err);
+}
+
+int store_index_open(STORE *st, SUP_ERR *err)
+{
+    struct build_arg *arg;
+    int rc;
+
+    memset(&st->index, 0, sizeof(st->index));
+    if (st->db[DBI_INDEX] == NULL)
+        return 0;               /* read-only, on a store no writer opened since the upgrade */
+    if ((arg = calloc(1, sizeof(*arg))) == NULL)
+        return sup_err_set(err, SUP_ERR_IO, "out of memory opening the lookup index");
+    rc = store_run_op(st, NULL, false, op_meta, &arg->meta, err);
+    while (rc >= 0 && (rc == 0 || arg->meta.state != INDEX_BUILT) && !(st->flags & STORE_RDONLY))
+        rc = store_in_txn(st, build_batch, arg, AUTO_ATTEMPTS, err) < 0 ? -1 : 1;
+    if (rc == 1 && arg->meta.state == INDEX_BUILT) {
+        st->index.bits = arg->meta.bits;
+        memcpy(st->index.key, arg->meta.key, sizeof(st->index.key));
+        st->index.ready = true;
+    }
+    if (rc < 0)
+        sup_err_prefix(err, "building the lookup index (lookup.db)");
+    free(arg);
+    return rc < 0 ? -1 : 0;
+}

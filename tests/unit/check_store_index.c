@@ -1,0 +1,254 @@
+/*
+ * check_store_index.c: unit tests of the lookup index in front of
+ * suppressions.db (libsuppress/store_index.c, siphash.c) on a real
+ * Berkeley DB environment: SipHash against its reference vector, the
+ * index kept exact by every write (put, update, delete, purge), and the
+ * upgrade of a store written before the index existed.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "siphash.h"
+#include "store.h"
+#include "store_bdb.h"
+#include "store_fixture.h"
+
+#define KEEP_ALL (&(struct store_retention) { -1, -1, -1 })
+
+static void address_of(int i, char *buf, size_t len)
+{
+    snprintf(buf, len, "user%d@d%d.example.com", i, i % 97);
+}
+
+static void put_entry(STORE *st, STORE_TXN *txn, const char *addr, time_t now, time_t expires)
+{
+    STORE_ENTRY e;
+    SUP_ERR err;
+
+    fill_entry(&e, addr, STORE_REASON_HARD_BOUNCE, now, expires);
+    ck_assert_msg(store_put(st, txn, &e, &err) == 0, "put %s: %s", addr, err.text);
+}
+
+static void put_many(STORE *st, int n, time_t now)
+{
+    STORE_TXN *txn;
+    SUP_ERR err;
+    char addr[ADDR_MAX + 1];
+
+    ck_assert(store_begin(st, &txn, &err) == 0);
+    for (int i = 0; i < n; i++) {
+        address_of(i, addr, sizeof(addr));
+        put_entry(st, txn, addr, now, 0);
+    }
+    ck_assert_msg(store_commit(txn, &err) == 0, "%s", err.text);
+}
+
+/* What the index alone says of addr: 0 absent, 1 maybe. */
+static int probe(STORE *st, const char *addr)
+{
+    SUP_ERR err;
+    int rc = store_index_probe(st, NULL, addr, &err);
+
+    ck_assert_msg(rc >= 0, "probe %s: %s", addr, rc == -1 ? err.text : "panic");
+    return rc;
+}
+
+static int lookup(STORE *st, const char *addr, time_t now)
+{
+    SUP_ERR err;
+    int rc = store_lookup(st, NULL, addr, now, NULL, &err);
+
+    ck_assert_msg(rc >= 0, "lookup %s: %s", addr, err.text);
+    return rc;
+}
+
+/* Every one of the n addresses is suppressed and found by the index; none
+ * of n others is, and the index answers them alone. */
+static void assert_index_exact(STORE *st, int n, time_t now)
+{
+    char addr[ADDR_MAX + 1];
+
+    ck_assert(st->index.ready);
+    for (int i = 0; i < n; i++) {
+        address_of(i, addr, sizeof(addr));
+        ck_assert_msg(probe(st, addr) == 1, "%s not in the index", addr);
+        ck_assert_int_eq(lookup(st, addr, now), 1);
+        /* A fingerprint matching by chance is 1 in 2^32 per address here:
+         * any "maybe" for an address never added means a wrong index. */
+        address_of(i + n, addr, sizeof(addr));
+        ck_assert_msg(probe(st, addr) == 0, "%s, never added, is in the index", addr);
+        ck_assert_int_eq(lookup(st, addr, now), 0);
+    }
+}
+
+START_TEST(test_siphash_reference_vector)
+{
+    unsigned char key[SIPHASH_KEY_BYTES], msg[64];
+
+    for (int i = 0; i < SIPHASH_KEY_BYTES; i++)
+        key[i] = (unsigned char) i;
+    for (int i = 0; i < 64; i++)
+        msg[i] = (unsigned char) i;
+    /* The paper's appendix A: 15 bytes 00..0e under key 00..0f. */
+    ck_assert_uint_eq(siphash24(key, msg, 15), UINT64_C(0xa129ca6149be45e5));
+    /* and the first and a full-block entry of the reference vectors.h */
+    ck_assert_uint_eq(siphash24(key, msg, 0), UINT64_C(0x726fdb47dd0e0e31));
+    ck_assert_uint_eq(siphash24(key, msg, 8), UINT64_C(0x93f5f5799a932462));
+}
+END_TEST
+
+START_TEST(test_index_follows_every_write)
+{
+    STORE *st = open_store(STORE_CREATE);
+    time_t now = time(NULL);
+    struct store_purge_result pr;
+    SUP_ERR err;
+    char addr[ADDR_MAX + 1];
+
+    put_many(st, 500, now);
+    assert_index_exact(st, 500, now);
+
+    /* An update is no second copy: one delete takes the address out. */
+    address_of(7, addr, sizeof(addr));
+    put_entry(st, NULL, addr, now, 0);
+    ck_assert_int_eq(store_delete(st, NULL, addr, &err), 1);
+    ck_assert_int_eq(probe(st, addr), 0);
+    ck_assert_int_eq(lookup(st, addr, now), 0);
+    ck_assert_int_eq(store_delete(st, NULL, addr, &err), 0);
+
+    /* Expired: not suppressed at once (the index only says "maybe"), and
+     * purge takes it out of the index with the entry. */
+    address_of(8, addr, sizeof(addr));
+    put_entry(st, NULL, addr, now - 100, now - 1);
+    ck_assert_int_eq(probe(st, addr), 1);
+    ck_assert_int_eq(lookup(st, addr, now), 0);
+    ck_assert_msg(store_purge(st, now, KEEP_ALL, &pr, &err) == 0, "%s", err.text);
+    ck_assert_uint_eq(pr.expired_entries, 1);
+    ck_assert_int_eq(probe(st, addr), 0);
+
+    /* An aborted add leaves nothing in the index. */
+    {
+        STORE_TXN *txn;
+
+        address_of(9999, addr, sizeof(addr));
+        ck_assert(store_begin(st, &txn, &err) == 0);
+        put_entry(st, txn, addr, now, 0);
+        store_abort(txn);
+        ck_assert_int_eq(probe(st, addr), 0);
+    }
+
+    /* Put back what was taken out: exact again over all 500. */
+    address_of(7, addr, sizeof(addr));
+    put_entry(st, NULL, addr, now, 0);
+    address_of(8, addr, sizeof(addr));
+    put_entry(st, NULL, addr, now, 0);
+    assert_index_exact(st, 500, now);
+    close_store(st);
+
+    /* Another handle (another process's view) reads the same index. */
+    st = open_store(STORE_RDONLY);
+    assert_index_exact(st, 500, now);
+    close_store(st);
+}
+END_TEST
+
+/*
+ * A store from before the index: suppressions.db and the others, no
+ * lookup.db.  Made here the way the previous release left it, by taking
+ * lookup.db out of a store (Berkeley DB's own dbremove, so the log stays
+ * consistent).
+ */
+static void make_store_without_index(int n, time_t now)
+{
+    STORE *st = open_store(STORE_CREATE);
+    DB_ENV *dbenv = st->env->dbenv;
+    char path[4096];
+    int ret;
+
+    put_many(st, n, now);
+    ck_assert_int_eq(st->db[DBI_INDEX]->close(st->db[DBI_INDEX], 0), 0);
+    st->db[DBI_INDEX] = NULL;
+    ret = dbenv->dbremove(dbenv, NULL, store_db_files[DBI_INDEX], NULL, DB_AUTO_COMMIT);
+    ck_assert_msg(ret == 0, "dbremove: %s", db_strerror(ret));
+    close_store(st);
+    snprintf(path, sizeof(path), "%s/lookup.db", store_dir);
+    ck_assert_int_eq(access(path, F_OK), -1);
+}
+
+START_TEST(test_upgrade_builds_the_index)
+{
+    /* More than one build batch (2000 entries a transaction). */
+    const int n = 4500;
+    time_t now = time(NULL);
+    char path[4096];
+    STORE *st;
+
+    make_store_without_index(n, now);
+
+    /* A read-only handle on the old store: no index, lookups still right. */
+    st = open_store(STORE_RDONLY);
+    ck_assert(!st->index.ready);
+    ck_assert_int_eq(lookup(st, "user1@d1.example.com", now), 1);
+    ck_assert_int_eq(lookup(st, "user1@d1.example.net", now), 0);
+    close_store(st);
+
+    /* The first writer builds it; everything is found, nothing else. */
+    st = open_store(0);
+    assert_index_exact(st, n, now);
+    close_store(st);
+    snprintf(path, sizeof(path), "%s/lookup.db", store_dir);
+    ck_assert_int_eq(access(path, F_OK), 0);
+
+    /* And from then on every handle uses it. */
+    st = open_store(STORE_RDONLY);
+    assert_index_exact(st, n, now);
+    close_store(st);
+}
+END_TEST
+
+START_TEST(test_upgrade_of_an_empty_store)
+{
+    time_t now = time(NULL);
+    STORE *st;
+
+    make_store_without_index(0, now);
+    st = open_store(0);
+    ck_assert(st->index.ready);
+    put_entry(st, NULL, "a@b.example", now, 0);
+    ck_assert_int_eq(probe(st, "a@b.example"), 1);
+    ck_assert_int_eq(probe(st, "c@b.example"), 0);
+    close_store(st);
+}
+END_TEST
+
+static Suite *index_suite(void)
+{
+    Suite *s = suite_create("store_index");
+    TCase *tc = tcase_create("index");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_siphash_reference_vector);
+    tcase_add_test(tc, test_index_follows_every_write);
+    tcase_add_test(tc, test_upgrade_builds_the_index);
+    tcase_add_test(tc, test_upgrade_of_an_empty_store);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(index_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
