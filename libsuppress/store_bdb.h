@@ -182,6 +182,11 @@ int store_index_remove(STORE *st, DB_TXN *tid, const char *addr, size_t len, SUP
 
 /* ---- what one database's code lends another ------------------------- */
 
+/* The entry under cursor c, read into key and data: if its record is of
+ * an earlier version, write it again in the current one (store_entries.c;
+ * the upgrade of store_index_open). */
+int store_entry_upgrade(STORE *st, DBC *c, const DBT *key, const DBT *data, SUP_ERR *err);
+
 /* A non-empty address of at most ADDR_MAX bytes (store_entries.c). */
 int store_check_address(const char *addr, SUP_ERR *err);
 

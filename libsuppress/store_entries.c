@@ -61,11 +61,11 @@ static int op_get(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
                            st->env->dir, arg->addr, data.size, STORE_RECORD_MAX);
     if (ret != 0)
         return store_bdb_fail(st->env, err, ret, arg->addr);
+    store_copy_text(arg->entry->address, sizeof(arg->entry->address), arg->addr);
     if (store_record_decode_entry(buf, data.size, arg->entry, err) < 0) {
         sup_err_prefix(err, "store %s: %s", st->env->dir, arg->addr);
         return -1;
     }
-    store_copy_text(arg->entry->address, sizeof(arg->entry->address), arg->addr);
     return 1;
 }
 
@@ -174,6 +174,32 @@ int store_delete(STORE *st, STORE_TXN *txn, const char *addr, SUP_ERR *err)
     return store_run_op(st, txn, true, op_delete, (void *) addr, err);
 }
 
+int store_entry_upgrade(STORE *st, DBC *c, const DBT *key, const DBT *data, SUP_ERR *err)
+{
+    STORE_ENTRY *e;
+    unsigned char buf[STORE_RECORD_MAX];
+    DBT value;
+    size_t len;
+    int ret, rc = 0;
+
+    if (data->size > 0 && ((const unsigned char *) data->data)[0] == STORE_ENTRY_VERSION)
+        return 0;
+    if ((e = malloc(sizeof(*e))) == NULL)
+        return sup_err_set(err, SUP_ERR_IO, "out of memory upgrading the store");
+    store_copy_bytes(e->address, sizeof(e->address), key->data, key->size);
+    if (store_record_decode_entry(data->data, data->size, e, err) < 0
+        || store_record_encode_entry(e, buf, sizeof(buf), &len, err) < 0) {
+        sup_err_prefix(err, "store %s: %s", st->env->dir, e->address);
+        rc = -1;
+    } else {
+        dbt_in(&value, buf, len);
+        if ((ret = c->put(c, (DBT *) key, &value, DB_CURRENT)) != 0)
+            rc = store_bdb_fail(st->env, err, ret, e->address);
+    }
+    free(e);
+    return rc;
+}
+
 struct entry_iter {
     store_entry_fn fn;
     void *ctx;
@@ -185,11 +211,11 @@ static int deliver_entry(const unsigned char *key, size_t klen, const unsigned c
 {
     struct entry_iter *it = ctxp;
 
+    store_copy_bytes(it->entry.address, sizeof(it->entry.address), (const char *) key, klen);
     if (store_record_decode_entry(data, dlen, &it->entry, err) < 0) {
         sup_err_prefix(err, "%.*s", (int) (klen > ADDR_MAX ? ADDR_MAX : klen), key);
         return -1;
     }
-    store_copy_bytes(it->entry.address, sizeof(it->entry.address), (const char *) key, klen);
     return it->fn(&it->entry, it->ctx);
 }
 
@@ -225,15 +251,14 @@ int store_entry_purgeable(STORE *st, DB_TXN *tid, const DBT *key, const DBT *dat
         rc = sup_err_set(err, SUP_ERR_IO, "out of memory purging the store");
         goto out;
     }
+    store_copy_bytes(e->address, sizeof(e->address), key->data, key->size);
     if (store_record_decode_entry(data->data, data->size, e, err) < 0) {
-        sup_err_prefix(err, "store %s: %.*s", st->env->dir,
-                       (int) (key->size > ADDR_MAX ? ADDR_MAX : key->size), (char *) key->data);
+        sup_err_prefix(err, "store %s: %s", st->env->dir, e->address);
         rc = -1;
         goto out;
     }
     if (e->expires == 0 || e->expires > now)
         goto out;
-    store_copy_bytes(e->address, sizeof(e->address), key->data, key->size);
     memset(ev, 0, sizeof(*ev));
     memcpy(ev->address, e->address, sizeof(ev->address));
     ev->when = e->expires;

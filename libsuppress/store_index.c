@@ -25,7 +25,9 @@
  *     value version(1) | bits(1) | state(1) | siphash key(16) | cursor
  *
  * A store written before this index existed gets it on the first open by
- * a writer (store_index_open): batches of entries are indexed, each batch
+ * a writer (store_index_open), and its entries are rewritten in the
+ * compact record version 2 at the same time (store_entry_upgrade): batches
+ * of entries are indexed, each batch
  * in its own transaction that also moves the cursor (the first address
  * not yet indexed) on, so two writers opening at once share the work and
  * a build that was interrupted goes on where it stopped.  Until the state
@@ -337,7 +339,7 @@ struct build_arg {
     unsigned long indexed;
 };
 
-/* Index the next batch of entries after the cursor, and move it on. */
+/* Index (and upgrade) the next batch of entries after the cursor, and move it on. */
 static int build_batch(STORE *st, STORE_TXN *txn, void *argp, SUP_ERR *err)
 {
     struct build_arg *arg = argp;
@@ -361,14 +363,14 @@ static int build_batch(STORE *st, STORE_TXN *txn, void *argp, SUP_ERR *err)
     if (store_batch_cursor_open(st, tid, DBI_ENTRIES, m->cursor, m->cursor_len, &c, &key, &data,
                                 kbuf, sizeof(kbuf), &how, err) < 0)
         return -1;
-    free(data.data);
-    dbt_none(&data);
     for (ret = c->get(c, &key, &data, how); ret == 0 && n < INDEX_BUILD_BATCH;
          ret = c->get(c, &key, &data, DB_NEXT), n++)
-        if ((rc = index_update(st, tid, (const char *) key.data, key.size, true, err)) < 0)
+        if ((rc = index_update(st, tid, (const char *) key.data, key.size, true, err)) < 0
+            || (rc = store_entry_upgrade(st, c, &key, &data, err)) < 0)
             break;
     if (rc >= 0 && ret != 0 && ret != DB_NOTFOUND)
         rc = store_bdb_fail(st->env, err, ret, "reading suppressions.db to index it");
+    free(data.data);
     if (rc >= 0 && ret == 0) {
         memcpy(m->cursor, key.data, key.size);      /* the first one not done */
         m->cursor_len = key.size;

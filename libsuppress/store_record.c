@@ -6,11 +6,13 @@
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "store.h"
 #include "store_record.h"
+#include "store_squeeze.h"
 
 /* ---- names ---------------------------------------------------------- */
 
@@ -190,8 +192,8 @@ static int start_record(struct writer *w, unsigned char *buf, size_t buflen)
 #define PUT_STRING(w, tag, s, name, addr) \
     put_string((w), (tag), (s), sizeof(s), (name), (addr), err)
 
-int store_record_encode_entry(const STORE_ENTRY *e, unsigned char *buf, size_t buflen,
-                              size_t *len, SUP_ERR *err)
+int store_record_encode_entry_v1(const STORE_ENTRY *e, unsigned char *buf, size_t buflen,
+                                 size_t *len, SUP_ERR *err)
 {
     struct writer w;
 
@@ -324,8 +326,7 @@ static void clear_entry(STORE_ENTRY *e)
     e->count = 0;
 }
 
-int store_record_decode_entry(const unsigned char *buf, size_t len, STORE_ENTRY *e,
-                              SUP_ERR *err)
+static int decode_entry_v1(const unsigned char *buf, size_t len, STORE_ENTRY *e, SUP_ERR *err)
 {
     static const char kind[] = "suppression";
     struct reader r;
@@ -437,4 +438,304 @@ int store_record_decode_event(const unsigned char *buf, size_t len, STORE_EVENT 
     if (!have_type)
         return sup_err_set(err, SUP_ERR_IO, "%s record has no type field", kind);
     return 0;
+}
+
+/* ---- suppression records, version 2 ----------------------------------
+ *
+ *   2 | reason(1) | flags(1) | count | first | last - first
+ *     | [expires - last, if flags & ENTRY_HAS_EXPIRY] | form(1) | texts
+ *
+ * Numbers are varints (7 bits a byte, low first); the times and their
+ * differences zigzag-encoded, so a date is 5 bytes and "the same moment"
+ * one.  texts are fields tag(1) | varint length | bytes: source, detail,
+ * status and the response, the response with each mention of the
+ * address (the record's key) replaced by byte 1 when it has no byte 1 of
+ * its own.  form 0: varint length, then texts as they are; form N > 0: deflated with
+ * store_squeeze's dictionary N.  A record is ~25 bytes where version 1
+ * took ~180.
+ */
+
+#define ENTRY_HAS_EXPIRY 0x01
+#define ENTRY_FLAGS_KNOWN ENTRY_HAS_EXPIRY
+#define ADDRESS_MARK     '\001'
+#define TEXTS_MAX        (STORE_RECORD_MAX)
+
+enum entry_text_tag {
+    TEXT_SOURCE = 1,
+    TEXT_DETAIL = 2,
+    TEXT_STATUS = 3,
+    TEXT_RESPONSE = 4,          /* verbatim */
+    TEXT_RESPONSE_MARKED = 5,   /* the address replaced by ADDRESS_MARK */
+};
+
+static uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t) v << 1) ^ (uint64_t) (v >> 63);
+}
+
+static int64_t unzigzag(uint64_t v)
+{
+    return (int64_t) (v >> 1) ^ -(int64_t) (v & 1);
+}
+
+/* a - b, and b + d, in wrapping arithmetic: exact for every pair of times */
+static int64_t time_diff(time_t a, time_t b)
+{
+    return (int64_t) ((uint64_t) (int64_t) a - (uint64_t) (int64_t) b);
+}
+
+static time_t time_add(time_t b, int64_t d)
+{
+    return (time_t) (int64_t) ((uint64_t) (int64_t) b + (uint64_t) d);
+}
+
+static int put_varint(struct writer *w, uint64_t v)
+{
+    do {
+        if (w->len == w->size)
+            return -1;
+        w->buf[w->len++] = (unsigned char) ((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
+        v >>= 7;
+    } while (v != 0);
+    return 0;
+}
+
+static int put_text(struct writer *w, unsigned tag, const void *value, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (w->len == w->size)
+        return -1;
+    w->buf[w->len++] = (unsigned char) tag;
+    if (put_varint(w, len) < 0 || w->size - w->len < len)
+        return -1;
+    memcpy(w->buf + w->len, value, len);
+    w->len += len;
+    return 0;
+}
+
+/* The response, with the address's mentions marked when that is lossless. */
+static int put_response(struct writer *w, const char *response, const char *address)
+{
+    size_t alen = strlen(address), rlen = strlen(response);
+    char marked[STORE_RESPONSE_MAX];
+    const char *p = response, *hit;
+    size_t n = 0;
+
+    if (alen == 0 || memchr(response, ADDRESS_MARK, rlen) != NULL
+        || strstr(response, address) == NULL)
+        return put_text(w, TEXT_RESPONSE, response, rlen);
+    while ((hit = strstr(p, address)) != NULL) {
+        memcpy(marked + n, p, (size_t) (hit - p));
+        n += (size_t) (hit - p);
+        marked[n++] = ADDRESS_MARK;
+        p = hit + alen;
+    }
+    memcpy(marked + n, p, strlen(p));
+    n += strlen(p);
+    return put_text(w, TEXT_RESPONSE_MARKED, marked, n);
+}
+
+static int check_terminated(const char *s, size_t arraylen, const char *field,
+                            const char *address, SUP_ERR *err)
+{
+    if (strnlen(s, arraylen) == arraylen)
+        return sup_err_set(err, SUP_ERR_INPUT, "%.*s: %s is not terminated within %zu bytes",
+                           ADDR_MAX, address, field, arraylen);
+    return 0;
+}
+
+#define CHECK_TERMINATED(e, f) check_terminated((e)->f, sizeof((e)->f), #f, (e)->address, err)
+
+static int encode_texts(const STORE_ENTRY *e, unsigned char *buf, size_t *len)
+{
+    struct writer t = { buf, TEXTS_MAX, 0 };
+
+    if (put_text(&t, TEXT_SOURCE, e->source, strlen(e->source)) < 0
+        || put_text(&t, TEXT_DETAIL, e->detail, strlen(e->detail)) < 0
+        || put_text(&t, TEXT_STATUS, e->status, strlen(e->status)) < 0
+        || put_response(&t, e->response, e->address) < 0)
+        return -1;
+    *len = t.len;
+    return 0;
+}
+
+int store_record_encode_entry(const STORE_ENTRY *e, unsigned char *buf, size_t buflen,
+                              size_t *len, SUP_ERR *err)
+{
+    unsigned char texts[TEXTS_MAX];
+    struct writer w = { buf, buflen, 0 };
+    size_t tlen, zlen;
+    int squeezed;
+
+    if (CHECK_TERMINATED(e, address) < 0 || CHECK_TERMINATED(e, source) < 0
+        || CHECK_TERMINATED(e, detail) < 0 || CHECK_TERMINATED(e, status) < 0
+        || CHECK_TERMINATED(e, response) < 0)
+        return -1;
+    if ((unsigned) e->reason > 0xFF)
+        return sup_err_set(err, SUP_ERR_INPUT, "%s: invalid suppression reason %d",
+                           e->address, (int) e->reason);
+    if (encode_texts(e, texts, &tlen) < 0 || buflen < 3)
+        return sup_err_set(err, SUP_ERR_SOFTWARE, "%s: record too large", e->address);
+    buf[w.len++] = STORE_ENTRY_VERSION;
+    buf[w.len++] = (unsigned char) e->reason;
+    buf[w.len++] = e->expires != 0 ? ENTRY_HAS_EXPIRY : 0;
+    if (put_varint(&w, e->count) < 0 || put_varint(&w, zigzag((int64_t) e->first_event)) < 0
+        || put_varint(&w, zigzag(time_diff(e->last_event, e->first_event))) < 0
+        || (e->expires != 0 && put_varint(&w, zigzag(time_diff(e->expires, e->last_event))) < 0)
+        || w.len == w.size)
+        return sup_err_set(err, SUP_ERR_SOFTWARE, "record buffer of %zu bytes too small", buflen);
+    squeezed = store_squeeze(texts, tlen, buf + w.len + 1, w.size - w.len - 1, &zlen);
+    if (squeezed < 0)
+        return sup_err_set(err, SUP_ERR_IO, "%s: out of memory compressing the record",
+                           e->address);
+    if (squeezed == 0) {
+        buf[w.len++] = STORE_SQUEEZE_DICT;
+        w.len += zlen;
+    } else {
+        /* raw: its length first, so a record cut between two texts shows */
+        buf[w.len++] = 0;
+        if (put_varint(&w, tlen) < 0 || w.size - w.len < tlen)
+            return sup_err_set(err, SUP_ERR_SOFTWARE, "%s: record too large", e->address);
+        memcpy(buf + w.len, texts, tlen);
+        w.len += tlen;
+    }
+    *len = w.len;
+    return 0;
+}
+
+static int damaged(SUP_ERR *err, const char *what, size_t pos)
+{
+    return sup_err_set(err, SUP_ERR_IO, "suppression record truncated or damaged at byte %zu"
+                       " (%s)", pos, what);
+}
+
+static int get_varint(struct reader *r, uint64_t *v, const char *what, SUP_ERR *err)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        unsigned char b;
+
+        if (r->pos == r->len)
+            return damaged(err, what, r->pos);
+        b = r->buf[r->pos++];
+        if (shift == 63 && (b & 0x7E) != 0)
+            return damaged(err, what, r->pos - 1);
+        *v |= (uint64_t) (b & 0x7F) << shift;
+        if (!(b & 0x80))
+            return 0;
+    }
+    return damaged(err, what, r->pos);
+}
+
+/* The response as written: with the marks put back to the address. */
+static void restore_response(STORE_ENTRY *e, const unsigned char *v, size_t len)
+{
+    char out[STORE_RESPONSE_MAX * 2];
+    size_t alen = strlen(e->address), n = 0;
+
+    for (size_t i = 0; i < len && n < sizeof(out); i++) {
+        if (v[i] != ADDRESS_MARK) {
+            out[n++] = (char) v[i];
+            continue;
+        }
+        size_t take = alen < sizeof(out) - n ? alen : sizeof(out) - n;
+
+        memcpy(out + n, e->address, take);
+        n += take;
+    }
+    store_copy_bytes(e->response, sizeof(e->response), out, n);
+}
+
+static int decode_texts(const unsigned char *t, size_t tlen, STORE_ENTRY *e, SUP_ERR *err)
+{
+    struct reader r = { t, tlen, 0 };
+
+    while (r.pos < r.len) {
+        unsigned tag = r.buf[r.pos++];
+        uint64_t len;
+        const unsigned char *v;
+
+        if (get_varint(&r, &len, "text length", err) < 0)
+            return -1;
+        if (len > r.len - r.pos)
+            return damaged(err, "text longer than the record", r.pos);
+        v = r.buf + r.pos;
+        r.pos += (size_t) len;
+        if (memchr(v, '\0', (size_t) len) != NULL)
+            return sup_err_set(err, SUP_ERR_IO, "suppression record: text %u contains a NUL byte",
+                               tag);
+        switch (tag) {
+        case TEXT_SOURCE:
+            store_copy_bytes(e->source, sizeof(e->source), (const char *) v, (size_t) len);
+            break;
+        case TEXT_DETAIL:
+            store_copy_bytes(e->detail, sizeof(e->detail), (const char *) v, (size_t) len);
+            break;
+        case TEXT_STATUS:
+            store_copy_bytes(e->status, sizeof(e->status), (const char *) v, (size_t) len);
+            break;
+        case TEXT_RESPONSE:
+            store_copy_bytes(e->response, sizeof(e->response), (const char *) v, (size_t) len);
+            break;
+        case TEXT_RESPONSE_MARKED:
+            restore_response(e, v, (size_t) len);
+            break;
+        default:
+            break;              /* a text from a newer release */
+        }
+    }
+    return 0;
+}
+
+static int decode_entry_v2(const unsigned char *buf, size_t len, STORE_ENTRY *e, SUP_ERR *err)
+{
+    struct reader r = { buf, len, 1 };
+    unsigned char texts[TEXTS_MAX];
+    uint64_t count, first, last, expires = 0;
+    unsigned flags, form;
+    size_t tlen;
+
+    if (len < 3)
+        return damaged(err, "header", len);
+    clear_entry(e);
+    e->reason = (enum store_reason) buf[1];
+    flags = buf[2];
+    r.pos = 3;
+    if (flags & ~ENTRY_FLAGS_KNOWN)
+        return sup_err_set(err, SUP_ERR_IO, "suppression record has unknown flags 0x%02x", flags);
+    if (get_varint(&r, &count, "count", err) < 0 || get_varint(&r, &first, "first", err) < 0
+        || get_varint(&r, &last, "last", err) < 0
+        || ((flags & ENTRY_HAS_EXPIRY) && get_varint(&r, &expires, "expires", err) < 0))
+        return -1;
+    if (count > UINT32_MAX)
+        return damaged(err, "count", r.pos);
+    if (r.pos == r.len)
+        return damaged(err, "text form", r.pos);
+    e->count = (uint32_t) count;
+    e->first_event = (time_t) unzigzag(first);
+    e->last_event = time_add(e->first_event, unzigzag(last));
+    e->expires = (flags & ENTRY_HAS_EXPIRY) ? time_add(e->last_event, unzigzag(expires)) : 0;
+    form = buf[r.pos++];
+    if (form == 0) {
+        uint64_t raw;
+
+        if (get_varint(&r, &raw, "text length", err) < 0)
+            return -1;
+        if (raw != len - r.pos)
+            return damaged(err, "texts", r.pos);
+        return decode_texts(buf + r.pos, len - r.pos, e, err);
+    }
+    if (store_unsqueeze(form, buf + r.pos, len - r.pos, texts, sizeof(texts), &tlen) < 0)
+        return sup_err_set(err, SUP_ERR_IO, "suppression record: its texts (dictionary %u)"
+                           " cannot be inflated", form);
+    return decode_texts(texts, tlen, e, err);
+}
+
+int store_record_decode_entry(const unsigned char *buf, size_t len, STORE_ENTRY *e,
+                              SUP_ERR *err)
+{
+    if (len > 0 && buf[0] == STORE_ENTRY_VERSION)
+        return decode_entry_v2(buf, len, e, err);
+    return decode_entry_v1(buf, len, e, err);
 }

@@ -2,7 +2,9 @@
  * store_record.h: the on-disk encoding of suppression entries and timeline
  * events, private to the store (store_entries.c, store_timeline.c) and its tests.
  *
- * A record is one version byte (STORE_RECORD_VERSION) followed by fields,
+ * Suppression entries are written in a compact version 2 (varints and
+ * deflated texts: see store_record.c).  Events, and the entries that
+ * releases before it wrote, are version 1: one version byte (STORE_RECORD_VERSION) followed by fields,
  * each one tag byte, a big-endian 16-bit length and that many bytes:
  *
  *     version | tag len(2) value | tag len(2) value | ...
@@ -20,6 +22,9 @@
 #include "store.h"
 
 #define STORE_RECORD_VERSION 1
+/* Suppression entries are written in their own compact version 2
+ * (described in store_record.c); version 1 entries are still read. */
+#define STORE_ENTRY_VERSION 2
 
 /* Every record this release writes fits in this many bytes. */
 #define STORE_RECORD_MAX 8192
@@ -59,9 +64,15 @@ int store_record_encode_entry(const STORE_ENTRY *entry, unsigned char *buf, size
 int store_record_encode_event(const STORE_EVENT *event, unsigned char *buf, size_t buflen,
                               size_t *len, SUP_ERR *err);
 
+/* A suppression in version 1, as releases before the lookup index wrote
+ * it: kept for the tests of reading and upgrading such stores. */
+int store_record_encode_entry_v1(const STORE_ENTRY *entry, unsigned char *buf, size_t buflen,
+                                 size_t *len, SUP_ERR *err);
+
 /*
  * Decode; fields absent from the record are left empty/zero, the address
- * (and the event time) are not touched.  An unknown version, a truncated
+ * (and the event time) are not touched.  An entry's address must be set
+ * before: a version 2 record's response mentions it by reference.  An unknown version, a truncated
  * field, a bad integer length, a NUL inside a string or a missing reason
  * (type) is an error (SUP_ERR_IO: the store is damaged) naming the problem.
  */

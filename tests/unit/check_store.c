@@ -22,6 +22,8 @@
 
 #include "store.h"
 #include "store_record.h"
+#include "store_squeeze.h"
+#include <zlib.h>
 #include "store_fixture.h"
 
 /* Retention of events and seen messages for store_purge; the ledger's for ever. */
@@ -101,6 +103,10 @@ END_TEST
 
 /* ---- record encoding ------------------------------------------------ */
 
+/* Dictionary 1 of store_squeeze.c, as records on disk need it. */
+#define DICT1_LENGTH 3114
+#define DICT1_CRC32 0xabd152a1u
+
 START_TEST(test_record_entry_roundtrip)
 {
     STORE_ENTRY in, out;
@@ -111,7 +117,7 @@ START_TEST(test_record_entry_roundtrip)
     fill_entry(&in, "a@example.com", STORE_REASON_COMPLAINT, 1700000000, 0);
     in.expires = -5;            /* negative times survive */
     ck_assert_int_eq(store_record_encode_entry(&in, buf, sizeof(buf), &len, &err), 0);
-    ck_assert_int_eq(buf[0], STORE_RECORD_VERSION);
+    ck_assert_int_eq(buf[0], STORE_ENTRY_VERSION);
     memset(&out, 0x5a, sizeof(out));
     strcpy(out.address, in.address);
     ck_assert_msg(store_record_decode_entry(buf, len, &out, &err) == 0, "%s", err.text);
@@ -131,6 +137,61 @@ START_TEST(test_record_entry_roundtrip)
     ck_assert_int_eq(store_record_encode_entry(&in, buf, sizeof(buf), &len, &err), -1);
     ck_assert_int_eq(err.cls, SUP_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(err.text, "status"));
+}
+END_TEST
+
+/* Version 2's texts: the address marked and restored, raw and deflated. */
+START_TEST(test_record_entry_v2_texts)
+{
+    STORE_ENTRY in, out;
+    unsigned char buf[STORE_RECORD_MAX];
+    size_t len, dlen;
+    SUP_ERR err;
+    unsigned seed = 7;
+    const unsigned char *dict = store_squeeze_dictionary(1, &dlen);
+
+    /* Dictionary 1 is part of the format: it never changes. */
+    ck_assert_ptr_nonnull(dict);
+    ck_assert_uint_eq(dlen, DICT1_LENGTH);
+    ck_assert_uint_eq(crc32(0, dict, (uInt) dlen), DICT1_CRC32);
+    ck_assert_ptr_null(store_squeeze_dictionary(2, &dlen));
+
+    /* A typical hard bounce: the response names the address twice. */
+    fill_entry(&in, "john.smith@example.org", STORE_REASON_HARD_BOUNCE, 1700000000, 1700604800);
+    strcpy(in.source, "suppress-ingest");
+    strcpy(in.detail, "userunknown");
+    strcpy(in.status, "5.1.1");
+    snprintf(in.response, sizeof(in.response), "550 5.1.1 <%s>: Recipient address rejected:"
+             " User unknown in virtual mailbox table (for %s)", in.address, in.address);
+    ck_assert_int_eq(store_record_encode_entry(&in, buf, sizeof(buf), &len, &err), 0);
+    ck_assert_msg(len <= 40, "a Postfix user-unknown entry takes %zu bytes", len);
+    memset(&out, 0x5a, sizeof(out));
+    strcpy(out.address, in.address);
+    ck_assert_msg(store_record_decode_entry(buf, len, &out, &err) == 0, "%s", err.text);
+    assert_entries_equal(&in, &out);
+
+    /* A response with a byte 1 of its own is kept as it is. */
+    snprintf(in.response, sizeof(in.response), "550 \001 %s", in.address);
+    ck_assert_int_eq(store_record_encode_entry(&in, buf, sizeof(buf), &len, &err), 0);
+    ck_assert_int_eq(store_record_decode_entry(buf, len, &out, &err), 0);
+    assert_entries_equal(&in, &out);
+
+    /* Texts that do not deflate are stored raw, and a cut is still seen. */
+    for (size_t i = 0; i < 300; i++)
+        in.response[i] = (char) (33 + rand_r(&seed) % 90);
+    in.response[300] = '\0';
+    ck_assert_int_eq(store_record_encode_entry(&in, buf, sizeof(buf), &len, &err), 0);
+    ck_assert_int_eq(store_record_decode_entry(buf, len, &out, &err), 0);
+    assert_entries_equal(&in, &out);
+    for (size_t cut = 1; cut < len; cut++)
+        ck_assert_msg(store_record_decode_entry(buf, cut, &out, &err) == -1,
+                      "raw cut at %zu of %zu accepted", cut, len);
+
+    /* Version 1 entries are still read. */
+    ck_assert_int_eq(store_record_encode_entry_v1(&in, buf, sizeof(buf), &len, &err), 0);
+    ck_assert_int_eq(buf[0], 1);
+    ck_assert_int_eq(store_record_decode_entry(buf, len, &out, &err), 0);
+    assert_entries_equal(&in, &out);
 }
 END_TEST
 
@@ -167,7 +228,7 @@ START_TEST(test_record_unknown_tag_skipped)
     static const unsigned char future[] = { 200, 0, 3, 'x', 'y', 'z', 251, 0, 0 };
 
     fill_entry(&in, "c@example.com", STORE_REASON_HARD_BOUNCE, 1000, 2000);
-    ck_assert_int_eq(store_record_encode_entry(&in, buf, sizeof(buf), &len, &err), 0);
+    ck_assert_int_eq(store_record_encode_entry_v1(&in, buf, sizeof(buf), &len, &err), 0);
     /* a field from a newer release, at the end and in the middle */
     memcpy(buf + len, future, sizeof(future));
     memmove(buf + 1 + sizeof(future), buf + 1, len + sizeof(future) - 1);
@@ -196,7 +257,7 @@ START_TEST(test_record_truncated_rejected)
     SUP_ERR err;
 
     fill_entry(&in, "d@example.com", STORE_REASON_MANUAL, 1000, 0);
-    ck_assert_int_eq(store_record_encode_entry(&in, buf, sizeof(buf), &len, &err), 0);
+    ck_assert_int_eq(store_record_encode_entry_v1(&in, buf, sizeof(buf), &len, &err), 0);
     /* Cut inside every field: always an error naming the truncation. */
     for (pos = 1; pos < len; pos += 3 + (((size_t) buf[pos + 1] << 8) | buf[pos + 2])) {
         size_t flen = 3 + (((size_t) buf[pos + 1] << 8) | buf[pos + 2]);
@@ -214,6 +275,16 @@ START_TEST(test_record_truncated_rejected)
     ck_assert_uint_ge(fields, 6);
     ck_assert_int_eq(store_record_decode_entry(buf, 0, &out, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.text, "empty"));
+
+    /* Version 2: any cut is an error too, never a shorter entry. */
+    ck_assert_int_eq(store_record_encode_entry(&in, buf, sizeof(buf), &len, &err), 0);
+    ck_assert_int_eq(buf[0], STORE_ENTRY_VERSION);
+    for (size_t cut = 1; cut < len; cut++) {
+        sup_err_clear(&err);
+        ck_assert_msg(store_record_decode_entry(buf, cut, &out, &err) == -1,
+                      "version 2 cut at %zu of %zu accepted", cut, len);
+        ck_assert_int_eq(err.cls, SUP_ERR_IO);
+    }
 }
 END_TEST
 
@@ -227,9 +298,9 @@ START_TEST(test_record_garbage_rejected)
     int accepted = 0;
 
     /* unknown version */
-    buf[0] = 2;
+    buf[0] = 3;
     ck_assert_int_eq(store_record_decode_entry(buf, 1, &out, &err), -1);
-    ck_assert_ptr_nonnull(strstr(err.text, "version 2"));
+    ck_assert_ptr_nonnull(strstr(err.text, "version 3"));
     buf[0] = 0;
     ck_assert_int_eq(store_record_decode_event(buf, 1, &evout, &err), -1);
     /* no reason / no type */
@@ -260,6 +331,9 @@ START_TEST(test_record_garbage_rejected)
         else
             ck_assert(err.text[0] != '\0');
         (void) store_record_decode_event(buf, len, &evout, &err);
+        buf[0] = STORE_ENTRY_VERSION;       /* and as a version 2 entry */
+        if (store_record_decode_entry(buf, len, &out, &err) != 0)
+            ck_assert(err.text[0] != '\0');
     }
     ck_assert_int_lt(accepted, 20000);
 }
@@ -794,6 +868,7 @@ static Suite *store_suite(void)
 
     tc = tcase_create("record");
     tcase_add_test(tc, test_record_entry_roundtrip);
+    tcase_add_test(tc, test_record_entry_v2_texts);
     tcase_add_test(tc, test_record_event_roundtrip);
     tcase_add_test(tc, test_record_unknown_tag_skipped);
     tcase_add_test(tc, test_record_truncated_rejected);

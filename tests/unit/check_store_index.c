@@ -17,6 +17,7 @@
 #include "siphash.h"
 #include "store.h"
 #include "store_bdb.h"
+#include "store_record.h"
 #include "store_fixture.h"
 
 #define KEEP_ALL (&(struct store_retention) { -1, -1, -1 })
@@ -158,20 +159,47 @@ START_TEST(test_index_follows_every_write)
 }
 END_TEST
 
+/* The entry that address i of an old store holds. */
+static void old_entry(int i, time_t now, STORE_ENTRY *e)
+{
+    char addr[ADDR_MAX + 1];
+
+    address_of(i, addr, sizeof(addr));
+    fill_entry(e, addr, STORE_REASON_HARD_BOUNCE, now, 0);
+    snprintf(e->response, sizeof(e->response), "550 5.1.1 <%s>: Recipient address rejected", addr);
+}
+
 /*
- * A store from before the index: suppressions.db and the others, no
- * lookup.db.  Made here the way the previous release left it, by taking
- * lookup.db out of a store (Berkeley DB's own dbremove, so the log stays
- * consistent).
+ * A store from before the index: suppressions.db with version 1 records,
+ * the other databases, no lookup.db.  Made here the way the previous
+ * release left it: records written raw in version 1, and lookup.db taken
+ * out with Berkeley DB's own dbremove (so the log stays consistent).
  */
 static void make_store_without_index(int n, time_t now)
 {
     STORE *st = open_store(STORE_CREATE);
     DB_ENV *dbenv = st->env->dbenv;
+    DB *db = st->db[DBI_ENTRIES];
+    unsigned char buf[STORE_RECORD_MAX];
     char path[4096];
+    STORE_ENTRY e;
+    SUP_ERR err;
+    size_t len;
+    DBT key, data;
     int ret;
 
-    put_many(st, n, now);
+    for (int i = 0; i < n; i++) {
+        old_entry(i, now, &e);
+        ck_assert_int_eq(store_record_encode_entry_v1(&e, buf, sizeof(buf), &len, &err), 0);
+        memset(&key, 0, sizeof(key));
+        memset(&data, 0, sizeof(data));
+        key.data = e.address;
+        key.size = (u_int32_t) strlen(e.address);
+        data.data = buf;
+        data.size = (u_int32_t) len;
+        ret = db->put(db, NULL, &key, &data, DB_AUTO_COMMIT);
+        ck_assert_msg(ret == 0, "put: %s", db_strerror(ret));
+    }
     ck_assert_int_eq(st->db[DBI_INDEX]->close(st->db[DBI_INDEX], 0), 0);
     st->db[DBI_INDEX] = NULL;
     ret = dbenv->dbremove(dbenv, NULL, store_db_files[DBI_INDEX], NULL, DB_AUTO_COMMIT);
@@ -198,9 +226,24 @@ START_TEST(test_upgrade_builds_the_index)
     ck_assert_int_eq(lookup(st, "user1@d1.example.net", now), 0);
     close_store(st);
 
-    /* The first writer builds it; everything is found, nothing else. */
+    /* The first writer builds it; everything is found, nothing else; the
+     * records are version 2 now, and say what they said. */
     st = open_store(0);
     assert_index_exact(st, n, now);
+    for (int i = 0; i < n; i += 97) {
+        STORE_ENTRY want, got;
+        unsigned char kbuf[KEY_MAX], buf[STORE_RECORD_MAX];
+        DBT key, data;
+        SUP_ERR err;
+
+        old_entry(i, now, &want);
+        ck_assert_int_eq(store_get(st, NULL, want.address, &got, &err), 1);
+        assert_entries_equal(&want, &got);
+        dbt_key(&key, kbuf, want.address);
+        dbt_out(&data, buf, sizeof(buf));
+        ck_assert_int_eq(st->db[DBI_ENTRIES]->get(st->db[DBI_ENTRIES], NULL, &key, &data, 0), 0);
+        ck_assert_int_eq(buf[0], STORE_ENTRY_VERSION);
+    }
     close_store(st);
     snprintf(path, sizeof(path), "%s/lookup.db", store_dir);
     ck_assert_int_eq(access(path, F_OK), 0);
