@@ -241,14 +241,22 @@ struct store_purge_result {
     unsigned long old_events;
     unsigned long old_seen;
     unsigned long old_ledger;
+    unsigned long pages_freed;      /* given back to the file system by compaction */
 };
 /* Remove expired suppressions (recording an "expired" event for each),
  * events, message identities and ledger messages older than now minus
- * their retention; then checkpoint and remove unneeded log files.  A
+ * their retention; then compact the databases that shrink (pages left
+ * part-empty by deletes and by B-tree splits are merged and the free
+ * ones given back to the file system), checkpoint and remove unneeded
+ * log files.  A
  * negative retention (DURATION_NEVER) keeps everything.  The "expired"
  * event is dated at the entry's expiry. */
 int store_purge(STORE *st, time_t now, const struct store_retention *keep,
                 struct store_purge_result *result, SUP_ERR *err);
+
+/* The compaction store_purge ends with, alone: pages_freed (may be NULL)
+ * says how many pages went back to the file system. */
+int store_compact(STORE *st, unsigned long *pages_freed, SUP_ERR *err);
 
 /* Checkpoint the environment and remove log files no longer needed. */
 int store_checkpoint(STORE *st, SUP_ERR *err);

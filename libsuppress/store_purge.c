@@ -1,7 +1,7 @@
 /*
  * store_purge.c: store_purge, which removes expired suppressions
  * (recording an "expired" event for each), old events, old message
- * identities and old ledger messages, then checkpoints.
+ * identities and old ledger messages, compacts, then checkpoints.
  */
 #include "config.h"
 
@@ -120,10 +120,69 @@ static int purge_db(STORE *st, struct purge_pass *p, unsigned long *removed, SUP
     return 0;
 }
 
+/*
+ * Expiries and random inserts leave B-tree pages part empty, and Berkeley
+ * DB never shrinks a file by itself: a store that turns over its hard
+ * bounces every week would only grow.  DB->compact without a transaction
+ * works in short transactions of its own, so lookups go on meanwhile.
+ */
+#define COMPACT_PASSES 4
+
+/*
+ * A pass merges part-empty pages, but gives back only the free pages at
+ * the end of the file; the next pass moves the others there first.  Go on
+ * while passes still free something.
+ */
+static int compact_db(STORE *st, enum store_db dbi, unsigned long *freed, SUP_ERR *err)
+{
+    DB_COMPACT c;
+    int ret;
+
+    if (st->db[dbi] == NULL)
+        return 0;
+    for (int pass = 0; pass < COMPACT_PASSES; pass++) {
+        memset(&c, 0, sizeof(c));
+        store_bdb_msg[0] = '\0';
+        ret = st->db[dbi]->compact(st->db[dbi], NULL, NULL, NULL, &c, DB_FREE_SPACE, NULL);
+        if (ret != 0)
+            return store_bdb_fail(st->env, err, ret, "compacting the store");
+        *freed += c.compact_pages_truncated;
+        if (c.compact_pages_free == 0 && c.compact_pages_truncated == 0)
+            break;
+    }
+    return 0;
+}
+
+static int op_compact(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
+{
+    static const enum store_db shrinking[] = { DBI_ENTRIES, DBI_INDEX, DBI_EVENTS, DBI_SEEN,
+                                               DBI_LEDGER };
+
+    (void) tid;
+    for (size_t i = 0; i < sizeof(shrinking) / sizeof(shrinking[0]); i++)
+        if (compact_db(st, shrinking[i], argp, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* Compact every database that purge shrinks (store.h). */
+int store_compact(STORE *st, unsigned long *pages_freed, SUP_ERR *err)
+{
+    unsigned long freed = 0;
+    int rc;
+
+    if (st->flags & STORE_RDONLY)
+        return sup_err_set(err, SUP_ERR_SOFTWARE, "store %s was opened read-only", st->env->dir);
+    rc = store_run_op(st, NULL, false, op_compact, &freed, err);
+    if (pages_freed != NULL)
+        *pages_freed = freed;
+    return rc < 0 ? -1 : 0;
+}
+
 int store_purge(STORE *st, time_t now, const struct store_retention *keep,
                 struct store_purge_result *result, SUP_ERR *err)
 {
-    struct store_purge_result r = { 0, 0, 0, 0 };
+    struct store_purge_result r = { 0, 0, 0, 0, 0 };
     /* What ages, and how long it is kept; entries go when they expire. */
     const struct {
         enum store_db dbi;
@@ -154,6 +213,8 @@ int store_purge(STORE *st, time_t now, const struct store_retention *keep,
         if (purge_db(st, p, aging[i].removed, err) < 0)
             goto out;
     }
+    if (store_compact(st, &r.pages_freed, err) < 0)
+        goto out;
     rc = store_checkpoint(st, err);
 out:
     if (result != NULL)

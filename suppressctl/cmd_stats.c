@@ -449,6 +449,7 @@ int cmd_purge(struct ctl *ctl, int argc, char **argv)
                duration_format(ctl->cfg->ingest.seen_retention, seen_age, sizeof(seen_age)));
         printf("purged %lu ledger messages older than %s\n", res.old_ledger,
                duration_format(ctl->cfg->ledger.retention, ledger_age, sizeof(ledger_age)));
+        printf("compacted: %lu pages given back to the file system\n", res.pages_freed);
     }
     if (store_close(st, &err) < 0 && status == EX_OK)
         status = ctl_fail(ctl, &err);

@@ -3,7 +3,8 @@
  * suppressions.db (libsuppress/store_index.c, siphash.c) on a real
  * Berkeley DB environment: SipHash against its reference vector, the
  * index kept exact by every write (put, update, delete, purge), and the
- * upgrade of a store written before the index existed.
+ * upgrade of a store written before the index existed, and purge's
+ * compaction.
  */
 #include "config.h"
 
@@ -270,6 +271,43 @@ START_TEST(test_upgrade_of_an_empty_store)
 }
 END_TEST
 
+/* Purge gives the pages of what went back to the file system. */
+START_TEST(test_purge_compacts)
+{
+    STORE *st = open_store(STORE_CREATE);
+    time_t now = time(NULL);
+    struct store_purge_result pr;
+    struct stat before, after;
+    char addr[ADDR_MAX + 1], path[4096];
+    SUP_ERR err;
+    STORE_TXN *txn;
+
+    put_many(st, 20000, now);
+    ck_assert(store_checkpoint(st, &err) == 0);
+    snprintf(path, sizeof(path), "%s/suppressions.db", store_dir);
+    ck_assert_int_eq(stat(path, &before), 0);
+    ck_assert(store_begin(st, &txn, &err) == 0);
+    for (int i = 0; i < 20000; i++) {
+        if (i % 10 == 0)
+            continue;           /* one in ten stays, spread over every page */
+        address_of(i, addr, sizeof(addr));
+        ck_assert_int_eq(store_delete(st, txn, addr, &err), 1);
+    }
+    ck_assert(store_commit(txn, &err) == 0);
+    ck_assert_msg(store_purge(st, now, KEEP_ALL, &pr, &err) == 0, "%s", err.text);
+    ck_assert_uint_gt(pr.pages_freed, 0);
+    ck_assert_int_eq(stat(path, &after), 0);
+    ck_assert_msg(after.st_size * 3 < before.st_size, "suppressions.db %lld bytes, was %lld",
+                  (long long) after.st_size, (long long) before.st_size);
+    /* and what stayed is all there */
+    for (int i = 0; i < 20000; i++) {
+        address_of(i, addr, sizeof(addr));
+        ck_assert_int_eq(lookup(st, addr, now), i % 10 == 0);
+    }
+    close_store(st);
+}
+END_TEST
+
 static Suite *index_suite(void)
 {
     Suite *s = suite_create("store_index");
@@ -281,6 +319,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_index_follows_every_write);
     tcase_add_test(tc, test_upgrade_builds_the_index);
     tcase_add_test(tc, test_upgrade_of_an_empty_store);
+    tcase_add_test(tc, test_purge_compacts);
     suite_add_tcase(s, tc);
     return s;
 }
