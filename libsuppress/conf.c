@@ -93,6 +93,23 @@ static int validate_duration_or_never(cfg_t *cfg, cfg_opt_t *opt)
     return validate_duration(cfg, opt, true);
 }
 
+/* A timeout: finite and at least a second (0 would close at once). */
+static int validate_timeout(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *value = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+    char name[128];
+    long seconds;
+
+    if (validate_duration(cfg, opt, false) < 0)
+        return -1;
+    if (duration_parse(value, &seconds, NULL) == 0 && seconds < 1) {
+        cfg_error(cfg, "%s: \"%s\" is shorter than a second", opt_display_name(cfg, opt, name, sizeof(name)),
+                  value);
+        return -1;
+    }
+    return 0;
+}
+
 /* A value that must be one of a fixed set of words. */
 static int validate_word(cfg_t *cfg, cfg_opt_t *opt, const char *const *words)
 {
@@ -386,6 +403,8 @@ static cfg_opt_t policy_service_opts[] = {
     CFG_STR("socket", "", CFGF_NONE),
     CFG_STR("socket-mode", "0660", CFGF_NONE),
     CFG_STR("socket-group", "", CFGF_NONE),
+    CFG_STR("idle-timeout", "10m", CFGF_NONE),
+    CFG_STR("request-timeout", "10s", CFGF_NONE),
     CFG_END()
 };
 
@@ -432,6 +451,8 @@ static const struct {
     { "ledger|retention", validate_duration_finite },
     { "policy-service|socket", validate_optional_socket },
     { "policy-service|socket-mode", validate_mode },
+    { "policy-service|idle-timeout", validate_timeout },
+    { "policy-service|request-timeout", validate_timeout },
 };
 
 /* Copy a string option; "" becomes NULL when empty_is_null. */
@@ -546,6 +567,8 @@ static int copy_config(cfg_t *cfg, const char *path, struct sup_config *out)
     out->policy_service.socket = copy_str(sec, "socket", true);
     out->policy_service.socket_mode = (mode_t) strtol(cfg_getstr(sec, "socket-mode"), NULL, 8);
     out->policy_service.socket_group = copy_str(sec, "socket-group", true);
+    out->policy_service.idle_timeout = get_duration(sec, "idle-timeout");
+    out->policy_service.request_timeout = get_duration(sec, "request-timeout");
     if (out->path == NULL || out->store == NULL || out->milter.socket == NULL || out->milter.reject_text == NULL
         || out->ingest.quarantine == NULL)
         return -1;

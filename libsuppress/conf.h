@@ -99,6 +99,8 @@ struct policy_service_config {
     char *socket;               /* as milter.socket; NULL = no policy service */
     mode_t socket_mode;         /* for a unix socket */
     char *socket_group;         /* group of a unix socket, NULL = leave */
+    long idle_timeout;          /* seconds a connection may wait between requests (10m) */
+    long request_timeout;       /* seconds from a request's first byte to its end (10s) */
 };
 
 struct sup_config {

@@ -61,6 +61,7 @@ struct session {
     char sender_given[RETPATH_ADDR_MAX + 1]; /* as the client wrote it, without <> */
     bool can_remove;                    /* the MTA granted SMFIF_DELRCPT */
     bool can_chgfrom;                   /* the MTA granted SMFIF_CHGFROM */
+    bool chgfrom_asked;                 /* signing was on at this connection's negotiation */
     unsigned long accepted;             /* recipients of this message let through */
     char first_accepted[ADDR_MAX + 1];  /* the first of them, normalized; "" = unknown */
     /* For the ledger (ledger.enable at this connection's negotiation). */
@@ -95,7 +96,12 @@ static struct session *session_of(SMFICTX *ctx)
  * right once this has run, and it runs for every MTA connection).  The
  * actions are removing a recipient, for non-SMTP mail (an MTA that does
  * not offer it gets the refusal at RCPT as before), and changing the
- * sender, to sign it (an MTA that does not offer it gets unsigned mail).
+ * sender, to sign it (an MTA that does not offer it gets unsigned mail;
+ * with signing off it is not asked for).  Connect and MAIL stay even in
+ * the leanest configuration: the client address tells cleanup(8)'s
+ * non-SMTP mail apart (filter_connect_is_cleanup) and goes, with the
+ * sender, into every rejection record; both are one-way packets.  What
+ * is left beyond RCPT is end of message, which no milter can decline.
  */
 static sfsistat filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                                  unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -107,12 +113,14 @@ static sfsistat filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
     struct session *s = session_of(ctx);
     struct live_conf *ref = live_conf_acquire();
     bool ledger_on = live_conf_get(ref)->ledger.enable;
+    bool signing_on = live_conf_get(ref)->signing.enable;
     bool over_tcp = strncmp(live_conf_get(ref)->milter.socket, "inet", 4) == 0;
 
     live_conf_release(ref);
     (void) f2;
     (void) f3;
-    *pf0 = (SMFIF_DELRCPT | SMFIF_CHGFROM) & f0;
+    /* Changing the sender only to sign: with signing off, not asked for. */
+    *pf0 = (SMFIF_DELRCPT | (signing_on ? SMFIF_CHGFROM : 0)) & f0;
     *pf1 = wanted & f1;
     /*
      * The ledger needs the Message-ID: headers, without a reply to each on
@@ -128,6 +136,7 @@ static sfsistat filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
     if (s != NULL) {
         s->can_remove = (*pf0 & SMFIF_DELRCPT) != 0;
         s->can_chgfrom = (*pf0 & SMFIF_CHGFROM) != 0;
+        s->chgfrom_asked = signing_on;
         s->ledger_on = ledger_on;
         s->headers_noreply = (*pf1 & SMFIP_NR_HDR) != 0;
     }
@@ -449,6 +458,10 @@ static void sign_return_path(SMFICTX *ctx, const struct session *s, const char *
     live_conf_release(ref);
     if (rc < 0) {
         log_warn("%s: return path <%s> left unsigned: %s", queue_id, s->sender_given, err.text);
+    } else if (rc == 1 && !s->chgfrom_asked) {
+        /* Signing came on (SIGHUP) after this connection was negotiated. */
+        log_debug("%s: return path <%s> left unsigned: signing was off when this MTA "
+                  "connection began", queue_id, s->sender_given);
     } else if (rc == 1 && !s->can_chgfrom) {
         if (!atomic_exchange(&told_no_chgfrom, true))
             log_warn("the MTA does not let milters change the sender (Postfix: milter_protocol"

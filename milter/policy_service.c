@@ -15,6 +15,16 @@
  * bounded (POLICY_CONN_MAX); one over the bound is accepted, logged and
  * closed, so smtpd gets a clear error instead of a hanging connect.
  *
+ * Two clocks bound what a connection can hold.  One waiting between
+ * requests longer than policy-service.idle-timeout is closed (smtpd
+ * closes its own after smtpd_policy_service_max_idle, 300 s, so the
+ * default of 10 minutes only catches clients that went away without a
+ * word).  One that starts a request and does not finish it within
+ * policy-service.request-timeout is closed too (smtpd writes a request in
+ * one go), so a slow trickle of bytes cannot keep a connection, and one
+ * of the POLICY_CONN_MAX places, forever.  poll() sleeps until the
+ * nearest deadline.
+ *
  * The configuration is taken per request (live_conf), so a SIGHUP applies
  * to connections already open; the socket itself needs a restart.
  * Malformed input (policy_proto.h) is logged with what was wrong and its
@@ -51,6 +61,8 @@
 struct conn {
     int fd;
     unsigned long serial;       /* names the connection in the log */
+    long long last_io_ms;       /* monotonic: the last byte read or written */
+    long long request_ms;       /* monotonic: first byte of the unfinished request */
     char *in;
     size_t in_len, in_cap;
     char out[OUT_BUF_SIZE];
@@ -105,6 +117,39 @@ size_t policy_service_answer(const struct policy_request *req, char *out, size_t
 
 /* ------------------------------------------------------------ connections */
 
+/* Milliseconds on a clock that does not jump with the date. */
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct timeouts {
+    long long idle_ms;          /* policy-service.idle-timeout */
+    long long request_ms;       /* policy-service.request-timeout */
+};
+
+/* The timeouts now (a SIGHUP changes them for open connections too). */
+static struct timeouts current_timeouts(void)
+{
+    struct live_conf *ref = live_conf_acquire();
+    const struct policy_service_config *ps = &live_conf_get(ref)->policy_service;
+    struct timeouts t = { ps->idle_timeout * 1000LL, ps->request_timeout * 1000LL };
+
+    live_conf_release(ref);
+    return t;
+}
+
+/* When c is to be closed unless it makes progress first. */
+static long long conn_deadline(const struct conn *c, const struct timeouts *t)
+{
+    if (c->in_len > 0)
+        return c->request_ms + t->request_ms;
+    return c->last_io_ms + t->idle_ms;
+}
+
 static void conn_close(struct conn *c)
 {
     close(c->fd);
@@ -138,6 +183,7 @@ static void accept_clients(void)
         }
         c->fd = fd;
         c->serial = ++conn_serial;
+        c->last_io_ms = now_ms();
         conns[conn_count++] = c;
         log_debug("policy service: connection #%lu opened", c->serial);
     }
@@ -185,6 +231,7 @@ static bool answer_requests(struct conn *c)
                                                 sizeof(c->out) - c->out_len);
             memmove(c->in, c->in + used, c->in_len - used);
             c->in_len -= used;
+            c->request_ms = 0;  /* what is left is a new request */
             break;
         }
     }
@@ -208,6 +255,7 @@ static bool flush_replies(struct conn *c)
         }
         memmove(c->out, c->out + n, c->out_len - (size_t) n);
         c->out_len -= (size_t) n;
+        c->last_io_ms = now_ms();
     }
     return true;
 }
@@ -232,6 +280,7 @@ static bool read_requests(struct conn *c)
         return false;
     }
     c->in_len += (size_t) n;
+    c->last_io_ms = now_ms();
     return true;
 }
 
@@ -247,8 +296,56 @@ static bool serve(struct conn *c, short revents)
         if (!answer_requests(c) || !flush_replies(c))
             return false;
         if (c->out_len >= before || c->in_len == 0)
-            return true;
+            break;
     }
+    /* The request clock starts at the first byte of a request. */
+    if (c->in_len > 0 && c->request_ms == 0)
+        c->request_ms = c->last_io_ms;
+    return true;
+}
+
+/* Close c if its deadline has passed, saying why; true = closed. */
+static bool expire(struct conn *c, const struct timeouts *t, long long now)
+{
+    if (now < conn_deadline(c, t))
+        return false;
+    if (c->in_len > 0)
+        log_warn("policy service: connection #%lu: request not finished %lld s after it "
+                 "began (%zu bytes; policy-service.request-timeout); closing the connection",
+                 c->serial, t->request_ms / 1000, c->in_len);
+    else if (c->out_len > 0)
+        log_info("policy service: connection #%lu: replies not read for %lld s "
+                 "(policy-service.idle-timeout); closing the connection",
+                 c->serial, t->idle_ms / 1000);
+    else
+        log_info("policy service: connection #%lu: idle for %lld s "
+                 "(policy-service.idle-timeout); closing the connection",
+                 c->serial, t->idle_ms / 1000);
+    conn_close(c);
+    return true;
+}
+
+/* Close what is past its deadline; the poll() timeout until the next one
+ * (-1 = none: no connection). */
+static int expire_connections(void)
+{
+    struct timeouts t = current_timeouts();
+    long long now = now_ms(), next = -1, wait;
+    size_t i;
+
+    for (i = 0; i < conn_count; i++) {
+        long long deadline;
+
+        if (expire(conns[i], &t, now))
+            continue;
+        deadline = conn_deadline(conns[i], &t);
+        if (next < 0 || deadline < next)
+            next = deadline;
+    }
+    if (next < 0)
+        return -1;
+    wait = next - now + 1;      /* +1: wake after the deadline, not just before */
+    return wait > 60000 ? 60000 : (int) wait;
 }
 
 static short wanted_events(const struct conn *c)
@@ -282,8 +379,11 @@ static void *loop_main(void *arg)
 
     (void) arg;
     for (;;) {
-        size_t i, n = conn_count;
+        int timeout = expire_connections();
+        size_t i, n;
 
+        compact();
+        n = conn_count;
         pfd[0].fd = wake_pipe[0];
         pfd[0].events = POLLIN;
         pfd[1].fd = listen_fd;
@@ -293,7 +393,7 @@ static void *loop_main(void *arg)
             pfd[i + 2].events = wanted_events(conns[i]);
             pfd[i + 2].revents = 0;
         }
-        if (poll(pfd, n + 2, -1) < 0) {
+        if (poll(pfd, n + 2, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             log_error("policy service: poll: %s; stopping it", strerror(errno));

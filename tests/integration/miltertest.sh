@@ -1,7 +1,8 @@
 #!/bin/bash
 # miltertest.sh: per-recipient verdicts of milter-suppress over the milter
 # protocol, driven by miltertest (verdicts.lua), and what the rejections
-# record: sender and client address per connection, in the timeline.
+# record: sender and client address per connection, in the timeline; and
+# what it negotiates with signing and the ledger off (negotiate-lean.lua).
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -44,4 +45,21 @@ check "the accepted counter counts the 4 others (the non-address too)" \
 
 milter_stop
 check "SIGTERM: milter exits 0" test $? -eq 0
+
+# --- signing and the ledger off: fewer steps and actions negotiated
+milter_conf "$IT_DIR/lean.conf"
+printf 'signing {\n  enable = false\n}\nledger {\n  enable = false\n}\n' >>"$IT_DIR/lean.conf"
+check "milter-suppress starts with signing and the ledger off" milter_start "$IT_DIR/lean.conf"
+miltertest -D "SOCK=unix:$IT_DIR/run/milter.sock" \
+    -s "$top_srcdir/tests/integration/negotiate-lean.lua" >"$IT_DIR/log/miltertest-lean.log" 2>&1
+rc=$?
+while read -r line; do
+    case $line in
+    "ok - "*) ok "${line#ok - }" ;;
+    "not ok - "*) notok "${line#not ok - }" ;;
+    esac
+done <"$IT_DIR/log/miltertest-lean.log"
+check "lean miltertest script ran to the end (exit 0)" test "$rc" -eq 0
+if [ "$rc" -ne 0 ]; then it_show_log "$IT_DIR/log/miltertest-lean.log"; fi
+milter_stop
 it_finish

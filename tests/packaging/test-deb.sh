@@ -6,7 +6,10 @@
 # does (no systemd runs in CI), configures the system's Postfix with the
 # main.cf lines from contrib/postfix/main.cf (Debian's stock, chrooted
 # master.cf), adds an address with the installed suppressctl and expects a
-# 550 for it; then purges the package and checks what is left.
+# 550 for it; then the same through the policy service (the package turns
+# it on; smtpd reaches it as private/milter-suppress-policy, a link
+# postinst makes) with contrib's check_policy_service lines instead of the
+# milter; then purges the package and checks what is left.
 #
 # It changes the machine (installs a package, runs the system Postfix on
 # 127.0.0.1:25), so it is not part of `make check`: `./quickstart package`
@@ -96,6 +99,11 @@ milter_pid=$!
 sock=/var/spool/postfix/milter-suppress/milter.sock
 i=0; while [ ! -S "$sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 check "installed milter listens on $sock" test -S "$sock"
+policy_link=/var/spool/postfix/private/milter-suppress-policy
+check "policy socket beside it: /var/spool/postfix/milter-suppress/policy.sock, mode 0660" sh -c \
+    "[ \"\$(stat -c '%a %G' /var/spool/postfix/milter-suppress/policy.sock)\" = '660 milter-suppress' ]"
+check "postinst linked $policy_link to it, the link owned by postfix" sh -c \
+    "[ \"\$(readlink $policy_link)\" = ../milter-suppress/policy.sock ] && [ \"\$(stat -c %U $policy_link)\" = postfix ] && [ -S $policy_link ]"
 
 # --- the system Postfix with the documented main.cf lines ---------------------
 install -d -o nobody -g nogroup "$work/sink"
@@ -138,6 +146,39 @@ i=0; while ! suppressctl show blocked@example.com 2>/dev/null | grep -q rejected
 done
 check "suppressctl show lists the rejection" sh -c "suppressctl show blocked@example.com | grep -q rejected"
 
+# --- the policy door: as smtpd (user postfix) by hand, then through Postfix ----
+setpriv --reuid=postfix --regid=postfix --init-groups /usr/bin/python3 \
+    "$top/tests/integration/policy-client.py" "$policy_link" recipient:blocked@example.com \
+    recipient:fine@example.com >"$work/policy-hand" 2>&1
+check "user postfix gets a 550 from the policy socket for the suppressed address, DUNNO for another" \
+    sh -c "head -1 '$work/policy-hand' | grep -q '^reply action=550 5.1.1' && sed -n 2p '$work/policy-hand' | grep -qx 'reply action=DUNNO'"
+# contrib's policy lines, uncommented, in place of the milter.
+{
+    grep -v '^smtpd_milters *=' /etc/postfix/main.cf
+    echo "smtpd_milters ="
+    awk '/^#smtpd_recipient_restrictions =/ { on = 1 } on && !/^#/ { exit } on { sub(/^#/, ""); print }' \
+        "$top/contrib/postfix/main.cf"
+} >"$work/main.cf.policy"
+cp "$work/main.cf.policy" /etc/postfix/main.cf
+check "contrib's check_policy_service line is in main.cf" \
+    grep -q 'check_policy_service unix:private/milter-suppress-policy' /etc/postfix/main.cf
+check "postfix reload (policy service instead of the milter)" postfix reload
+sleep 1     # smtpd processes of the old configuration finish their session
+swaks --server 127.0.0.1:25 --from app@example.org --to blocked@example.com --helo client.test \
+    >"$work/swaks-policy-blocked" 2>&1
+rc=$?
+if [ $rc -eq 24 ] && grep -q '<\*\* 550 5\.1\.1 .*Recipient address rejected' "$work/swaks-policy-blocked"; then
+    ok "policy service: suppressed address refused with 550 at RCPT through the chrooted smtpd"
+else
+    not_ok "policy service: suppressed address refused with 550 at RCPT (swaks exit $rc)"
+    tail -5 "$work/swaks-policy-blocked"; tail -20 /var/log/postfix-test-deb.log; tail -20 "$work/milter.log"
+fi
+swaks --server 127.0.0.1:25 --from app@example.org --to fine@example.com --helo client.test \
+    >"$work/swaks-policy-fine" 2>&1
+check "policy service: another address accepted" test $? -eq 0
+check "postfix check does not warn about the link in private/" \
+    sh -c "! grep -q 'not owned.*milter-suppress-policy' /var/log/postfix-test-deb.log"
+
 postfix stop >/dev/null 2>&1
 kill "$milter_pid"; wait_gone "$milter_pid"; milter_pid=
 rm -f /etc/postfix/main.cf; created_main_cf=no
@@ -145,8 +186,9 @@ rm -f /etc/postfix/main.cf; created_main_cf=no
 # --- purge --------------------------------------------------------------------
 check "apt-get purge" env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq milter-suppress
 for gone in /etc/milter-suppress /var/lib/milter-suppress /var/spool/milter-suppress \
-            /var/spool/postfix/milter-suppress /usr/sbin/milter-suppress /usr/bin/suppressctl; do
-    check "purge removed $gone" test ! -e "$gone"
+            /var/spool/postfix/milter-suppress /usr/sbin/milter-suppress /usr/bin/suppressctl \
+            /var/spool/postfix/private/milter-suppress-policy; do
+    check "purge removed $gone" test ! -e "$gone" -a ! -L "$gone"
 done
 # Debian keeps system users on purge (files they own may remain elsewhere).
 check "system user kept, as Debian does" getent passwd milter-suppress

@@ -251,6 +251,9 @@ START_TEST(test_conf_defaults)
     ck_assert_ptr_null(cfg->signing.bounce_address);
     ck_assert_int_eq(cfg->signing.validity, 14 * 86400);
     ck_assert(conf_signs_domain(cfg, "any.example"));
+    ck_assert_ptr_null(cfg->policy_service.socket);
+    ck_assert_int_eq(cfg->policy_service.idle_timeout, 600);
+    ck_assert_int_eq(cfg->policy_service.request_timeout, 10);
     conf_free(cfg);
 }
 END_TEST
