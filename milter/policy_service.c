@@ -336,6 +336,8 @@ static int expire_connections(void)
     for (i = 0; i < conn_count; i++) {
         long long deadline;
 
+        if (conns[i]->fd < 0)
+            continue;           /* closed in the last round: compact() frees it */
         if (expire(conns[i], &t, now))
             continue;
         deadline = conn_deadline(conns[i], &t);
