@@ -12,13 +12,15 @@
  * and unknown Message-IDs as suppress-ingest does.  Not a test: it
  * asserts nothing.
  *
- *   store-bench [-n ENTRIES] [-d DIR] [-q LOOKUPS] [-k] [-m | -l]
+ *   store-bench [-n ENTRIES] [-d DIR] [-q LOOKUPS] [-k] [-m | -l | -u]
  *     -n  entries (with -l: messages) to load (default 1000000)
  *     -d  store directory (default: a new one under $TMPDIR, removed after)
  *     -q  lookups per measurement (default 1000000)
  *     -k  keep the store (with -d; needed before a later -m run)
  *     -m  memory mode: use the store already in -d (loaded with the same -n)
  *     -l  ledger mode
+ *     -u  upgrade mode: an old store (record version 1, no lookup.db) of
+ *         ENTRIES, then the first open that upgrades it, timed
  */
 #include "config.h"
 
@@ -34,6 +36,8 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "store_bdb.h"      /* -u writes an old store the way a release before did */
+#include "store_record.h"
 
 #define LOAD_TXN_SIZE 10000
 #define LEDGER_BATCH  64        /* messages per transaction of the ledger load */
@@ -377,6 +381,75 @@ static void ledger_bench(const char *dir)
         die("close", &err);
 }
 
+/* ---- the upgrade (-u) ---------------------------------------------- */
+
+/*
+ * A store as the release before the lookup index left it: N entries in
+ * record version 1, no lookup.db.  Then the first open by a writer, which
+ * builds the index and rewrites the records, timed.
+ */
+static void upgrade_bench(const char *dir)
+{
+    unsigned char buf[STORE_RECORD_MAX];
+    STORE_ENTRY *e = malloc(sizeof(*e));
+    time_t now = time(NULL);
+    double db_mb, all_mb, t0;
+    DB_TXN *tid = NULL;
+    STORE *st;
+    SUP_ERR err;
+    size_t len;
+    DBT key, data;
+    int ret;
+
+    if (store_open(dir, STORE_CREATE | STORE_NOSYNC, &st, &err) < 0)
+        die("open", &err);
+    t0 = now_seconds();
+    for (long i = 0; i < n_entries; i++) {
+        if (tid == NULL && st->env->dbenv->txn_begin(st->env->dbenv, NULL, &tid,
+                                                     DB_TXN_WRITE_NOSYNC) != 0)
+            die("txn_begin", NULL);
+        make_entry(load_order(i), now, e);
+        if (store_record_encode_entry_v1(e, buf, sizeof(buf), &len, &err) < 0)
+            die("encode", &err);
+        dbt_in(&key, e->address, strlen(e->address));
+        dbt_in(&data, buf, len);
+        if ((ret = st->db[DBI_ENTRIES]->put(st->db[DBI_ENTRIES], tid, &key, &data, 0)) != 0) {
+            fprintf(stderr, "store-bench: put: %s\n", db_strerror(ret));
+            exit(1);
+        }
+        if ((i + 1) % LOAD_TXN_SIZE == 0 || i + 1 == n_entries) {
+            if (tid->commit(tid, 0) != 0)
+                die("commit", NULL);
+            tid = NULL;
+        }
+    }
+    (void) st->db[DBI_INDEX]->close(st->db[DBI_INDEX], 0);
+    st->db[DBI_INDEX] = NULL;
+    if ((ret = st->env->dbenv->dbremove(st->env->dbenv, NULL, "lookup.db", NULL,
+                                        DB_AUTO_COMMIT)) != 0) {
+        fprintf(stderr, "store-bench: dbremove: %s\n", db_strerror(ret));
+        exit(1);
+    }
+    if (store_checkpoint(st, &err) < 0 || store_close(st, &err) < 0)
+        die("close", &err);
+    printf("old store (record version 1, no lookup.db): %ld entries written in %.1f s\n",
+           n_entries, now_seconds() - t0);
+    disk_usage(dir, &db_mb, &all_mb);
+    printf("on disk before the upgrade: databases %.1f MB\n", db_mb);
+    t0 = now_seconds();
+    if (store_open(dir, STORE_NOSYNC, &st, &err) < 0)
+        die("upgrade", &err);
+    printf("upgrade (first open by a writer: index built, records rewritten): %.1f s\n",
+           now_seconds() - t0);
+    if (store_compact(st, NULL, &err) < 0 || store_checkpoint(st, &err) < 0
+        || store_close(st, &err) < 0)
+        die("compact", &err);
+    disk_usage(dir, &db_mb, &all_mb);
+    printf("on disk after the upgrade and a purge's compaction: databases %.1f MB\n", db_mb);
+    print_files(dir);
+    free(e);
+}
+
 static void remove_store(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -398,13 +471,13 @@ int main(int argc, char **argv)
 {
     const char *dir = NULL;
     char tmpl[4096];
-    bool keep = false, memory_mode = false, ledger_mode = false;
+    bool keep = false, memory_mode = false, ledger_mode = false, upgrade_mode = false;
     STORE *st;
     SUP_ERR err;
     double db_mb, all_mb, t0;
     int c;
 
-    while ((c = getopt(argc, argv, "n:d:q:kml")) != -1) {
+    while ((c = getopt(argc, argv, "n:d:q:kmlu")) != -1) {
         switch (c) {
         case 'n':
             n_entries = atol(optarg);
@@ -424,8 +497,11 @@ int main(int argc, char **argv)
         case 'l':
             ledger_mode = true;
             break;
+        case 'u':
+            upgrade_mode = true;
+            break;
         default:
-            fprintf(stderr, "usage: store-bench [-n ENTRIES] [-d DIR] [-q LOOKUPS] [-k] [-m | -l]\n");
+            fprintf(stderr, "usage: store-bench [-n ENTRIES] [-d DIR] [-q LOOKUPS] [-k] [-m | -l | -u]\n");
             return 2;
         }
     }
@@ -445,6 +521,12 @@ int main(int argc, char **argv)
     printf("%s: %ld  lookups per run: %ld  store: %s\n", ledger_mode ? "messages" : "entries",
            n_entries, n_lookups, dir);
 
+    if (upgrade_mode) {
+        upgrade_bench(dir);
+        if (!keep || dir == tmpl)
+            remove_store(dir);
+        return 0;
+    }
     if (ledger_mode) {
         ledger_bench(dir);
         if (!keep || dir == tmpl)
