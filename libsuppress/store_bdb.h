@@ -15,7 +15,8 @@
  *   store_counters.c  counters.db
  *   store_seen.c      seen.db
  *   store_ledger.c    ledger.db (its record: store_ledger.h)
- *   store_purge.c     removing what expired, in every database
+ *   store_purge.c     removing what expired, in every database, and
+ *                     compacting them
  *
  * Layout: six B-tree databases in the environment directory.
  *
@@ -28,7 +29,9 @@
  *   ledger.db        Message-ID                       -> version be64(time)
  *                                                        sender \0 rcpt \0 ...
  *
- * Entry and event values are versioned TLV records (store_record.c);
+ * Entry values are compact version 2 records, their texts deflated
+ * (store_record.c, store_squeeze.c; version 1 is still read); event
+ * values are versioned TLV records (store_record.c);
  * ledger values are described in store_ledger.c.
  * A new database is one more enum store_db value, its file name in
  * store_db_files (store_env.c) and a file of its own for its operations.
