@@ -370,6 +370,10 @@ static int store_open_dbs(STORE *st, SUP_ERR *err)
             return rc;
         }
         st->db[i] = db;
+        /* The index is what every RCPT reads: its pages go out of the
+         * cache last. */
+        if (i == DBI_INDEX)
+            (void) db->get_mpf(db)->set_priority(db->get_mpf(db), DB_PRIORITY_VERY_HIGH);
     }
     fix_modes(env, existed);
     return 0;

@@ -127,6 +127,42 @@ static int purge_db(STORE *st, struct purge_pass *p, unsigned long *removed, SUP
  * works in short transactions of its own, so lookups go on meanwhile.
  */
 #define COMPACT_PASSES 4
+#define COMPACT_CHUNK  64       /* pages freed per call: bounds the locks one call holds */
+
+/*
+ * One pass over the database, in calls that each stop after freeing
+ * COMPACT_CHUNK pages and hand back where they stopped (a single call
+ * over a 10M-entry database runs out of locks).
+ */
+static int compact_pass(STORE *st, DB *db, unsigned long *freed, unsigned long *touched,
+                        SUP_ERR *err)
+{
+    unsigned char kbuf[2][KEY_MAX];
+    DBT start, end;
+    DB_COMPACT c;
+    int ret, which = 0;
+    bool first = true;
+
+    *touched = 0;
+    for (;;) {
+        memset(&c, 0, sizeof(c));
+        c.compact_pages = COMPACT_CHUNK;
+        dbt_out(&end, kbuf[which], sizeof(kbuf[which]));
+        store_bdb_msg[0] = '\0';
+        ret = db->compact(db, NULL, first ? NULL : &start, NULL, &c, DB_FREE_SPACE, &end);
+        if (ret != 0)
+            return store_bdb_fail(st->env, err, ret, "compacting the store");
+        *freed += c.compact_pages_truncated;
+        *touched += c.compact_pages_free + c.compact_pages_truncated;
+        /* Done when a call did not stop early, or made no progress. */
+        if (c.compact_pages_free < COMPACT_CHUNK || end.size == 0
+            || (!first && end.size == start.size && memcmp(end.data, start.data, end.size) == 0))
+            return 0;
+        dbt_inout(&start, kbuf[which], end.size, sizeof(kbuf[which]));
+        which ^= 1;
+        first = false;
+    }
+}
 
 /*
  * A pass merges part-empty pages, but gives back only the free pages at
@@ -135,19 +171,14 @@ static int purge_db(STORE *st, struct purge_pass *p, unsigned long *removed, SUP
  */
 static int compact_db(STORE *st, enum store_db dbi, unsigned long *freed, SUP_ERR *err)
 {
-    DB_COMPACT c;
-    int ret;
+    unsigned long touched;
 
     if (st->db[dbi] == NULL)
         return 0;
     for (int pass = 0; pass < COMPACT_PASSES; pass++) {
-        memset(&c, 0, sizeof(c));
-        store_bdb_msg[0] = '\0';
-        ret = st->db[dbi]->compact(st->db[dbi], NULL, NULL, NULL, &c, DB_FREE_SPACE, NULL);
-        if (ret != 0)
-            return store_bdb_fail(st->env, err, ret, "compacting the store");
-        *freed += c.compact_pages_truncated;
-        if (c.compact_pages_free == 0 && c.compact_pages_truncated == 0)
+        if (compact_pass(st, st->db[dbi], freed, &touched, err) < 0)
+            return -1;
+        if (touched == 0)
             break;
     }
     return 0;
