@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "siphash.h"
@@ -256,6 +257,48 @@ START_TEST(test_upgrade_builds_the_index)
 }
 END_TEST
 
+/* Two writers opening an old store at once share the build: the index
+ * ends exact, no address indexed twice (a second copy would survive its
+ * delete). */
+START_TEST(test_upgrade_by_two_writers_at_once)
+{
+    const int n = 9000;
+    time_t now = time(NULL);
+    char addr[ADDR_MAX + 1];
+    pid_t pids[2];
+    STORE *st;
+    SUP_ERR err;
+
+    make_store_without_index(n, now);
+    for (int k = 0; k < 2; k++) {
+        if ((pids[k] = fork()) == 0) {
+            STORE *child;
+
+            if (store_open(store_dir, 0, &child, &err) < 0) {
+                fprintf(stderr, "child %d: %s\n", k, err.text);
+                _exit(1);
+            }
+            _exit(child->index.ready && store_close(child, &err) == 0 ? 0 : 2);
+        }
+        ck_assert_int_gt(pids[k], 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        int status;
+
+        ck_assert_int_eq(waitpid(pids[k], &status, 0), pids[k]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", k);
+    }
+    st = open_store(0);
+    assert_index_exact(st, n, now);
+    for (int i = 0; i < n; i += 3) {
+        address_of(i, addr, sizeof(addr));
+        ck_assert_int_eq(store_delete(st, NULL, addr, &err), 1);
+        ck_assert_msg(probe(st, addr) == 0, "%s indexed twice", addr);
+    }
+    close_store(st);
+}
+END_TEST
+
 START_TEST(test_upgrade_of_an_empty_store)
 {
     time_t now = time(NULL);
@@ -319,6 +362,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_index_follows_every_write);
     tcase_add_test(tc, test_upgrade_builds_the_index);
     tcase_add_test(tc, test_upgrade_of_an_empty_store);
+    tcase_add_test(tc, test_upgrade_by_two_writers_at_once);
     tcase_add_test(tc, test_purge_compacts);
     suite_add_tcase(s, tc);
     return s;
