@@ -127,41 +127,63 @@ static int purge_db(STORE *st, struct purge_pass *p, unsigned long *removed, SUP
  * works in short transactions of its own, so lookups go on meanwhile.
  */
 #define COMPACT_PASSES 4
-#define COMPACT_CHUNK  64       /* pages freed per call: bounds the locks one call holds */
+#define COMPACT_KEYS   2000     /* keys per compaction transaction: bounds its locks */
 
 /*
- * One pass over the database, in calls that each stop after freeing
- * COMPACT_CHUNK pages and hand back where they stopped (a single call
- * over a 10M-entry database runs out of locks).
+ * A pass walks the database in key ranges of COMPACT_KEYS, each compacted
+ * in its own transaction (one DB->compact over a 10M-entry database, even
+ * left to make its own transactions, runs out of locks).
  */
-static int compact_pass(STORE *st, DB *db, unsigned long *freed, unsigned long *touched,
-                        SUP_ERR *err)
-{
-    unsigned char kbuf[2][KEY_MAX];
-    DBT start, end;
-    DB_COMPACT c;
-    int ret, which = 0;
-    bool first = true;
+struct compact_chunk {
+    enum store_db dbi;
+    unsigned char start[KEY_MAX];
+    size_t start_len;           /* 0: from the first key */
+    bool done;
+    unsigned long freed;        /* pages given back to the file system */
+    unsigned long touched;      /* pages freed or given back */
+};
 
-    *touched = 0;
-    for (;;) {
-        memset(&c, 0, sizeof(c));
-        c.compact_pages = COMPACT_CHUNK;
-        dbt_out(&end, kbuf[which], sizeof(kbuf[which]));
-        store_bdb_msg[0] = '\0';
-        ret = db->compact(db, NULL, first ? NULL : &start, NULL, &c, DB_FREE_SPACE, &end);
-        if (ret != 0)
-            return store_bdb_fail(st->env, err, ret, "compacting the store");
-        *freed += c.compact_pages_truncated;
-        *touched += c.compact_pages_free + c.compact_pages_truncated;
-        /* Done when a call did not stop early, or made no progress. */
-        if (c.compact_pages_free < COMPACT_CHUNK || end.size == 0
-            || (!first && end.size == start.size && memcmp(end.data, start.data, end.size) == 0))
-            return 0;
-        dbt_inout(&start, kbuf[which], end.size, sizeof(kbuf[which]));
-        which ^= 1;
-        first = false;
+static int compact_range(STORE *st, STORE_TXN *txn, void *argp, SUP_ERR *err)
+{
+    struct compact_chunk *ch = argp;
+    DB *db = st->db[ch->dbi];
+    unsigned char kbuf[KEY_MAX], stop_buf[KEY_MAX];
+    DBT key, data, start, stop;
+    DB_COMPACT c;
+    DBC *cur;
+    u_int32_t how;
+    size_t stop_len = 0;
+    int ret, n = 0;
+
+    if (store_batch_cursor_open(st, txn->tid, ch->dbi, ch->start, ch->start_len, &cur, &key,
+                                &data, kbuf, sizeof(kbuf), &how, err) < 0)
+        return -1;
+    free(data.data);
+    dbt_none(&data);
+    for (ret = cur->get(cur, &key, &data, how); ret == 0 && n < COMPACT_KEYS;
+         ret = cur->get(cur, &key, &data, DB_NEXT))
+        n++;
+    if (ret == 0) {
+        memcpy(stop_buf, key.data, key.size);   /* the first key of the next range */
+        stop_len = key.size;
     }
+    (void) cur->close(cur);
+    if (ret != 0 && ret != DB_NOTFOUND)
+        return store_bdb_fail(st->env, err, ret, "compacting the store");
+    memset(&c, 0, sizeof(c));
+    dbt_in(&start, ch->start, ch->start_len);
+    dbt_in(&stop, stop_buf, stop_len);
+    store_bdb_msg[0] = '\0';
+    ret = db->compact(db, txn->tid, ch->start_len ? &start : NULL, stop_len ? &stop : NULL, &c,
+                      DB_FREE_SPACE, NULL);
+    if (ret != 0)
+        return store_bdb_fail(st->env, err, ret, "compacting the store");
+    ch->freed += c.compact_pages_truncated;
+    ch->touched += c.compact_pages_free + c.compact_pages_truncated;
+    memcpy(ch->start, stop_buf, stop_len);
+    ch->start_len = stop_len;
+    ch->done = stop_len == 0;
+    return 0;
 }
 
 /*
@@ -171,40 +193,41 @@ static int compact_pass(STORE *st, DB *db, unsigned long *freed, unsigned long *
  */
 static int compact_db(STORE *st, enum store_db dbi, unsigned long *freed, SUP_ERR *err)
 {
-    unsigned long touched;
+    struct compact_chunk *ch;
+    int rc = 0;
 
     if (st->db[dbi] == NULL)
         return 0;
-    for (int pass = 0; pass < COMPACT_PASSES; pass++) {
-        if (compact_pass(st, st->db[dbi], freed, &touched, err) < 0)
-            return -1;
-        if (touched == 0)
+    if ((ch = calloc(1, sizeof(*ch))) == NULL)
+        return sup_err_set(err, SUP_ERR_IO, "out of memory compacting the store");
+    ch->dbi = dbi;
+    for (int pass = 0; rc == 0 && pass < COMPACT_PASSES; pass++) {
+        ch->start_len = 0;
+        ch->done = false;
+        ch->touched = 0;
+        while (rc == 0 && !ch->done)
+            rc = store_in_txn(st, compact_range, ch, AUTO_ATTEMPTS, err);
+        if (ch->touched == 0)
             break;
     }
-    return 0;
+    *freed += ch->freed;
+    free(ch);
+    return rc;
 }
 
-static int op_compact(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
-{
-    static const enum store_db shrinking[] = { DBI_ENTRIES, DBI_INDEX, DBI_EVENTS, DBI_SEEN,
-                                               DBI_LEDGER };
-
-    (void) tid;
-    for (size_t i = 0; i < sizeof(shrinking) / sizeof(shrinking[0]); i++)
-        if (compact_db(st, shrinking[i], argp, err) < 0)
-            return -1;
-    return 0;
-}
 
 /* Compact every database that purge shrinks (store.h). */
 int store_compact(STORE *st, unsigned long *pages_freed, SUP_ERR *err)
 {
+    static const enum store_db shrinking[] = { DBI_ENTRIES, DBI_INDEX, DBI_EVENTS, DBI_SEEN,
+                                               DBI_LEDGER };
     unsigned long freed = 0;
-    int rc;
+    int rc = 0;
 
     if (st->flags & STORE_RDONLY)
         return sup_err_set(err, SUP_ERR_SOFTWARE, "store %s was opened read-only", st->env->dir);
-    rc = store_run_op(st, NULL, false, op_compact, &freed, err);
+    for (size_t i = 0; rc == 0 && i < sizeof(shrinking) / sizeof(shrinking[0]); i++)
+        rc = compact_db(st, shrinking[i], &freed, err);
     if (pages_freed != NULL)
         *pages_freed = freed;
     return rc < 0 ? -1 : 0;
