@@ -5,8 +5,8 @@
  * running the command (recorded in the timeline), and hands the rest of
  * the command line to one command module: cmd_entry.c (add, remove),
  * cmd_show.c (show, list), cmd_io.c (import, export), cmd_stats.c
- * (stats, purge) or cmd_keys.c (rotate-key).  ctl_common.c holds what
- * they share.
+ * (stats, purge), cmd_keys.c (rotate-key) or cmd_repair.c (verify,
+ * recover).  ctl_common.c holds what they share.
  */
 #include "config.h"
 
@@ -51,6 +51,10 @@ static const struct command commands[] = {
      "remove expired suppressions and old timeline events"},
     {"rotate-key", cmd_rotate_key, "",
      "a new return-path signing key (then reload the milter)"},
+    {"verify", cmd_verify, "",
+     "check the store's databases and log; say what is wrong"},
+    {"recover", cmd_recover, "",
+     "catastrophic recovery of a damaged store (everything stopped)"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
