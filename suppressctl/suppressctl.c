@@ -41,7 +41,7 @@ static const struct command commands[] = {
      "status, last remote response and timeline of an address"},
     {"list", cmd_list, "[--reason R] [--all] [--json]",
      "suppressed addresses (--all: expired ones too)"},
-    {"import", cmd_import, "FILE|-",
+    {"import", cmd_import, "[--again] FILE|-",
      "add suppressions from CSV or JSON lines"},
     {"export", cmd_export, "[--all] [--json]",
      "write suppressions as CSV (or JSON lines)"},
