@@ -85,12 +85,15 @@ cp "$T"/pool/1/* "$T/probe.md/new/"
 START_MS=$((t1 - t0)); WORK_MS=$((t2 - t1))
 echo "one generation: $GEN_SIZE messages in ${WORK_MS} ms; a start ${START_MS} ms"
 
-# left MODE BOX: messages still in the mailbox (the mbox checked intact).
+# left MODE BOX GEN: messages still in the mailbox (the mbox checked
+# intact: it only ever holds generation GEN, delivered when it was empty).
 left() {
     if [ "$1" = maildir ]; then
         find "$2/new" "$2/cur" -type f | wc -l
+    elif [ "$3" -eq 0 ]; then
+        $CHECK mbox-check "$2" || echo damaged
     else
-        $CHECK mbox-check "$2" "$T"/pool/*/* || echo damaged
+        $CHECK mbox-check "$2" "$T/pool/$3"/* || echo damaged
     fi
 }
 # deliver MODE BOX GEN
@@ -108,7 +111,7 @@ kill_loop() {
     mode=$1 box=$2
     gens=0 kills=0 runs=0 finished=0 scale=100
     while :; do
-        n=$(left "$mode" "$box")
+        n=$(left "$mode" "$box" "$gens")
         if [ "$n" = damaged ]; then
             fail "$mode: the mbox is damaged after kill $kills"
             return
