@@ -4,9 +4,10 @@
  * suppressctl recover.
  *
  * Neither joins the environment the programs share: store_verify reads
- * the files as they are on disk (each database through DB->verify, the
- * log through a private log cursor), so it works on a store that no
- * longer opens.  store_recover runs Berkeley DB's catastrophic recovery
+ * the files as they are on disk (each database through DB->verify, in a
+ * child process since Berkeley DB may crash on a damaged page; the log
+ * through a private log cursor), so it works on a store that no longer
+ * opens.  store_recover runs Berkeley DB's catastrophic recovery
  * (DB_RECOVER_FATAL: every log record still there replayed onto the
  * databases), checkpoints, makes the databases independent of the old
  * log (DB_ENV->lsn_reset) and starts a new environment and log, so a log
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store_bdb.h"
@@ -60,30 +62,82 @@ static void say(store_problem_fn fn, void *ctx, const char *fmt, ...)
 
 /* ---- the databases -------------------------------------------------- */
 
-/* DB->verify on one database file: 0 sound, 1 damaged (said), -1 err. */
+/*
+ * DB->verify on one database file, in a child process: Berkeley DB 5.3
+ * can crash on a damaged page (a double free in its heap page check was
+ * seen on random bytes), and a check must survive what it checks.  The
+ * child writes Berkeley DB's message to a pipe and exits VERIFY_SOUND or
+ * VERIFY_DAMAGED.  Returns 0 sound, 1 damaged (said to fn).
+ */
+#define VERIFY_SOUND 0
+#define VERIFY_DAMAGED 10
+
+static void verify_child(const char *path, int out)
+{
+    DB *db;
+    int ret;
+
+    if ((ret = db_create(&db, NULL, 0)) == 0) {
+        verify_msg[0] = '\0';
+        db->set_errcall(db, verify_errcall);
+        /* DB->verify closes the handle, whatever it finds. */
+        ret = db->verify(db, path, NULL, NULL, 0);
+    }
+    if (ret != 0) {
+        char text[sizeof(verify_msg) + 128];
+        int n = snprintf(text, sizeof(text), "%s%s%s%s", db_strerror(ret),
+                         verify_msg[0] ? " (" : "", verify_msg, verify_msg[0] ? ")" : "");
+
+        if (n > 0 && write(out, text, (size_t) n < sizeof(text) ? (size_t) n : sizeof(text) - 1) < 0)
+            _exit(VERIFY_DAMAGED);
+    }
+    _exit(ret == 0 ? VERIFY_SOUND : VERIFY_DAMAGED);
+}
+
 static int verify_db(const char *dir, const char *file, store_problem_fn fn, void *ctx)
 {
     char path[PATH_MAX];
-    DB *db;
-    int ret;
+    char text[SUP_ERR_TEXT_MAX];
+    size_t len = 0;
+    ssize_t n;
+    int fds[2], status;
+    pid_t pid;
 
     snprintf(path, sizeof(path), "%s/%s", dir, file);
     if (access(path, F_OK) < 0) {
         say(fn, ctx, "%s: missing (%s)", file, strerror(errno));
         return 1;
     }
-    if ((ret = db_create(&db, NULL, 0)) != 0) {
-        say(fn, ctx, "%s: cannot create a handle to check it: %s", file, db_strerror(ret));
+    if (pipe(fds) < 0 || (pid = fork()) < 0) {
+        say(fn, ctx, "%s: cannot start its check: %s", file, strerror(errno));
         return 1;
     }
-    verify_msg[0] = '\0';
-    db->set_errcall(db, verify_errcall);
-    /* DB->verify closes the handle, whatever it finds. */
-    ret = db->verify(db, path, NULL, NULL, 0);
-    if (ret == 0)
+    if (pid == 0) {
+        close(fds[0]);
+        verify_child(path, fds[1]);
+    }
+    close(fds[1]);
+    while (len < sizeof(text) - 1 && (n = read(fds[0], text + len, sizeof(text) - 1 - len)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        len += (size_t) n;
+    }
+    text[len] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == VERIFY_SOUND)
         return 0;
-    say(fn, ctx, "%s: damaged: %s%s%s%s", file, db_strerror(ret), verify_msg[0] ? " (" : "",
-        verify_msg, verify_msg[0] ? ")" : "");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == VERIFY_DAMAGED)
+        say(fn, ctx, "%s: damaged: %s", file, text);
+    else if (WIFSIGNALED(status))
+        say(fn, ctx, "%s: damaged: Berkeley DB's check of it crashed (signal %d)", file,
+            WTERMSIG(status));
+    else
+        say(fn, ctx, "%s: damaged: Berkeley DB's check of it stopped (exit %d)", file,
+            WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     return 1;
 }
 

@@ -52,7 +52,9 @@ damage() {
     trunclog) truncate -s 2000 "$T/$1"/log.* ;;
     nolog) rm -f "$T/$1"/log.* ;;
     noregion) rm -f "$T/$1"/__db.* ;;
-    corrupt) dd if=/dev/urandom of="$T/$1/suppressions.db" bs=4096 seek=3 count=2 conv=notrunc 2>/dev/null ;;
+    # Two pages' worth of one byte value: the same damage every run.
+    corrupt) head -c 8192 /dev/zero | tr '\0' 'Z' \
+                 | dd of="$T/$1/suppressions.db" bs=4096 seek=3 conv=notrunc 2>/dev/null ;;
     esac
 }
 
