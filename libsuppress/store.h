@@ -264,4 +264,26 @@ int store_checkpoint(STORE *st, SUP_ERR *err);
 /* Copy the remote response into a bounded field, cutting at a UTF-8 boundary. */
 void store_copy_text(char *dst, size_t dstlen, const char *src);
 
+/*
+ * A store that may be damaged (store_verify.c), for suppressctl verify
+ * and recover.  Neither joins the shared environment.
+ *
+ * store_verify checks the files of the store in dir as they are on disk:
+ * each database (DB->verify), and the log (its files there, without a
+ * gap, every record readable).  Each problem found is one line to fn.
+ * Returns the number of problems (0: sound), or -1 with err when the
+ * check could not run.  With writers running, a database being written
+ * may be reported: check again, or with them stopped.
+ *
+ * store_recover runs catastrophic recovery (DB_RECOVER_FATAL) from the
+ * log files there (what it did, or why the log could not be replayed, is
+ * said to fn), makes the databases independent of that log and starts
+ * a new environment and log.  It refuses (SUP_ERR_TEMP) while another
+ * process has the store open.  A database DB->verify still finds damaged
+ * afterwards is for a restore from an export (suppressctl(8)).
+ */
+typedef void (*store_problem_fn)(const char *problem, void *ctx);
+int store_verify(const char *dir, store_problem_fn fn, void *ctx, SUP_ERR *err);
+int store_recover(const char *dir, store_problem_fn fn, void *ctx, SUP_ERR *err);
+
 #endif

@@ -29,7 +29,9 @@
 #include "config.h"
 
 #include <db.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,6 +118,8 @@ static enum sup_err_class bdb_class(int ret)
     case DB_LOCK_DEADLOCK:
     case DB_LOCK_NOTGRANTED:
     case DB_REP_LOCKOUT:
+    case ENOSPC:                /* a full disk: the space comes back, retry later */
+    case EDQUOT:
         return SUP_ERR_TEMP;
     case ENOENT:
         return SUP_ERR_NOTFOUND;
@@ -136,7 +141,7 @@ int store_bdb_fail(const struct store_env *env, SUP_ERR *err, int ret, const cha
 {
     enum sup_err_class cls = bdb_class(ret);
 
-    if (cls == SUP_ERR_TEMP)
+    if (cls == SUP_ERR_TEMP && ret != ENOSPC && ret != EDQUOT)
         sup_err_set(err, cls, "store %s is busy (%s: %s); try again", env->dir, what,
                     db_strerror(ret));
     else
@@ -186,6 +191,8 @@ static void fix_modes(const struct store_env *env, const bool existed[DBI_COUNT]
  * The thread blocks every signal: the programs handle signals in their
  * own threads.
  */
+static int reserve_regions(struct store_env *env, bool *any, SUP_ERR *err);
+
 static void *watchdog_main(void *p)
 {
     struct store_env *env = p;
@@ -206,6 +213,13 @@ static void *watchdog_main(void *p)
             break;
         pthread_mutex_unlock(&env->watchdog_lock);
         (void) dbenv->lock_detect(dbenv, 0, DB_LOCK_EXPIRE, NULL);
+        if (ticks % AUTO_CHECKPOINT_TICKS == 0) {
+            /* What the regions grew by since: reserved too (see reserve_regions). */
+            SUP_ERR ignored;
+            bool any;
+
+            (void) reserve_regions(env, &any, &ignored);
+        }
         if (++ticks % AUTO_CHECKPOINT_TICKS == 0 && atomic_load(&env->writers) > 0)
             (void) dbenv->txn_checkpoint(dbenv, AUTO_CHECKPOINT_KB, AUTO_CHECKPOINT_MIN, 0);
         pthread_mutex_lock(&env->watchdog_lock);
@@ -252,6 +266,74 @@ static void env_close_dbenv(struct store_env *env)
     env->dbenv = NULL;
 }
 
+/* ---- room for the region files -------------------------------------- */
+
+/*
+ * The environment's regions (__db.001...) are files mapped into every
+ * process, created sparse at their full size: a page touched for the
+ * first time when the file system is full kills the process with SIGBUS
+ * instead of returning an error.  So their blocks are reserved
+ * (fallocate(2), which changes no byte) whenever the environment is
+ * opened, and a new environment is not created without room for them:
+ * a full disk is then an error the programs handle (the ingest leaves
+ * its messages, the milter applies on-store-error).  Regions also grow
+ * while in use: what they grew by is reserved when a handle closes and
+ * every AUTO_CHECKPOINT_TICKS watchdog ticks.  REGION_SPACE_NEW is
+ * what the regions take with the sizes above (34 MB measured), rounded up.
+ */
+#define REGION_SPACE_NEW (40ull * 1024 * 1024)
+#define REGION_PREFIX "__db.0"
+
+static int reserve_regions(struct store_env *env, bool *any, SUP_ERR *err)
+{
+    DIR *d = opendir(env->dir);
+    struct dirent *de;
+    char path[PATH_MAX];
+    int rc = 0;
+
+    *any = false;
+    if (d == NULL)
+        return 0;               /* store_open reports the directory itself */
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        struct stat sb;
+        int fd;
+
+        if (strncmp(de->d_name, REGION_PREFIX, strlen(REGION_PREFIX)) != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", env->dir, de->d_name);
+        if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+            continue;           /* not ours to write: Berkeley DB will say so */
+        *any = true;
+        if (fstat(fd, &sb) == 0 && sb.st_size > 0 && fallocate(fd, 0, 0, sb.st_size) < 0
+            && errno != EOPNOTSUPP && errno != ENOSYS)
+            rc = sup_err_set(err, errno == ENOSPC ? SUP_ERR_TEMP : SUP_ERR_IO,
+                             "store %s: no room to reserve %s (%lld bytes): %s", env->dir,
+                             de->d_name, (long long) sb.st_size, strerror(errno));
+        close(fd);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Before Berkeley DB creates or joins the regions: room for them. */
+static int check_region_space(struct store_env *env, SUP_ERR *err)
+{
+    struct statvfs vfs;
+    unsigned long long avail;
+    bool any;
+
+    if (reserve_regions(env, &any, err) < 0)
+        return -1;
+    if (any || statvfs(env->dir, &vfs) < 0)
+        return 0;
+    avail = (unsigned long long) vfs.f_bavail * vfs.f_frsize;
+    if (avail < REGION_SPACE_NEW)
+        return sup_err_set(err, SUP_ERR_TEMP, "store %s: the file system is full (%llu KB free,"
+                           " the environment needs %llu KB)", env->dir, avail / 1024,
+                           REGION_SPACE_NEW / 1024);
+    return 0;
+}
+
 static int env_open_dbenv(struct store_env *env, SUP_ERR *err)
 {
     DB_ENV *dbenv;
@@ -259,6 +341,10 @@ static int env_open_dbenv(struct store_env *env, SUP_ERR *err)
         | DB_THREAD | DB_REGISTER | DB_RECOVER;
     int ret;
 
+    bool any;
+
+    if (check_region_space(env, err) < 0)
+        return -1;
     store_bdb_msg[0] = '\0';
     if ((ret = db_env_create(&dbenv, 0)) != 0)
         return store_bdb_fail(env, err, ret, "cannot create an environment handle");
@@ -281,6 +367,11 @@ static int env_open_dbenv(struct store_env *env, SUP_ERR *err)
     }
     if ((ret = dbenv->open(dbenv, env->dir, flags, 0660)) != 0) {
         (void) store_bdb_fail(env, err, ret, "cannot open the environment");
+        dbenv->close(dbenv, 0);
+        return -1;
+    }
+    /* Regions recovery or this open created: reserve them now. */
+    if (reserve_regions(env, &any, err) < 0) {
         dbenv->close(dbenv, 0);
         return -1;
     }
@@ -329,6 +420,7 @@ static int store_open_dbs(STORE *st, SUP_ERR *err)
     bool rdonly = (st->flags & STORE_RDONLY) != 0;
     bool existed[DBI_COUNT];
     char path[PATH_MAX];
+    bool any;
     int ret = 0;
 
     for (int i = 0; i < DBI_COUNT; i++) {
@@ -376,7 +468,8 @@ static int store_open_dbs(STORE *st, SUP_ERR *err)
             (void) db->get_mpf(db)->set_priority(db->get_mpf(db), DB_PRIORITY_VERY_HIGH);
     }
     fix_modes(env, existed);
-    return 0;
+    /* Opening the first databases may have made one more region. */
+    return reserve_regions(env, &any, err);
 }
 
 static void store_close_dbs(STORE *st)
@@ -604,6 +697,13 @@ int store_close(STORE *st, SUP_ERR *err)
             (void) store_bdb_fail(env, err, ret, "closing");
             rc = -1;
         }
+    }
+    if (env->dbenv != NULL) {
+        SUP_ERR ignored;
+        bool any;
+
+        /* The regions grew while we worked: leave them reserved for the next. */
+        (void) reserve_regions(env, &any, &ignored);
     }
     for (STORE **pp = &env->stores; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == st) {

@@ -10,6 +10,13 @@
  * imports the rest: in transactions of IMPORT_BATCH rows, each retried
  * whole when the store reports a deadlock, so a large list goes in fast
  * and never half a batch.
+ *
+ * An import killed half-way (or stopped by a store error) is run again as
+ * it was: each batch is remembered in the store, in its own transaction,
+ * as "import:SHA256:LINE" (the input's SHA-256 and the batch's first
+ * line, a key of the seen database, purged after ingest.seen-retention),
+ * so the batches of the same input already committed are passed over and
+ * the end state is that of one import.  --again imports them anyway.
  */
 #include "config.h"
 
@@ -27,6 +34,8 @@
 #include "duration.h"
 #include "json.h"
 #include "jsonl.h"
+
+#include <glib.h>
 
 #define IMPORT_BATCH 1000
 
@@ -69,6 +78,9 @@ struct import_job {
     size_t nbatch;
     unsigned long imported;
     unsigned long skipped;
+    unsigned long already;      /* rows an earlier run of this input committed */
+    char key_prefix[80];        /* "import:SHA256:", "" with --again */
+    bool batch_was_done;        /* the batch's key was there (set in its txn) */
 };
 
 static int column_by_name(const char *name)
@@ -277,10 +289,23 @@ static int import_batch_txn(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
 {
     struct import_job *job = ctx;
     STORE_ENTRY *scratch;
+    char key[sizeof(job->key_prefix) + 24];
     size_t i;
     int rc = 0;
 
-    (void) st;
+    job->batch_was_done = false;
+    if (job->key_prefix[0] != '\0') {
+        snprintf(key, sizeof(key), "%s%ld", job->key_prefix, job->batch[0].line);
+        if ((rc = store_seen(st, txn, key, err)) < 0)
+            return -1;
+        if (rc == 1) {
+            job->batch_was_done = true;
+            return 0;
+        }
+        if (store_mark_seen(st, txn, key, job->ctl->now, err) < 0)
+            return -1;
+        rc = 0;
+    }
     if ((scratch = malloc(sizeof(*scratch))) == NULL)
         return sup_err_set(err, SUP_ERR_SOFTWARE, "out of memory");
     for (i = 0; i < job->nbatch && rc == 0; i++) {
@@ -298,7 +323,10 @@ static int flush_batch(struct import_job *job, SUP_ERR *err)
         return 0;
     if (ctl_txn_run(job->st, import_batch_txn, job, err) < 0)
         return -1;
-    job->imported += job->nbatch;
+    if (job->batch_was_done)
+        job->already += job->nbatch;
+    else
+        job->imported += job->nbatch;
     job->nbatch = 0;
     return 0;
 }
@@ -515,15 +543,55 @@ static int sniff_format(FILE *fp, long *line)
     return c;
 }
 
+/*
+ * The key prefix of this input, "import:SHA256:".  Reads all of fp and
+ * leaves it at its start: standard input is first copied to a temporary
+ * file (*fp then is that file).
+ */
+static int input_identity(FILE **fp, struct import_job *job, SUP_ERR *err)
+{
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    FILE *copy = NULL;
+    char buf[65536];
+    size_t n;
+
+    if (*fp == stdin && (copy = tmpfile()) == NULL) {
+        g_checksum_free(sum);
+        return sup_err_set(err, SUP_ERR_IO, "cannot make a temporary copy of stdin: %s",
+                           strerror(errno));
+    }
+    while ((n = fread(buf, 1, sizeof(buf), *fp)) > 0) {
+        g_checksum_update(sum, (const guchar *) buf, n);
+        if (copy != NULL && fwrite(buf, 1, n, copy) != n)
+            break;
+    }
+    if (ferror(*fp) || (copy != NULL && (ferror(copy) || fflush(copy) != 0))) {
+        int e = errno;
+
+        g_checksum_free(sum);
+        if (copy != NULL)
+            fclose(copy);
+        return sup_err_set(err, SUP_ERR_IO, "%s: read error: %s", job->name, strerror(e));
+    }
+    snprintf(job->key_prefix, sizeof(job->key_prefix), "import:%s:", g_checksum_get_string(sum));
+    g_checksum_free(sum);
+    if (copy != NULL)
+        *fp = copy;
+    rewind(*fp);
+    return 0;
+}
+
 int cmd_import(struct ctl *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {
+        {"again", no_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct import_job job = {.ctl = ctl};
+    bool again = false;
     const char *path;
-    FILE *fp;
+    FILE *fp, *input;
     SUP_ERR err;
     long first_line;
     int ch, c, rc, status;
@@ -531,8 +599,12 @@ int cmd_import(struct ctl *ctl, int argc, char **argv)
     sup_err_clear(&err);
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (ch == 'a') {
+            again = true;
+            continue;
+        }
         if (ch == 'h') {
-            printf("usage: %s import FILE|-\n", ctl->progname);
+            printf("usage: %s import [--again] FILE|-\n", ctl->progname);
             return EX_OK;
         }
         return ctl_option_error(ctl, "import", ch, argv);
@@ -553,15 +625,18 @@ int cmd_import(struct ctl *ctl, int argc, char **argv)
     }
 
     status = EX_OK;
+    input = fp;
     if ((job.batch = malloc(IMPORT_BATCH * sizeof(*job.batch))) == NULL) {
         sup_err_set(&err, SUP_ERR_SOFTWARE, "out of memory");
         status = ctl_fail(ctl, &err);
-    } else if ((c = sniff_format(fp, &first_line)) != EOF) {
+    } else if (!again && input_identity(&input, &job, &err) < 0) {
+        status = ctl_fail(ctl, &err);
+    } else if ((c = sniff_format(input, &first_line)) != EOF) {
         if (ctl_store_open(ctl, true, &job.st, &err) < 0) {
             status = ctl_fail(ctl, &err);
         } else {
-            rc = c == '{' ? import_jsonl(&job, fp, first_line, &err)
-                : import_csv(&job, fp, first_line, &err);
+            rc = c == '{' ? import_jsonl(&job, input, first_line, &err)
+                : import_csv(&job, input, first_line, &err);
             if (rc == 0)
                 rc = flush_batch(&job, &err);
             if (rc < 0)
@@ -570,11 +645,16 @@ int cmd_import(struct ctl *ctl, int argc, char **argv)
                 status = ctl_fail(ctl, &err);
         }
     }
+    if (input != fp)
+        fclose(input);
     if (fp != stdin)
         fclose(fp);
     free(job.batch);
     if (status == EX_OK || job.imported > 0 || job.skipped > 0)
         printf("imported %lu, skipped %lu\n", job.imported, job.skipped);
+    if (job.already > 0)
+        printf("%lu rows were imported from this same input before (an interrupted or"
+               " earlier run), left as they are; --again imports them again\n", job.already);
     if (status == EX_OK && job.skipped > 0)
         status = EX_DATAERR;
     return status;

@@ -5,8 +5,8 @@
  * running the command (recorded in the timeline), and hands the rest of
  * the command line to one command module: cmd_entry.c (add, remove),
  * cmd_show.c (show, list), cmd_io.c (import, export), cmd_stats.c
- * (stats, purge) or cmd_keys.c (rotate-key).  ctl_common.c holds what
- * they share.
+ * (stats, purge), cmd_keys.c (rotate-key) or cmd_repair.c (verify,
+ * recover).  ctl_common.c holds what they share.
  */
 #include "config.h"
 
@@ -41,7 +41,7 @@ static const struct command commands[] = {
      "status, last remote response and timeline of an address"},
     {"list", cmd_list, "[--reason R] [--all] [--json]",
      "suppressed addresses (--all: expired ones too)"},
-    {"import", cmd_import, "FILE|-",
+    {"import", cmd_import, "[--again] FILE|-",
      "add suppressions from CSV or JSON lines"},
     {"export", cmd_export, "[--all] [--json]",
      "write suppressions as CSV (or JSON lines)"},
@@ -51,6 +51,10 @@ static const struct command commands[] = {
      "remove expired suppressions and old timeline events"},
     {"rotate-key", cmd_rotate_key, "",
      "a new return-path signing key (then reload the milter)"},
+    {"verify", cmd_verify, "",
+     "check the store's databases and log; say what is wrong"},
+    {"recover", cmd_recover, "",
+     "catastrophic recovery of a damaged store (everything stopped)"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -6,15 +6,19 @@
  * while processed, split at its From_ lines, its messages go through in
  * batches (ingest_batch_*()), and it is rewritten (temp file + rename,
  * mode and owner kept) without the messages that were committed or
- * quarantined; messages that failed temporarily stay.
+ * quarantined; messages that failed temporarily stay.  What a run killed
+ * half-way leaves (its dot-lock, a rewrite's temporary file) is removed
+ * by the next one.
  */
 #include "config.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -41,16 +45,48 @@ static void sleep_ms(long ms)
 }
 
 /*
+ * The PID a dot-lock file names when that process is gone from this host
+ * (a holder killed with SIGKILL, or a crash), else 0.  Like liblockfile:
+ * a lock that names no PID, or a live one, is left to its age.
+ */
+static long dotlock_dead_holder(const char *lock)
+{
+    char buf[32];
+    ssize_t n;
+    long pid;
+    char *end;
+    int fd = open(lock, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    errno = 0;
+    pid = strtol(buf, &end, 10);
+    if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') || pid <= 0)
+        return 0;
+    if (kill((pid_t) pid, 0) == 0 || errno != ESRCH)
+        return 0;
+    return pid;
+}
+
+/*
  * Take PATH.lock the way mail delivery agents do (O_EXCL create).  A lock
- * older than DOTLOCK_STALE_SECONDS is stale and removed.  Returns 1 when
- * taken, 0 when the directory does not allow dot-locking (fcntl alone
- * then), -1 (SUP_ERR_TEMP) when someone else holds it.
+ * whose holder no longer runs, or older than DOTLOCK_STALE_SECONDS, is
+ * stale and removed: a run killed with SIGKILL must not hold the next
+ * ones back for minutes.  Returns 1 when taken, 0 when the directory does
+ * not allow dot-locking (fcntl alone then), -1 (SUP_ERR_TEMP) when
+ * someone else holds it.
  */
 static int dotlock_take(const char *lock, SUP_ERR *err)
 {
     for (int attempt = 0; attempt < LOCK_TRIES; attempt++) {
         int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         struct stat st;
+        long dead;
 
         if (fd >= 0) {
             char pid[32];
@@ -67,6 +103,11 @@ static int dotlock_take(const char *lock, SUP_ERR *err)
         if (errno != EEXIST)
             return sup_err_set(err, mailbox_errno_class(errno), "%s: cannot create lock: %s", lock,
                                strerror(errno));
+        if ((dead = dotlock_dead_holder(lock)) > 0) {
+            log_warn("%s: removing the lock of process %ld, which no longer runs", lock, dead);
+            unlink(lock);
+            continue;
+        }
         if (stat(lock, &st) == 0 && time(NULL) - st.st_mtime > DOTLOCK_STALE_SECONDS) {
             log_warn("%s: removing stale lock", lock);
             unlink(lock);
@@ -167,11 +208,52 @@ GString *mbox_message_text(const char *data, const struct mbox_msg *m)
     return out;
 }
 
+/* The temporary file a rewrite of path by process pid writes. */
+static char *rewrite_temp_name(const char *path, long pid)
+{
+    return g_strdup_printf("%s.suppress-ingest.%ld.tmp", path, pid);
+}
+
+/*
+ * Remove what rewrites killed half-way left beside path (mbox locked):
+ * their temporary files, named by a PID that no longer runs.  The mbox
+ * itself is whole either way: rename() replaced it, or did not.
+ */
+static void remove_dead_rewrites(const char *path)
+{
+    char *dir = g_path_get_dirname(path);
+    char *prefix = g_strdup_printf("%s.suppress-ingest.", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+    size_t prefix_len = strlen(prefix);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        char *end;
+        long pid;
+
+        if (strncmp(de->d_name, prefix, prefix_len) != 0)
+            continue;
+        pid = strtol(de->d_name + prefix_len, &end, 10);
+        if (pid <= 0 || strcmp(end, ".tmp") != 0 || kill((pid_t) pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char *tmp = rewrite_temp_name(path, pid);
+
+        log_warn("%s: removing %s, left by an interrupted rewrite", path, tmp);
+        if (unlink(tmp) < 0 && errno != ENOENT)
+            log_warn("%s: cannot remove %s: %s", path, tmp, strerror(errno));
+        g_free(tmp);
+    }
+    if (d != NULL)
+        closedir(d);
+    g_free(prefix);
+    g_free(dir);
+}
+
 /* Write the kept messages to a temp file next to path and rename it over. */
 static int mbox_rewrite(const char *path, const struct stat *st, const char *data,
                         GArray *msgs, SUP_ERR *err)
 {
-    char *tmp = g_strdup_printf("%s.suppress-ingest.%ld.tmp", path, (long) getpid());
+    char *tmp = rewrite_temp_name(path, (long) getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     int rc = -1;
 
@@ -321,6 +403,7 @@ int mailbox_process_mbox(INGEST_CTX *ctx, const char *path, MAILBOX_STATS *stats
             goto out;
         if (fcntl_lock(fd, path, err) < 0)
             goto out;
+        remove_dead_rewrites(path);
     }
     if (fstat(fd, &st) < 0) {
         sup_err_set(err, SUP_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));

@@ -4,9 +4,11 @@
  *
  * Offers main() and the mailbox loops one rule: nothing is ever deleted
  * that was not processed.  A message that is no report, or malformed, or
- * over a limit is written (or moved) into a plain directory under a
- * Maildir-style unique name, through a temporary file so no half message
- * appears, with NAME.reason saying where it came from, when, and why.
+ * over a limit is written (or moved) into a plain directory, through a
+ * temporary file so no half message appears, with NAME.reason saying
+ * where it came from, when, and why.  A file moved there (Maildir) keeps
+ * a Maildir-style unique name; a message written there whole is named by
+ * its SHA-256, so quarantining it again after a crash makes no copy.
  */
 #include "config.h"
 
@@ -58,7 +60,7 @@ static int ensure_dir(const char *dir, SUP_ERR *err)
 static int write_new_file(const char *dir, const char *name, const char *data, size_t len,
                           int stream_fd, SUP_ERR *err)
 {
-    char *tmp = g_strdup_printf("%s/.%s.tmp", dir, name);
+    char *tmp = g_strdup_printf("%s/.%s.%ld.tmp", dir, name, (long) getpid());
     char *final = g_strdup_printf("%s/%s", dir, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     int rc = -1;
@@ -125,10 +127,38 @@ int mailbox_quarantine_stream(const char *dir, const char *source, const char *r
     return 0;
 }
 
+/*
+ * A message given whole is named by its content, "sha256-HEX": when a run
+ * is killed after quarantining a message of an mbox (or of a file, or of
+ * stdin) but before removing it there, the next run finds the copy it
+ * made and does not make a second one.
+ */
 int mailbox_quarantine_data(const char *dir, const char *source, const char *raw, size_t len,
                             const char *reason, char **name_out, SUP_ERR *err)
 {
-    return mailbox_quarantine_stream(dir, source, raw, len, -1, reason, name_out, err);
+    gchar *hash = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *) raw, len);
+    char *name = g_strdup_printf("sha256-%s", hash);
+    char *path = g_strdup_printf("%s/%s", dir, name);
+    int rc = -1;
+
+    g_free(hash);
+    if (ensure_dir(dir, err) < 0)
+        goto out;
+    if (access(path, F_OK) == 0) {
+        log_warn("%s: already quarantined as %s: %s", source, path, reason);
+    } else {
+        if (write_new_file(dir, name, raw, len, -1, err) < 0)
+            goto out;
+        write_reason(dir, name, source, reason);
+        log_warn("%s: quarantined as %s: %s", source, path, reason);
+    }
+    if (name_out != NULL)
+        *name_out = g_strdup(path);
+    rc = 0;
+out:
+    g_free(name);
+    g_free(path);
+    return rc;
 }
 
 int mailbox_quarantine_file(const char *dir, const char *path, const char *reason, SUP_ERR *err)
