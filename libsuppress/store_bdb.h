@@ -68,6 +68,9 @@ enum store_db {
 
 /* The database file names, by enum store_db. */
 extern const char *const store_db_files[DBI_COUNT];
+/* A database a later release added: a store written before has none
+ * until a writer opens it (store_env.c). */
+bool store_db_added_later(int dbi);
 
 /* One per process and environment directory, shared by its STOREs (store_env.c). */
 struct store_env {

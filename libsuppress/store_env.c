@@ -408,7 +408,7 @@ static int key_compare(DB *db, const DBT *a, const DBT *b)
  * a writer opens it (and creates it), so a read-only handle goes without
  * it (its operations answer as for an empty one).
  */
-static bool added_later(int dbi)
+bool store_db_added_later(int dbi)
 {
     return dbi == DBI_LEDGER || dbi == DBI_INDEX;
 }
@@ -444,7 +444,7 @@ static int store_open_dbs(STORE *st, SUP_ERR *err)
                 break;
             store_retry_delay(attempt);
         }
-        if (ret == ENOENT && rdonly && added_later(i)) {
+        if (ret == ENOENT && rdonly && store_db_added_later(i)) {
             db->close(db, 0);
             st->db[i] = NULL;
             continue;
