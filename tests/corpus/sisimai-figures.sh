@@ -20,7 +20,7 @@ if [ ! -x "$ingest" ]; then
 fi
 status=0
 python3 "$here/compare.py" --ingest "$ingest" --labels "$here/sisimai/labels.tsv" \
-    --exceptions "$here/exceptions.tsv" --sisimai > "${TMPDIR:-/tmp}/sisimai-figures.$$" || status=1
+    --exceptions "$here/exceptions.tsv" --halves "$here/halves" --sisimai > "${TMPDIR:-/tmp}/sisimai-figures.$$" || status=1
 sed -n '/^suppress-ingest over/,$p' "${TMPDIR:-/tmp}/sisimai-figures.$$"
 rm -f "${TMPDIR:-/tmp}/sisimai-figures.$$"
 echo
