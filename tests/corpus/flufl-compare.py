@@ -19,7 +19,9 @@ failure is permanent or temporary.  Two figures, per message:
            hard: a ceiling, like the corpus' temphard (must stay 0)
 
 A reported recipient is a failure when its class is hard, soft, delayed
-or unknown (not delivered, autoreply or complaint).
+or unknown (not delivered, autoreply or complaint).  Its address is the
+one the store would act on (policy.c): the original recipient of a
+forwarded one, else the recipient.
 
 --floors makes it a test (exit 1 below a floor); --sisimai adds Debian's
 Sisimai on the same files (sisimai-dump.pl), for comparison only.
@@ -60,7 +62,10 @@ def failed_rows(rows):
     for g in rows:
         if g.get('class') not in FAILURE_CLASSES:
             continue
-        addr = g.get('recipient') or g.get('original_recipient') or ''
+        if g.get('forwarded') and g.get('original_recipient'):
+            addr = g['original_recipient']
+        else:
+            addr = g.get('recipient') or ''
         out.append((str(addr).lower(), g.get('class')))
     return out
 
