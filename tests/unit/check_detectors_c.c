@@ -119,6 +119,11 @@ static const struct sample samples[] = {
           NULL, NULL },
         { "walter@corp.example.com", NULL, NULL, NULL, "networkerror", "Too many hops",
           NULL, NULL } } },
+    /* the X.400 form of the address: "...;dda:SMTP=yvonne@example.com; on" */
+    { "exchange2003-x400.eml", "exchange2003", REPORT_BOUNCE, 1, {
+        { "yvonne@example.com", NULL, NULL, NULL, "userunknown",
+          "The recipient name is not recognized",
+          NULL, NULL } } },
     { "outlook.eml", "outlook", REPORT_BOUNCE, 1, {
         /* no Diagnostic-Code: the text's sentence explains */
         { "victor@example.com", "failed", "4.4.7", NULL, NULL,
