@@ -528,6 +528,7 @@ def main():
 
     tally, details = tally_source(labels, outputs, names, excepted)
     half_tallies = []
+    split = None
     if args.halves:
         split = split_halves(names, read_halves(args.halves), args.halves)
         for half in HALVES:
@@ -535,10 +536,15 @@ def main():
                                  tally_source(labels, outputs, split[half], excepted)[0]))
     out = sys.stdout
     stis = None
+    sis_halves = []
     if args.sisimai:
         dump = os.path.join(HERE, 'sisimai-dump.pl')
         sis_out = run_program(['perl', dump], paths, 'sisimai-dump.pl')
         stis, sis_details = tally_source(labels, sis_out, names, excepted)
+        if args.halves:
+            for half in HALVES:
+                sis_halves.append((half, len(split[half]),
+                                   tally_source(labels, sis_out, split[half], excepted)[0]))
 
     if args.json:
         obj = {'ours': tally.as_json(), 'files': len(names),
@@ -568,6 +574,8 @@ def main():
             print_summary('  %s half, %d files:' % (half, n), t, out, '    ')
         if stis:
             print_summary("Debian's Sisimai over the same files (informative):", stis, out)
+            for half, n, t in sis_halves:
+                print_summary('  %s half, %d files:' % (half, n), t, out, '    ')
     if floors and not check_floors(tally, floors, sys.stderr if args.json else out):
         return 1
     return 0
