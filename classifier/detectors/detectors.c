@@ -9,7 +9,9 @@
  *   3. generic RFC 3464 (any message/delivery-status part);
  *   4. RFC 3834 auto-replies, only when nothing above matched, since many
  *      bounces carry "Auto-Submitted: auto-replied" too;
- *   5. a plain-text scan as the last resort.
+ *   5. plain-text bounces that announce a list of failed recipients
+ *      (recipientlist.c);
+ *   6. a plain-text scan as the last resort.
  * Each group's list is an X-macro file (detectors/list-*.def) so helpers
  * add a detector without touching this file.
  *
@@ -39,6 +41,7 @@
 extern const DETECTOR detector_arf;
 extern const DETECTOR detector_rfc3464;
 extern const DETECTOR detector_autoreply;
+extern const DETECTOR detector_recipientlist;
 extern const DETECTOR detector_fallback;
 
 #define DETECTOR_ENTRY(name) &detector_##name,
@@ -49,6 +52,7 @@ const DETECTOR *const detectors[] = {
 #include "list-a.def"
     &detector_rfc3464,
     &detector_autoreply,
+    &detector_recipientlist,
     &detector_fallback,
     NULL,
 };

@@ -64,12 +64,21 @@ static const char *msexch_reason(const char *diag)
     return NULL;
 }
 
-/* "user@example.jp on <date>" (also "Name (SMTP=user@example.jp) on ..."). */
+/* "user@example.jp on <date>" (also "Name (SMTP=user@example.jp) on ...",
+ * and the X.400 form "c=US;a= ;p=Org;o=Site;dda:SMTP=user@example.com; on
+ * ...", where '=' would otherwise pass for part of the local part: seen in
+ * flufl.bounce's microsoft_01 and microsoft_04). */
 static bool recipient_line(const char *line, char *addr, size_t addrlen)
 {
     const char *on = strstr(line, " on ");
+    const char *smtp;
 
-    return on != NULL && find_address(line, (size_t) (on - line), addr, addrlen);
+    if (on == NULL)
+        return false;
+    smtp = find_nocase(line, "SMTP=");
+    if (smtp != NULL && smtp < on)
+        line = smtp + 5;
+    return find_address(line, (size_t) (on - line), addr, addrlen);
 }
 
 /* Exchange's bookkeeping lines are no part of the explanation. */

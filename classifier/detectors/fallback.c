@@ -56,35 +56,11 @@ static bool line_is_reply(const char *line)
     return text_find_status(line, &found) > 0 && (found[0] == '4' || found[0] == '5');
 }
 
-/*
- * The first address on the line: "<a@x>", "a@x:", "To: a@x".  Addresses of
- * the bounce's own sender and recipient (ourselves, the MAILER-DAEMON) are
- * not failed recipients.
- */
+/* The first failed address on the line: not the bounce's own sender or
+ * recipient (ourselves, the MAILER-DAEMON). */
 static bool line_address(const BOUNCE_MSG *msg, const char *line, char *out, size_t outlen)
 {
-    char own_from[ADDR_MAX + 1] = "";
-    char own_to[ADDR_MAX + 1] = "";
-
-    header_first_address(bmsg_header(msg, "From"), own_from, sizeof(own_from));
-    header_first_address(bmsg_header(msg, "To"), own_to, sizeof(own_to));
-    for (const char *at = strchr(line, '@'); at != NULL; at = strchr(at + 1, '@')) {
-        const char *start = at;
-        char candidate[ADDR_MAX * 2];
-        SUP_ERR err;
-
-        /* The word around this '@', punctuation of the prose left out. */
-        while (start > line && strchr(" \t<>():;,\"'[]", start[-1]) == NULL)
-            start--;
-        if (!find_address(start, strcspn(start, " \t<>():;,\"'[]"), candidate, sizeof(candidate))
-            || addr_normalize(candidate, out, outlen, &err) != 0)
-            continue;
-        if (strcmp(out, own_from) == 0 || strcmp(out, own_to) == 0
-            || strncmp(out, "mailer-daemon@", 14) == 0 || strncmp(out, "postmaster@", 11) == 0)
-            continue;
-        return true;
-    }
-    return false;
+    return line_foreign_address(msg, line, out, outlen);
 }
 
 /* The reply line and the continuation lines after it, as one line. */

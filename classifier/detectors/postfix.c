@@ -82,8 +82,10 @@ static bool is_opening_line(const char *line)
         return false;
     if (after_prefix_nocase(rest, "mail system") != NULL)
         return true;
-    /* "<name> program" or "<name> Postfix program", maybe "at host x." */
-    for (int words = 0; words < 4 && *rest; words++) {
+    /* "<name> program" or "<name> Postfix program", maybe "at host x.";
+     * <name> is $mail_name, which distributions lengthened ("The Postfix
+     * on SuSE Linux 6.4 (i386) program", flufl.bounce's postfix_03). */
+    for (int words = 0; words < 8 && *rest; words++) {
         size_t len = strcspn(rest, " ");
 
         if (len == 7 && strncasecmp(rest, "program", 7) == 0)

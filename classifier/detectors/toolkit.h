@@ -124,6 +124,10 @@ bool find_bare_address(const char *s, const char **start, size_t *len);
 bool find_address(const char *text, size_t len, char *out, size_t outlen);
 /* Is the whole line (blank-trimmed, optionally in <>) one address? */
 bool is_address_line(const char *s);
+/* The first address on a line of a bounce's text ("<a@x>", "a@x:", "To:
+ * a@x"), normalized into out, that is not the bounce's own: not its From
+ * or To (ourselves), not a MAILER-DAEMON or postmaster.  False if none. */
+bool line_foreign_address(const BOUNCE_MSG *msg, const char *line, char *out, size_t outlen);
 /* Mark the recipient forwarded when its original differs from it. */
 void rcpt_mark_forwarded(BOUNCE_RCPT *rcpt);
 /* Do both raw addresses normalize to the same address? */

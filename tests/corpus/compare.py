@@ -15,7 +15,9 @@ by:
 --floors makes it a test (exit 1 when a figure falls below its floor, or
 temphard rises above its ceiling); --exceptions lists label rows known to be
 wrong, which are left out of the figures and listed as such; --sisimai adds
-Debian's Sisimai as a second column for comparison (informative only).
+Debian's Sisimai as a second column for comparison (informative only);
+--halves prints the figures of the development and check halves (split by
+format family, tests/corpus/halves) beside the totals.
 
 Used by tests/corpus/run-corpus.sh (make check) and by hand:
   compare.py --build /tmp/b-NAME -v tests/corpus/sisimai/eml/lhost-postfix-*.eml
@@ -46,6 +48,7 @@ FIGURES = [
     ('complaint', 'complaints classed complaint', 'min'),
 ]
 FIGURE_NAMES = [f[0] for f in FIGURES]
+HALVES = ('development', 'check')
 # Exception "field" -> figures it removes the row from.
 EXCEPTION_FIELDS = {
     'recipient': ('recipient',),
@@ -130,6 +133,47 @@ def read_exceptions(path):
         for fig in EXCEPTION_FIELDS[field]:
             entry[fig] = row['justification'].strip()
     return excepted
+
+
+def file_prefix(name):
+    """A corpus file's name without its -NN.eml: its format family key."""
+    base = name[:-4] if name.endswith('.eml') else name
+    head, dash, num = base.rpartition('-')
+    return head if dash and num.isdigit() else base
+
+
+def read_halves(path):
+    """{prefix: half} from lines 'prefix family half' ('#' comments)."""
+    halves = {}
+    try:
+        with open(path, encoding='utf-8') as f:
+            for lineno, line in enumerate(f, 1):
+                line = line.split('#', 1)[0].strip()
+                if not line:
+                    continue
+                parts = line.split()
+                if len(parts) != 3 or parts[2] not in HALVES:
+                    die('halves %s:%d: expected "<prefix> <family> <%s>"'
+                        % (path, lineno, '|'.join(HALVES)))
+                if parts[0] in halves:
+                    die('halves %s:%d: prefix %s listed twice'
+                        % (path, lineno, parts[0]))
+                halves[parts[0]] = parts[2]
+    except OSError as e:
+        die('cannot read halves %s: %s' % (path, e.strerror))
+    return halves
+
+
+def split_halves(names, halves, path):
+    """{half: [names]}; every file must belong to a listed family."""
+    split = {h: [] for h in HALVES}
+    stray = [n for n in names if file_prefix(n) not in halves]
+    if stray:
+        die('halves %s: no half for %s (add its family)'
+            % (path, ', '.join(stray[:5])))
+    for n in names:
+        split[halves[file_prefix(n)]].append(n)
+    return split
 
 
 def read_floors(path):
@@ -380,16 +424,16 @@ def print_side_by_side(ours, sis, out):
                      fmt(g.get('class')), fmt(s.get('class'))))
 
 
-def print_summary(title, tally, out):
+def print_summary(title, tally, out, indent='  '):
     out.write('%s\n' % title)
     for fig, label, kind in FIGURES:
-        out.write('  %-36s %4d/%-4d %6.2f%%%s\n'
+        out.write(indent + '%-36s %4d/%-4d %6.2f%%%s\n'
                   % (label, tally.ok[fig], tally.total[fig], tally.percent(fig),
                      '  (lower is better)' if kind == 'max' else ''))
     if tally.extra:
-        out.write('  %-36s %d\n' % ('reported recipients without a label', tally.extra))
+        out.write(indent + '%-36s %d\n' % ('reported recipients without a label', tally.extra))
     if tally.missing_files:
-        out.write('  %-36s %d (%s%s)\n'
+        out.write(indent + '%-36s %d (%s%s)\n'
                   % ('files without any output', len(tally.missing_files),
                      ', '.join(tally.missing_files[:5]),
                      ', ...' if len(tally.missing_files) > 5 else ''))
@@ -434,6 +478,8 @@ def main():
                     help='label rows known wrong: file, index, field, justification')
     ap.add_argument('--sisimai', action='store_true',
                     help="also run Debian's Sisimai and print both side by side")
+    ap.add_argument('--halves', metavar='FILE',
+                    help='also print the figures of each half of this split')
     ap.add_argument('--json', action='store_true', help='print the figures as JSON')
     ap.add_argument('-v', '--verbose', action='store_true',
                     help='print every mismatch with its diagnostic')
@@ -481,18 +527,32 @@ def main():
         outputs = run_program([prog, '--dry-run', '--json'], paths, 'suppress-ingest')
 
     tally, details = tally_source(labels, outputs, names, excepted)
+    half_tallies = []
+    split = None
+    if args.halves:
+        split = split_halves(names, read_halves(args.halves), args.halves)
+        for half in HALVES:
+            half_tallies.append((half, len(split[half]),
+                                 tally_source(labels, outputs, split[half], excepted)[0]))
     out = sys.stdout
     stis = None
+    sis_halves = []
     if args.sisimai:
         dump = os.path.join(HERE, 'sisimai-dump.pl')
         sis_out = run_program(['perl', dump], paths, 'sisimai-dump.pl')
         stis, sis_details = tally_source(labels, sis_out, names, excepted)
+        if args.halves:
+            for half in HALVES:
+                sis_halves.append((half, len(split[half]),
+                                   tally_source(labels, sis_out, split[half], excepted)[0]))
 
     if args.json:
         obj = {'ours': tally.as_json(), 'files': len(names),
                'excepted': len(tally.excepted)}
         if stis:
             obj['sisimai'] = stis.as_json()
+        for half, n, t in half_tallies:
+            obj[half] = t.as_json()
         json.dump(obj, out, indent=1, sort_keys=True)
         out.write('\n')
     elif not args.quiet:
@@ -510,8 +570,12 @@ def main():
             out.write('excepted: %s #%d (%s): %s\n'
                       % (lab['file'], lab['index'], ','.join(figs), '; '.join(why)))
         print_summary('suppress-ingest over %d files:' % len(names), tally, out)
+        for half, n, t in half_tallies:
+            print_summary('  %s half, %d files:' % (half, n), t, out, '    ')
         if stis:
             print_summary("Debian's Sisimai over the same files (informative):", stis, out)
+            for half, n, t in sis_halves:
+                print_summary('  %s half, %d files:' % (half, n), t, out, '    ')
     if floors and not check_floors(tally, floors, sys.stderr if args.json else out):
         return 1
     return 0

@@ -62,6 +62,27 @@ expect 0 "an exception leaves its row out" -- --input "$data/bad.json" --excepti
 expect_figure reason 2/4
 expect_figure hard 1/2
 
+# expect_half HALF NAME VALUE: a figure of one half of the last --json run
+expect_half() {
+    got=$("$python" -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%d/%d" % (d[sys.argv[2]][sys.argv[3]]["count"], d[sys.argv[2]][sys.argv[3]]["total"]))' "$tmp/out" "$1" "$2" 2>&1)
+    if [ "$got" != "$3" ]; then
+        echo "FAIL: $1 half's figure $2 is $got, expected $3"
+        failures=$((failures + 1))
+    else
+        echo "ok: $1 half's figure $2 = $3"
+    fi
+}
+
+expect 0 "halves: each half has its own figures" -- --input "$data/bad.json" --halves "$data/halves" --json
+expect_half development recipient 2/2
+expect_half development temphard 1/1
+expect_half check recipient 1/3
+expect_half check complaint 0/1
+expect_figure recipient 3/5
+expect 2 "halves: an unknown half is refused" -- --input "$data/good.json" --halves "$data/halves-bad"
+grep -v '^d' "$data/halves" > "$tmp/halves"
+expect 2 "halves: a file in no half is refused" -- --input "$data/good.json" --halves "$tmp/halves"
+
 expect 2 "an exception without justification is refused" -- --input "$data/good.json" --exceptions "$data/exceptions-bad.tsv"
 printf 'reason ninety\n' > "$tmp/floors"
 expect 2 "a malformed floors file is refused" -- --input "$data/good.json" --floors "$tmp/floors"

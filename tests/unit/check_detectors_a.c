@@ -148,6 +148,19 @@ START_TEST(test_postfix_plain_refused_greeting)
 }
 END_TEST
 
+/* $mail_name lengthened by a distribution: "The Postfix on ... program". */
+START_TEST(test_postfix_long_mail_name)
+{
+    BOUNCE_REPORT report;
+
+    detect("postfix-mailname.eml", &report);
+    expect_report(&report, "postfix", 1);
+    expect_rcpt(&report.rcpts[0], "dave@example.com", "failed", "5.1.1", "550",
+                "550 5.1.1 <dave@example.com>: Recipient address rejected: User unknown");
+    report_clear(&report);
+}
+END_TEST
+
 START_TEST(test_postfix_transcript)
 {
     BOUNCE_REPORT report;
@@ -526,6 +539,7 @@ static Suite *detectors_a_suite(void)
 
     tcase_add_test(formats, test_postfix_report);
     tcase_add_test(formats, test_postfix_plain_refused_greeting);
+    tcase_add_test(formats, test_postfix_long_mail_name);
     tcase_add_test(formats, test_postfix_transcript);
     tcase_add_test(formats, test_postfix_inlined_in_text);
     tcase_add_test(formats, test_exim_failed);

@@ -119,6 +119,21 @@ static const struct sample samples[] = {
           NULL, NULL },
         { "walter@corp.example.com", NULL, NULL, NULL, "networkerror", "Too many hops",
           NULL, NULL } } },
+    /* screen names are aol.com addresses; an address stays as written */
+    { "aol.eml", "aol", REPORT_BOUNCE, 2, {
+        { "zelda@aol.com", "failed", NULL, NULL, "*",
+          "not accepting mail from list@example.org:", NULL, NULL },
+        { "amy@aol.com", "failed", NULL, NULL, "*", "Your mail to the following recipients",
+          NULL, NULL } } },
+    /* "<a@x>:" lines of the notice, not the returned message's To */
+    { "sina.eml", "sina", REPORT_BOUNCE, 2, {
+        { "bea@sina.com", "failed", NULL, NULL, NULL, NULL, NULL, NULL },
+        { "cid@sina.com", "failed", NULL, NULL, NULL, NULL, NULL, NULL } } },
+    /* the X.400 form of the address: "...;dda:SMTP=yvonne@example.com; on" */
+    { "exchange2003-x400.eml", "exchange2003", REPORT_BOUNCE, 1, {
+        { "yvonne@example.com", NULL, NULL, NULL, "userunknown",
+          "The recipient name is not recognized",
+          NULL, NULL } } },
     { "outlook.eml", "outlook", REPORT_BOUNCE, 1, {
         /* no Diagnostic-Code: the text's sentence explains */
         { "victor@example.com", "failed", "4.4.7", NULL, NULL,
@@ -311,7 +326,7 @@ START_TEST(test_parse_refuses_others)
     static const char *const names[] = {
         "amazonses", "receivingses", "amazonworkmail", "gmail", "googlegroups",
         "googleworkspace", "office365", "outlook", "exchange2007", "exchange2003",
-        "yahoo", "yandex", "zoho", "mailru", "gmx", "sendgrid", "verizon", NULL
+        "yahoo", "yandex", "zoho", "mailru", "gmx", "sendgrid", "verizon", "aol", "sina", NULL
     };
     const struct sample *s = &samples[_i];
     BOUNCE_MSG msg;

@@ -1,8 +1,9 @@
 /*
  * check_generic_detectors.c: unit tests of the detectors that read no
  * single MTA's format: RFC 3464 delivery-status reports (rfc3464), ARF
- * complaint reports (arf), RFC 3834 auto-replies (autoreply) and the
- * plain-text fallback, through the whole registry and classify, as
+ * complaint reports (arf), RFC 3834 auto-replies (autoreply), plain-text
+ * lists of failed recipients (recipientlist) and the plain-text fallback,
+ * through the whole registry and classify, as
  * suppress-ingest runs them.
  *
  * Samples live in data/ingest/; they are written for these tests, not
@@ -29,6 +30,7 @@
 extern const DETECTOR detector_rfc3464;
 extern const DETECTOR detector_arf;
 extern const DETECTOR detector_autoreply;
+extern const DETECTOR detector_recipientlist;
 extern const DETECTOR detector_fallback;
 
 #define DATA_DIR "ingest"
@@ -248,6 +250,61 @@ START_TEST(test_fallback)
 }
 END_TEST
 
+START_TEST(test_recipientlist)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    /* A list under its phrase, each diagnostic beside or under its address;
+     * the postmaster and the returned message's To are not in it. */
+    load("recipientlist-block.eml", &m);
+    memset(&r, 0, sizeof(r));
+    ck_assert(detector_recipientlist.match(&m));
+    ck_assert_int_eq(detector_recipientlist.parse(&m, &r), 2);
+    ck_assert_int_eq(r.kind, REPORT_BOUNCE);
+    ck_assert_str_eq(r.rcpts[0].recipient, "gina@dest.example");
+    ck_assert_str_eq(r.rcpts[0].diagnostic, "550 5.1.1 Mailbox unavailable");
+    ck_assert_str_eq(r.rcpts[0].action, "failed");
+    ck_assert_str_eq(r.rcpts[1].recipient, "harry@dest.example");
+    ck_assert_str_eq(r.rcpts[1].diagnostic, "552 5.2.2 quota exceeded");
+    report_clear(&r);
+    message_free(&m);
+
+    /* The address right after its phrase. */
+    load("recipientlist-inline.eml", &m);
+    ck_assert_int_eq(detector_recipientlist.parse(&m, &r), 1);
+    ck_assert_str_eq(r.rcpts[0].recipient, "jane@dest.example");
+    ck_assert_ptr_null(r.rcpts[0].diagnostic);
+    report_clear(&r);
+    message_free(&m);
+
+    /* Only the bounce's own addresses listed: no report. */
+    load("recipientlist-own.eml", &m);
+    ck_assert(detector_recipientlist.match(&m));
+    ck_assert_int_eq(detector_recipientlist.parse(&m, &r), 0);
+    ck_assert_uint_eq(r.count, 0);
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
+START_TEST(test_recipientlist_warning)
+{
+    BOUNCE_MSG m;
+    BOUNCE_REPORT r;
+
+    /* "will continue to attempt delivery": delayed, never hard. */
+    detect("recipientlist-warning.eml", NULL, &m, &r);
+    ck_assert_uint_eq(r.count, 1);
+    ck_assert_str_eq(r.detector, "recipientlist");
+    ck_assert_str_eq(r.rcpts[0].recipient, "karl@dest.example");
+    ck_assert_str_eq(r.rcpts[0].action, "delayed");
+    ck_assert_int_eq(r.rcpts[0].cls, CLASS_DELAYED);
+    report_clear(&r);
+    message_free(&m);
+}
+END_TEST
+
 START_TEST(test_not_a_report)
 {
     BOUNCE_MSG m;
@@ -278,6 +335,8 @@ static Suite *generic_detectors_suite(void)
     tcase_add_test(tc, test_arf_nonstandard);
     tcase_add_test(tc, test_autoreply);
     tcase_add_test(tc, test_autoreply_not_for_bounces);
+    tcase_add_test(tc, test_recipientlist);
+    tcase_add_test(tc, test_recipientlist_warning);
     tcase_add_test(tc, test_fallback);
     tcase_add_test(tc, test_not_a_report);
     suite_add_tcase(s, tc);

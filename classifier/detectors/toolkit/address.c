@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "detectors/toolkit.h"
 
 /* ---- addresses ---- */
@@ -114,6 +115,32 @@ bool is_address_line(const char *s)
     /* A domain without a dot is a local name, not a mail address. */
     return address_span_in(p, total, &from, &to) && from == 0 && to == total
         && memchr(strchr(p, '@'), '.', total - (size_t) (strchr(p, '@') - p)) != NULL;
+}
+
+bool line_foreign_address(const BOUNCE_MSG *msg, const char *line, char *out, size_t outlen)
+{
+    char own_from[ADDR_MAX + 1] = "";
+    char own_to[ADDR_MAX + 1] = "";
+
+    header_first_address(bmsg_header(msg, "From"), own_from, sizeof(own_from));
+    header_first_address(bmsg_header(msg, "To"), own_to, sizeof(own_to));
+    for (const char *at = strchr(line, '@'); at != NULL; at = strchr(at + 1, '@')) {
+        const char *start = at;
+        char candidate[ADDR_MAX * 2];
+        SUP_ERR err;
+
+        /* The word around this '@', punctuation of the prose left out. */
+        while (start > line && strchr(" \t<>():;,\"'[]", start[-1]) == NULL)
+            start--;
+        if (!find_address(start, strcspn(start, " \t<>():;,\"'[]"), candidate, sizeof(candidate))
+            || addr_normalize(candidate, out, outlen, &err) != 0)
+            continue;
+        if (strcmp(out, own_from) == 0 || strcmp(out, own_to) == 0
+            || strncmp(out, "mailer-daemon@", 14) == 0 || strncmp(out, "postmaster@", 11) == 0)
+            continue;
+        return true;
+    }
+    return false;
 }
 
 void rcpt_mark_forwarded(BOUNCE_RCPT *rcpt)
