@@ -198,8 +198,12 @@ static double measure(STORE *st, int hit_percent, int threads)
     return (double) threads * (double) n_lookups / secs;
 }
 
-/* Bytes the store directory takes on disk: (database files, everything). */
-static void disk_usage(const char *dir, double *db_mb, double *all_mb)
+/*
+ * Bytes the store directory takes on disk (sparse regions count what is
+ * used): database files and everything, in MB; with `list`, each file of
+ * a MB or more is printed too.
+ */
+static void disk_walk(const char *dir, bool list, double *db_mb, double *all_mb)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -210,35 +214,31 @@ static void disk_usage(const char *dir, double *db_mb, double *all_mb)
     if (d == NULL)
         return;
     while ((de = readdir(d)) != NULL) {
+        double mb;
+
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
         if (de->d_name[0] == '.' || stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
             continue;
-        *all_mb += (double) sb.st_blocks * 512 / 1048576;
+        mb = (double) sb.st_blocks * 512 / 1048576;
+        *all_mb += mb;
         if (strstr(de->d_name, ".db") != NULL && strncmp(de->d_name, "__db", 4) != 0)
-            *db_mb += (double) sb.st_blocks * 512 / 1048576;
+            *db_mb += mb;
+        if (list && mb >= 1.0)
+            printf("  %-18s %8.1f MB\n", de->d_name, mb);
     }
     closedir(d);
 }
 
-/* Each file of the store and its size on disk (sparse regions count what
- * is used). */
+static void disk_usage(const char *dir, double *db_mb, double *all_mb)
+{
+    disk_walk(dir, false, db_mb, all_mb);
+}
+
 static void print_files(const char *dir)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    struct stat sb;
-    char path[4096];
+    double db_mb, all_mb;
 
-    if (d == NULL)
-        return;
-    while ((de = readdir(d)) != NULL) {
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        if (de->d_name[0] == '.' || stat(path, &sb) < 0 || !S_ISREG(sb.st_mode)
-            || sb.st_blocks < 2048)
-            continue;
-        printf("  %-18s %8.1f MB\n", de->d_name, (double) sb.st_blocks * 512 / 1048576);
-    }
-    closedir(d);
+    disk_walk(dir, true, &db_mb, &all_mb);
 }
 
 static void print_memory(const char *when)
