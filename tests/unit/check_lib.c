@@ -75,6 +75,9 @@ static const struct {
     { "john@example.com\r\nRCPT TO:<x@y>", "control" },
     { "jo\001hn@example.com", "control" },
     { "john@[1.2.3.4", "literal" },
+    /* 65 characters, quoted: over the limit as they are unquoted (fuzz_addr) */
+    { "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"@example.com", "longer than 64" },
+    { "\"a aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"@example.com", "longer than 64" },
 };
 
 START_TEST(test_addr_bad)
