@@ -19,8 +19,10 @@ for h in message addr conf import reply policy; do
     set -- "$fuzz/seeds/$h" "$fuzz/regressions/$h"
     [ -d "$T/$h" ] && set -- "$@" "$T/$h"
     if [ "$h" = message ]; then
-        set -- "$@" "$top_srcdir/tests/corpus/sisimai/eml" "$top_srcdir/tests/corpus/flufl/eml" \
-            "$top_srcdir/tests/unit/data/ingest"
+        for d in "$top_srcdir/tests/corpus/sisimai/eml" "$top_srcdir/tests/corpus/flufl/eml" \
+                 "$top_srcdir/tests/unit/data/ingest"; do
+            [ -d "$d" ] && set -- "$@" "$d"
+        done
     fi
     if "$bin/replay-$h" "$@"; then
         echo "ok: $h"
