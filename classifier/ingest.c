@@ -60,20 +60,41 @@ static char *message_key(const BOUNCE_MSG *msg, const char *raw, size_t len)
     return prefixed;
 }
 
-/* parse -> detect -> classify.  -1 (err: SUP_ERR_INPUT) if unparseable. */
+/* The ingest.max-* keys as the parser's limits (none without a config). */
+static MESSAGE_LIMITS message_limits(const struct sup_config *cfg)
+{
+    MESSAGE_LIMITS limits = { 0, 0, 0, 0, 0 };
+
+    if (cfg != NULL) {
+        limits.max_size = cfg->ingest.max_message_size > 0 ? (size_t) cfg->ingest.max_message_size : 0;
+        limits.max_depth = cfg->ingest.max_mime_depth;
+        limits.max_line = cfg->ingest.max_line_length > 0 ? (size_t) cfg->ingest.max_line_length : 0;
+        limits.max_headers = cfg->ingest.max_header_count;
+        limits.max_recipients = cfg->ingest.max_recipients;
+    }
+    return limits;
+}
+
+/*
+ * parse -> detect -> classify.  -1 (err: SUP_ERR_INPUT) if unparseable or
+ * past a limit: a report with more recipients than ingest.max-recipients
+ * (however a detector found them) is refused whole, never cut short, so
+ * that no part of it reaches the store.
+ */
 static int analyze(INGEST_CTX *ctx, const char *name, const char *raw, size_t len,
                    BOUNCE_MSG *msg, BOUNCE_REPORT *report, SUP_ERR *err)
 {
-    MESSAGE_LIMITS limits = { 0, 0 };
+    MESSAGE_LIMITS limits = message_limits(ctx->cfg);
 
-    if (ctx->cfg != NULL) {
-        limits.max_size = ctx->cfg->ingest.max_message_size > 0
-            ? (size_t) ctx->cfg->ingest.max_message_size : 0;
-        limits.max_depth = ctx->cfg->ingest.max_mime_depth;
-    }
     if (message_parse(raw, len, name, ctx->envelope_recipient, &limits, msg, err) < 0)
         return -1;
     detect_report(msg, report);
+    if (limits.max_recipients > 0 && report->count > (size_t) limits.max_recipients) {
+        sup_err_set(err, SUP_ERR_INPUT, "%s: %zu recipients in the report, more than ingest.max-recipients (%d)",
+                    name, report->count, limits.max_recipients);
+        report_clear(report);
+        return -1;
+    }
     classify_report(report);
     return 0;
 }

@@ -103,11 +103,14 @@ static const char *find_at(const char *s, const char *end, const char **why)
 /*
  * Normalize a quoted local part "..." into out: unquoted when the content
  * is a dot-atom, else quoted with only \ and " escaped.  Returns length or
- * -1 with *why.
+ * -1 with *why.  The content has the limit of an unquoted local part (64
+ * characters), so that its unquoted form normalizes again to itself
+ * (found by tests/fuzz/fuzz_addr.c: a quoted 70-character dot-atom gave
+ * an address that addr_normalize() then refused).
  */
 static int local_quoted(const char *s, size_t len, char *out, size_t outlen, const char **why)
 {
-    char content[ADDR_LOCAL_MAX * 2 + 1];
+    char content[ADDR_LOCAL_MAX + 1];
     size_t n = 0;
     size_t i;
     size_t o = 0;
@@ -121,7 +124,7 @@ static int local_quoted(const char *s, size_t len, char *out, size_t outlen, con
             *why = "control character in the local part";
             return -1;
         }
-        if (n >= sizeof(content) - 1) {
+        if (n >= ADDR_LOCAL_MAX) {
             *why = "local part longer than 64 characters";
             return -1;
         }

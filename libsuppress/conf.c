@@ -377,6 +377,9 @@ static cfg_opt_t ingest_opts[] = {
     CFG_STR("quarantine", DEFAULT_QUARANTINE, CFGF_NONE),
     CFG_STR("max-message-size", "10M", CFGF_NONE),
     CFG_INT("max-mime-depth", 20, CFGF_NONE),
+    CFG_STR("max-line-length", "256k", CFGF_NONE),
+    CFG_INT("max-header-count", 10000, CFGF_NONE),
+    CFG_INT("max-recipients", 1000, CFGF_NONE),
     CFG_STR("verp-pattern", "", CFGF_NONE),
     CFG_STR("seen-retention", "30d", CFGF_NONE),
     CFG_STR("trust", "sent-or-signed", CFGF_NONE),
@@ -444,6 +447,9 @@ static const struct {
     { "policy|timeline-max-events", validate_positive_int },
     { "ingest|max-message-size", validate_size },
     { "ingest|max-mime-depth", validate_positive_int },
+    { "ingest|max-line-length", validate_size },
+    { "ingest|max-header-count", validate_positive_int },
+    { "ingest|max-recipients", validate_positive_int },
     { "ingest|seen-retention", validate_duration_finite },
     { "ingest|trust", validate_trust },
     { "signing|sign-domains", validate_domain_list },
@@ -526,6 +532,9 @@ static void copy_ingest(cfg_t *sec, struct ingest_config *in)
     in->quarantine = copy_str(sec, "quarantine", false);
     (void) parse_size(cfg_getstr(sec, "max-message-size"), &in->max_message_size);
     in->max_mime_depth = (int) cfg_getint(sec, "max-mime-depth");
+    (void) parse_size(cfg_getstr(sec, "max-line-length"), &in->max_line_length);
+    in->max_header_count = (int) cfg_getint(sec, "max-header-count");
+    in->max_recipients = (int) cfg_getint(sec, "max-recipients");
     in->verp_pattern = copy_str(sec, "verp-pattern", true);
     in->seen_retention = get_duration(sec, "seen-retention");
     (void) conf_trust_parse(cfg_getstr(sec, "trust"), &in->trust);

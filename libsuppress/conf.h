@@ -75,6 +75,9 @@ struct ingest_config {
     char *quarantine;           /* directory of messages that could not be processed */
     long max_message_size;      /* bytes; larger messages are quarantined */
     int max_mime_depth;         /* deeper nesting is quarantined */
+    long max_line_length;       /* bytes; a message with a longer line is quarantined */
+    int max_header_count;       /* header fields; more are quarantined */
+    int max_recipients;         /* recipients of one report; more are quarantined */
     char *verp_pattern;         /* e.g. "bounces+%{local}=%{domain}@example.org", NULL = none */
     long seen_retention;        /* seconds message identities are remembered (30d) */
     enum ingest_trust trust;

@@ -9,7 +9,8 @@
  * every row, reports each bad one as FILE:LINE with what is wrong, and
  * imports the rest: in transactions of IMPORT_BATCH rows, each retried
  * whole when the store reports a deadlock, so a large list goes in fast
- * and never half a batch.
+ * and never half a batch.  Reading and checking the rows is
+ * import_rows.c's; this file writes them.
  *
  * An import killed half-way (or stopped by a store error) is run again as
  * it was: each batch is remembered in the store, in its own transaction,
@@ -32,43 +33,12 @@
 #include "csv.h"
 #include "ctl.h"
 #include "duration.h"
+#include "import_rows.h"
 #include "json.h"
-#include "jsonl.h"
 
 #include <glib.h>
 
 #define IMPORT_BATCH 1000
-
-/* The columns import knows; export writes all but ttl and note. */
-enum column {
-    COL_ADDRESS, COL_REASON, COL_EXPIRES, COL_FIRST_EVENT, COL_LAST_EVENT,
-    COL_COUNT, COL_SOURCE, COL_DETAIL, COL_STATUS, COL_TTL, COL_NOTE,
-    NCOLUMNS
-};
-
-static const char *const column_names[NCOLUMNS] = {
-    "address", "reason", "expires", "first_event", "last_event",
-    "count", "source", "detail", "status", "ttl", "note",
-};
-
-/* The export columns: the first COL_TTL of the list above. */
-#define NEXPORT_COLUMNS COL_TTL
-
-/* One input row before conversion: a value per column; NULL = no such
- * column (or key); "" = given but empty (or null). */
-struct row_values {
-    const char *value[NCOLUMNS];
-};
-
-/* One converted row, ready for the store. */
-struct import_row {
-    STORE_ENTRY entry;
-    char note[STORE_DETAIL_MAX];
-    long line;
-    bool has_first_event;
-    bool has_count;
-    bool has_status;
-};
 
 struct import_job {
     const struct ctl *ctl;
@@ -77,162 +47,10 @@ struct import_job {
     struct import_row *batch;
     size_t nbatch;
     unsigned long imported;
-    unsigned long skipped;
     unsigned long already;      /* rows an earlier run of this input committed */
     char key_prefix[80];        /* "import:SHA256:", "" with --again */
     bool batch_was_done;        /* the batch's key was there (set in its txn) */
 };
-
-static int column_by_name(const char *name)
-{
-    int i;
-
-    for (i = 0; i < NCOLUMNS; i++)
-        if (strcmp(column_names[i], name) == 0)
-            return i;
-    return -1;
-}
-
-static const char *column_list(void)
-{
-    return "address, reason, ttl, expires, note, first_event, last_event, count, "
-           "source, detail, status";
-}
-
-/* ----- converting one row ----- */
-
-static int copy_field(char *dst, size_t dstlen, const char *value, const char *column,
-                      SUP_ERR *err)
-{
-    if (strlen(value) >= dstlen)
-        return sup_err_set(err, SUP_ERR_INPUT, "%s \"%s\" is longer than %zu bytes",
-                           column, value, dstlen - 1);
-    memcpy(dst, value, strlen(value) + 1);
-    return 0;
-}
-
-static bool given(const char *value)
-{
-    return value != NULL && *value != '\0';
-}
-
-/* When the row's suppression ends: expires (empty = never) or ttl from
- * now, else the policy length for the reason. */
-static int row_expiry(const struct import_job *job, const struct row_values *v,
-                      struct import_row *row, SUP_ERR *err)
-{
-    const char *expires = v->value[COL_EXPIRES], *ttl_text = v->value[COL_TTL];
-    long ttl;
-
-    if (given(expires) && given(ttl_text))
-        return sup_err_set(err, SUP_ERR_INPUT, "both ttl and expires given; use one");
-    if (given(ttl_text)) {
-        if (duration_parse(ttl_text, &ttl, err) < 0) {
-            sup_err_prefix(err, "ttl");
-            return -1;
-        }
-        if (ttl == 0)
-            return sup_err_set(err, SUP_ERR_INPUT, "ttl \"%s\": must be longer than 0 (or never)",
-                               ttl_text);
-        row->entry.expires = ctl_expiry(job->ctl->now, ttl);
-    } else if (expires != NULL) {
-        row->entry.expires = 0;
-        if (*expires != '\0' && ctl_time_parse(expires, &row->entry.expires, err) < 0) {
-            sup_err_prefix(err, "expires");
-            return -1;
-        }
-    } else {
-        row->entry.expires = ctl_expiry(job->ctl->now, ctl_reason_ttl(job->ctl->cfg,
-                                                                       row->entry.reason));
-    }
-    return 0;
-}
-
-static int row_time(const char *value, const char *column, time_t dflt, time_t *out,
-                    SUP_ERR *err)
-{
-    if (!given(value)) {
-        *out = dflt;
-        return 0;
-    }
-    if (ctl_time_parse(value, out, err) < 0) {
-        sup_err_prefix(err, "%s", column);
-        return -1;
-    }
-    return 0;
-}
-
-static int row_count(const char *value, uint32_t *count, SUP_ERR *err)
-{
-    unsigned long long v;
-    char *end;
-
-    errno = 0;
-    v = strtoull(value, &end, 10);
-    if (*value == '-' || *end != '\0' || errno != 0 || v > UINT32_MAX)
-        return sup_err_set(err, SUP_ERR_INPUT, "count \"%s\": not a number", value);
-    *count = v > 0 ? (uint32_t) v : 1;
-    return 0;
-}
-
-/* Everything in the row but the address, which the caller has set. */
-static int row_fields(const struct import_job *job, const struct row_values *v,
-                      struct import_row *row, SUP_ERR *err)
-{
-    STORE_ENTRY *e = &row->entry;
-    const char *reason = v->value[COL_REASON];
-
-    e->reason = STORE_REASON_MANUAL;
-    if (given(reason) && store_reason_parse(reason, &e->reason) < 0)
-        return sup_err_set(err, SUP_ERR_INPUT, "unknown reason \"%s\"", reason);
-    if (row_expiry(job, v, row, err) < 0)
-        return -1;
-    if (row_time(v->value[COL_FIRST_EVENT], "first_event", job->ctl->now, &e->first_event, err) < 0
-        || row_time(v->value[COL_LAST_EVENT], "last_event", job->ctl->now, &e->last_event, err) < 0)
-        return -1;
-    row->has_first_event = given(v->value[COL_FIRST_EVENT]);
-    e->count = 1;
-    row->has_count = given(v->value[COL_COUNT]);
-    if (row->has_count && row_count(v->value[COL_COUNT], &e->count, err) < 0)
-        return -1;
-    if (copy_field(e->source, sizeof(e->source),
-                   given(v->value[COL_SOURCE]) ? v->value[COL_SOURCE] : CTL_SOURCE_IMPORT,
-                   "source", err) < 0)
-        return -1;
-    row->has_status = given(v->value[COL_STATUS]);
-    if (row->has_status && copy_field(e->status, sizeof(e->status), v->value[COL_STATUS],
-                                      "status", err) < 0)
-        return -1;
-    if (given(v->value[COL_NOTE])
-        && copy_field(row->note, sizeof(row->note), v->value[COL_NOTE], "note", err) < 0)
-        return -1;
-    /* The detail column is what export wrote; a note stands in for it. */
-    if (copy_field(e->detail, sizeof(e->detail),
-                   given(v->value[COL_DETAIL]) ? v->value[COL_DETAIL] : row->note,
-                   "detail", err) < 0)
-        return -1;
-    return 0;
-}
-
-static int row_convert(const struct import_job *job, const struct row_values *v, long line,
-                       struct import_row *row, SUP_ERR *err)
-{
-    const char *address = v->value[COL_ADDRESS];
-
-    memset(row, 0, sizeof(*row));
-    row->line = line;
-    if (!given(address))
-        return sup_err_set(err, SUP_ERR_INPUT, "%s:%ld: no address", job->name, line);
-    if (ctl_normalize(address, row->entry.address, sizeof(row->entry.address), err) < 0) {
-        sup_err_prefix(err, "%s:%ld", job->name, line);
-        return -1;
-    }
-    if (row_fields(job, v, row, err) < 0) {
-        sup_err_prefix(err, "%s:%ld: address \"%s\"", job->name, line, address);
-        return -1;
-    }
-    return 0;
-}
 
 /* ----- writing a batch ----- */
 
@@ -331,216 +149,16 @@ static int flush_batch(struct import_job *job, SUP_ERR *err)
     return 0;
 }
 
-/* Take one row's values: convert it into the batch (a bad row is reported
- * and skipped) and write the batch when it is full.  -1 only on a store
- * error, which ends the import. */
-static int import_values(struct import_job *job, const struct row_values *v, long line,
-                         SUP_ERR *err)
+/* A converted row from the reader (import_rows.c) into the batch; the
+ * batch is written when it is full.  -1 only on a store error. */
+static int take_row(void *ctx, const struct import_row *row, SUP_ERR *err)
 {
-    SUP_ERR row_err;
+    struct import_job *job = ctx;
 
-    sup_err_clear(&row_err);
-    if (row_convert(job, v, line, &job->batch[job->nbatch], &row_err) < 0) {
-        fprintf(stderr, "%s: %s\n", job->ctl->progname, row_err.text);
-        job->skipped++;
-        return 0;
-    }
+    job->batch[job->nbatch] = *row;
     if (++job->nbatch == IMPORT_BATCH)
         return flush_batch(job, err);
     return 0;
-}
-
-static void report_bad_row(struct import_job *job, long line, const char *text)
-{
-    fprintf(stderr, "%s: %s:%ld: %s\n", job->ctl->progname, job->name, line, text);
-    job->skipped++;
-}
-
-/* ----- the two input formats ----- */
-
-static char *trim(char *s)
-{
-    char *end;
-
-    while (*s == ' ' || *s == '\t')
-        s++;
-    end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-        *--end = '\0';
-    return s;
-}
-
-static bool all_blank(const CSV_READER *r)
-{
-    size_t i;
-
-    for (i = 0; i < csv_field_count(r); i++)
-        if (*trim(csv_field(r, i)) != '\0')
-            return false;
-    return true;
-}
-
-/* The header row: which column each field is.  Errors here end the import. */
-static int csv_header(struct import_job *job, CSV_READER *r, int *map, size_t *nmap,
-                      SUP_ERR *err)
-{
-    bool seen[NCOLUMNS] = {false};
-    size_t i;
-    char name[64], *p;
-    int col, rc;
-
-    if ((rc = csv_read(r, err)) <= 0) {
-        if (rc == 0)
-            return sup_err_set(err, SUP_ERR_INPUT, "%s: no header row", job->name);
-        sup_err_prefix(err, "%s:%ld: header", job->name, csv_record_line(r));
-        return -1;
-    }
-    *nmap = csv_field_count(r);
-    for (i = 0; i < *nmap; i++) {
-        /* Past NCOLUMNS a column must repeat or be unknown: stopped below. */
-        snprintf(name, sizeof(name), "%s", csv_field(r, i));
-        for (p = name; *p != '\0'; p++)
-            *p = (char) (*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-        p = trim(name);
-        if ((col = column_by_name(p)) < 0)
-            return sup_err_set(err, SUP_ERR_INPUT, "%s:%ld: unknown column \"%s\" (known: %s)",
-                               job->name, csv_record_line(r), csv_field(r, i), column_list());
-        if (seen[col])
-            return sup_err_set(err, SUP_ERR_INPUT, "%s:%ld: column \"%s\" given twice",
-                               job->name, csv_record_line(r), p);
-        seen[col] = true;
-        map[i] = col;
-    }
-    if (!seen[COL_ADDRESS])
-        return sup_err_set(err, SUP_ERR_INPUT, "%s:%ld: no \"address\" column in the header",
-                           job->name, csv_record_line(r));
-    return 0;
-}
-
-static int import_csv(struct import_job *job, FILE *fp, long first_line, SUP_ERR *err)
-{
-    int map[NCOLUMNS];
-    struct row_values v;
-    CSV_READER *r;
-    size_t nmap = 0, i, nfields;
-    SUP_ERR row_err;
-    char text[96];
-    int rc;
-
-    if ((r = csv_reader_new(fp, first_line)) == NULL)
-        return sup_err_set(err, SUP_ERR_SOFTWARE, "out of memory");
-    if ((rc = csv_header(job, r, map, &nmap, err)) == 0) {
-        for (;;) {
-            sup_err_clear(&row_err);
-            if ((rc = csv_read(r, &row_err)) == 0)
-                break;
-            if (rc < 0) {
-                if (row_err.cls != SUP_ERR_INPUT) {
-                    *err = row_err;
-                    sup_err_prefix(err, "%s:%ld", job->name, csv_record_line(r));
-                    break;
-                }
-                report_bad_row(job, csv_record_line(r), row_err.text);
-                rc = 0;
-                continue;
-            }
-            nfields = csv_field_count(r);
-            if (all_blank(r))
-                continue;       /* spreadsheets end with rows of empty cells */
-            if (nfields != nmap) {
-                snprintf(text, sizeof(text), "%zu fields, the header has %zu", nfields, nmap);
-                report_bad_row(job, csv_record_line(r), text);
-                continue;
-            }
-            memset(&v, 0, sizeof(v));
-            for (i = 0; i < nfields; i++)
-                v.value[map[i]] = trim(csv_field(r, i));
-            if ((rc = import_values(job, &v, csv_record_line(r), err)) < 0)
-                break;
-        }
-    }
-    csv_reader_free(r);
-    return rc < 0 ? -1 : 0;
-}
-
-/* A JSON value as a column value: strings and numbers as text, null as
- * empty; true/false fit no column. */
-static int json_values(const JSONL_OBJECT *obj, struct row_values *v, SUP_ERR *err)
-{
-    size_t i;
-    int col;
-
-    memset(v, 0, sizeof(*v));
-    for (i = 0; i < obj->count; i++) {
-        const struct jsonl_member *m = &obj->members[i];
-
-        if ((col = column_by_name(m->key)) < 0)
-            return sup_err_set(err, SUP_ERR_INPUT, "unknown key \"%s\" (known: %s)",
-                               m->key, column_list());
-        if (m->type == JSONL_BOOL)
-            return sup_err_set(err, SUP_ERR_INPUT, "key \"%s\": true/false is not a value "
-                               "for it", m->key);
-        v->value[col] = m->value != NULL ? m->value : "";
-    }
-    return 0;
-}
-
-static int import_jsonl(struct import_job *job, FILE *fp, long first_line, SUP_ERR *err)
-{
-    JSONL_OBJECT obj = {0};
-    struct row_values v;
-    char *line = NULL;
-    size_t size = 0;
-    ssize_t len;
-    long lineno = first_line - 1;
-    SUP_ERR row_err;
-    int rc = 0;
-
-    while ((len = getline(&line, &size, fp)) >= 0) {
-        lineno++;
-        if (strspn(line, " \t\r\n") == (size_t) len)
-            continue;
-        if (memchr(line, '\0', (size_t) len) != NULL) {
-            report_bad_row(job, lineno, "NUL byte in the input");
-            continue;
-        }
-        sup_err_clear(&row_err);
-        if (jsonl_parse(line, &obj, &row_err) < 0 || json_values(&obj, &v, &row_err) < 0) {
-            report_bad_row(job, lineno, row_err.text);
-            continue;
-        }
-        if ((rc = import_values(job, &v, lineno, err)) < 0)
-            break;
-    }
-    if (rc == 0 && ferror(fp))
-        rc = sup_err_set(err, SUP_ERR_IO, "%s: line %ld: read error: %s", job->name, lineno + 1,
-                         strerror(errno));
-    jsonl_free(&obj);
-    free(line);
-    return rc;
-}
-
-/*
- * Skip a byte order mark and leading blank lines, and tell the format by
- * the first character: '{' is JSON lines, anything else CSV.  Returns that
- * character (pushed back), EOF for an empty input; *line is where it is.
- */
-static int sniff_format(FILE *fp, long *line)
-{
-    int c;
-
-    *line = 1;
-    if ((c = getc(fp)) == 0xEF) {
-        if (getc(fp) != 0xBB || getc(fp) != 0xBF)
-            return '?';         /* not UTF-8 text: let the CSV reader say where */
-        c = getc(fp);
-    }
-    for (; c == ' ' || c == '\t' || c == '\r' || c == '\n'; c = getc(fp))
-        if (c == '\n')
-            (*line)++;
-    if (c != EOF)
-        ungetc(c, fp);
-    return c;
 }
 
 /*
@@ -589,6 +207,7 @@ int cmd_import(struct ctl *ctl, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct import_job job = {.ctl = ctl};
+    IMPORT_READER reader = {.ctl = ctl, .diag = stderr, .take = take_row, .take_ctx = &job};
     bool again = false;
     const char *path;
     FILE *fp, *input;
@@ -614,14 +233,14 @@ int cmd_import(struct ctl *ctl, int argc, char **argv)
     path = argv[optind];
     if (strcmp(path, "-") == 0) {
         fp = stdin;
-        job.name = "stdin";
+        job.name = reader.name = "stdin";
     } else if ((fp = fopen(path, "r")) == NULL) {
         sup_err_set(&err, errno == ENOENT ? SUP_ERR_NOTFOUND
                     : errno == EACCES ? SUP_ERR_NOPERM : SUP_ERR_IO,
                     "cannot open %s: %s", path, strerror(errno));
         return ctl_fail(ctl, &err);
     } else {
-        job.name = path;
+        job.name = reader.name = path;
     }
 
     status = EX_OK;
@@ -631,12 +250,11 @@ int cmd_import(struct ctl *ctl, int argc, char **argv)
         status = ctl_fail(ctl, &err);
     } else if (!again && input_identity(&input, &job, &err) < 0) {
         status = ctl_fail(ctl, &err);
-    } else if ((c = sniff_format(input, &first_line)) != EOF) {
+    } else if ((c = import_sniff_format(input, &first_line)) != EOF) {
         if (ctl_store_open(ctl, true, &job.st, &err) < 0) {
             status = ctl_fail(ctl, &err);
         } else {
-            rc = c == '{' ? import_jsonl(&job, input, first_line, &err)
-                : import_csv(&job, input, first_line, &err);
+            rc = import_read_rows(&reader, input, c, first_line, &err);
             if (rc == 0)
                 rc = flush_batch(&job, &err);
             if (rc < 0)
@@ -650,12 +268,12 @@ int cmd_import(struct ctl *ctl, int argc, char **argv)
     if (fp != stdin)
         fclose(fp);
     free(job.batch);
-    if (status == EX_OK || job.imported > 0 || job.skipped > 0)
-        printf("imported %lu, skipped %lu\n", job.imported, job.skipped);
+    if (status == EX_OK || job.imported > 0 || reader.skipped > 0)
+        printf("imported %lu, skipped %lu\n", job.imported, reader.skipped);
     if (job.already > 0)
         printf("%lu rows were imported from this same input before (an interrupted or"
                " earlier run), left as they are; --again imports them again\n", job.already);
-    if (status == EX_OK && job.skipped > 0)
+    if (status == EX_OK && reader.skipped > 0)
         status = EX_DATAERR;
     return status;
 }
@@ -760,7 +378,7 @@ int cmd_export(struct ctl *ctl, int argc, char **argv)
         return ctl_fail(ctl, &err);
     if (!job.json) {
         for (i = 0; i < NEXPORT_COLUMNS; i++)
-            printf("%s%s", i ? "," : "", column_names[i]);
+            printf("%s%s", i ? "," : "", import_columns[i]);
         putchar('\n');
     }
     if ((rc = store_iterate(st, export_entry, &job, &err)) < 0) {

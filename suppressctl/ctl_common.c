@@ -1,8 +1,8 @@
 /*
  * ctl_common.c: helpers every suppressctl command uses (see ctl.h):
  * opening the store in the right mode, running a transaction with retries,
- * address normalization with a message that names the input, expiry
- * arithmetic, and printing errors and remote text for a postmaster.
+ * and printing errors and remote text for a postmaster (the value
+ * helpers import shares are in ctl_values.c).
  */
 #include "config.h"
 
@@ -75,41 +75,6 @@ int ctl_txn_run(STORE *st, ctl_txn_fn fn, void *ctx, SUP_ERR *err)
             return -1;
         store_retry_delay(attempt);
     }
-}
-
-int ctl_normalize(const char *in, char *out, size_t outlen, SUP_ERR *err)
-{
-    if (addr_normalize(in, out, outlen, err) < 0) {
-        /* The library text says what is wrong; make sure the input is named. */
-        if (strstr(err->text, in) == NULL || *in == '\0')
-            sup_err_prefix(err, "address \"%s\"", in);
-        if (err->cls == SUP_OK || err->cls == SUP_ERR_SOFTWARE)
-            err->cls = SUP_ERR_INPUT;
-        return -1;
-    }
-    return 0;
-}
-
-long ctl_reason_ttl(const struct sup_config *cfg, enum store_reason reason)
-{
-    switch (reason) {
-    case STORE_REASON_HARD_BOUNCE:
-        return cfg->policy.hard_bounce_ttl;
-    case STORE_REASON_SOFT_ESCALATED:
-        return cfg->policy.soft_escalated_ttl;
-    case STORE_REASON_COMPLAINT:
-        return cfg->policy.complaint_ttl;
-    case STORE_REASON_UNSUBSCRIBE:
-        return cfg->policy.unsubscribe_ttl;
-    case STORE_REASON_MANUAL:
-    default:
-        return cfg->policy.manual_ttl;
-    }
-}
-
-time_t ctl_expiry(time_t now, long ttl)
-{
-    return ttl == DURATION_NEVER ? 0 : now + (time_t) ttl;
 }
 
 void ctl_print_text(FILE *fp, const char *text)

@@ -323,6 +323,70 @@ static void walk_object(struct walk *w, GMimeObject *object)
     g_free(type);
 }
 
+/* ---- limits ---- */
+
+/* The longest line of raw[0..len) (without its LF, or CR LF) and the
+ * fields of its header block (lines up to the first empty one that do
+ * not start with white space).  One pass, before GMime sees anything. */
+static void raw_shape(const char *raw, size_t len, size_t *longest, size_t *fields)
+{
+    const char *p = raw, *end = raw + len;
+    bool in_header = true;
+
+    *longest = 0;
+    *fields = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t) (end - p));
+        const char *eol = nl != NULL ? nl : end;
+        size_t n = (size_t) (eol - p);
+
+        if (n > 0 && nl != NULL && eol[-1] == '\r')
+            n--;
+        if (n > *longest)
+            *longest = n;
+        if (in_header) {
+            if (n == 0)
+                in_header = false;
+            else if (*p != ' ' && *p != '\t')
+                (*fields)++;
+        }
+        p = nl != NULL ? nl + 1 : end;
+    }
+}
+
+/* The limits GMime's parse would otherwise pay for: line length, header count. */
+static int check_raw_limits(const char *raw, size_t len, const char *path,
+                            const MESSAGE_LIMITS *limits, SUP_ERR *err)
+{
+    size_t longest, fields;
+
+    if (limits->max_line == 0 && limits->max_headers <= 0)
+        return 0;
+    raw_shape(raw, len, &longest, &fields);
+    if (limits->max_line > 0 && longest > limits->max_line)
+        return sup_err_set(err, SUP_ERR_INPUT, "%s: a line of %zu bytes, longer than ingest.max-line-length (%zu)",
+                           path, longest, limits->max_line);
+    if (limits->max_headers > 0 && fields > (size_t) limits->max_headers)
+        return sup_err_set(err, SUP_ERR_INPUT, "%s: %zu header fields, more than ingest.max-header-count (%d)",
+                           path, fields, limits->max_headers);
+    return 0;
+}
+
+/* The limits on what the parse found: the DSN's recipients, the returned
+ * message's header fields (those of an attached message, which the raw
+ * scan does not see). */
+static int check_parsed_limits(const BOUNCE_MSG *msg, const char *path, const MESSAGE_LIMITS *limits,
+                               SUP_ERR *err)
+{
+    if (limits->max_recipients > 0 && msg->dsn_rcpt_count > (size_t) limits->max_recipients)
+        return sup_err_set(err, SUP_ERR_INPUT, "%s: %zu recipients in the delivery status, more than"
+                           " ingest.max-recipients (%d)", path, msg->dsn_rcpt_count, limits->max_recipients);
+    if (limits->max_headers > 0 && msg->returned != NULL && msg->returned->count > (size_t) limits->max_headers)
+        return sup_err_set(err, SUP_ERR_INPUT, "%s: %zu header fields in the returned message, more than"
+                           " ingest.max-header-count (%d)", path, msg->returned->count, limits->max_headers);
+    return 0;
+}
+
 /* ---- putting it together ---- */
 
 /* Skip an mbox "From " envelope line at the start of a single message. */
@@ -433,6 +497,8 @@ int message_parse(const char *raw, size_t len, const char *path,
     skip = skip_from_line(raw, len);
     raw += skip;
     len -= skip;
+    if (limits != NULL && check_raw_limits(raw, len, path, limits, err) < 0)
+        return -1;
 
     stream = g_mime_stream_mem_new_with_buffer(raw, len);
     parser = g_mime_parser_new_with_stream(stream);
@@ -460,6 +526,8 @@ int message_parse(const char *raw, size_t len, const char *path,
         if (w.attached_report != NULL && !w.saw_report)
             walk_attached_report(&w);
         finish_walk(&w, raw, len);
+        if (limits != NULL)
+            rc = check_parsed_limits(msg, path, limits, err);
     }
     if (body != NULL)
         g_object_unref(body);

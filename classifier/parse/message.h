@@ -14,9 +14,13 @@
 #include "bounce.h"
 #include "sup_err.h"
 
+/* What bounds the work on one message (ingest.max-*); 0 = no limit. */
 typedef struct message_limits {
-    size_t max_size;        /* bytes; 0 = no limit */
-    int max_depth;          /* MIME nesting (multiparts, attached messages); 0 = no limit */
+    size_t max_size;        /* bytes */
+    int max_depth;          /* MIME nesting (multiparts, attached messages) */
+    size_t max_line;        /* bytes of one line, its CR LF not counted */
+    int max_headers;        /* fields of the message's header, or of the returned message's */
+    int max_recipients;     /* recipient groups of a DSN, recipients of a report */
 } MESSAGE_LIMITS;
 
 /*
@@ -24,7 +28,11 @@ typedef struct message_limits {
  * msg->path (not copied).  envelope_recipient, when not NULL, overrides the
  * Delivered-To/X-Original-To headers.  A leading mbox "From " line is
  * skipped.  A broken MIME structure degrades to plain text; exceeding a
- * limit is an error (SUP_ERR_INPUT, text saying which limit).  Returns 0 or
+ * limit is an error (SUP_ERR_INPUT, text naming the limit and its config
+ * key): the size, line length and header count are checked before GMime
+ * parses anything, the depth before the walk over the parts, the DSN's
+ * recipients and the returned message's header fields after it (before
+ * any detector runs).  Returns 0 or
  * -1 with err set; msg is always safe to message_free().
  */
 int message_parse(const char *raw, size_t len, const char *path,

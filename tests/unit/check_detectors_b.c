@@ -314,7 +314,7 @@ START_TEST(test_no_detector_takes_plain_mail)
     };
     BOUNCE_MSG msg;
     SUP_ERR err;
-    MESSAGE_LIMITS limits = { 0, 0 };
+    MESSAGE_LIMITS limits = { 0, 0, 0, 0, 0 };
 
     ck_assert_int_eq(message_parse(plain, sizeof(plain) - 1, "plain", NULL, &limits, &msg, &err), 0);
     for (size_t i = 0; all[i] != NULL; i++) {

@@ -75,6 +75,9 @@ static const struct {
     { "john@example.com\r\nRCPT TO:<x@y>", "control" },
     { "jo\001hn@example.com", "control" },
     { "john@[1.2.3.4", "literal" },
+    /* 65 characters, quoted: over the limit as they are unquoted (fuzz_addr) */
+    { "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"@example.com", "longer than 64" },
+    { "\"a aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"@example.com", "longer than 64" },
 };
 
 START_TEST(test_addr_bad)
@@ -244,6 +247,9 @@ START_TEST(test_conf_defaults)
     ck_assert_int_eq(cfg->policy.complaint_ttl, DURATION_NEVER);
     ck_assert_int_eq(cfg->policy.never_suppress_count, 0);
     ck_assert_int_eq(cfg->ingest.max_message_size, 10 * 1024 * 1024);
+    ck_assert_int_eq(cfg->ingest.max_line_length, 256 * 1024);
+    ck_assert_int_eq(cfg->ingest.max_header_count, 10000);
+    ck_assert_int_eq(cfg->ingest.max_recipients, 1000);
     ck_assert_ptr_null(cfg->ingest.verp_pattern);
     ck_assert_int_eq(cfg->ingest.trust, TRUST_SENT_OR_SIGNED);
     ck_assert(cfg->signing.enable);
@@ -311,7 +317,8 @@ START_TEST(test_conf_values)
                                      "  never-suppress = { \"blocked\", \"badreputation\" }\n"
                                      "  complaint-ttl = \"365d\"\n"
                                      "}\n"
-                                     "ingest { max-message-size = \"512k\" verp-pattern = \"b+%{local}=%{domain}@x.org\" }\n");
+                                     "ingest { max-message-size = \"512k\" verp-pattern = \"b+%{local}=%{domain}@x.org\"\n"
+                                     "  max-line-length = \"2k\" max-header-count = 500 max-recipients = 50 }\n");
 
     ck_assert_str_eq(cfg->store, "/srv/sup");
     ck_assert_str_eq(cfg->milter.socket, "inet:8899@127.0.0.1");
@@ -326,6 +333,9 @@ START_TEST(test_conf_values)
     ck_assert(conf_never_suppresses(cfg, "badreputation"));
     ck_assert(!conf_never_suppresses(cfg, "userunknown"));
     ck_assert_int_eq(cfg->ingest.max_message_size, 512 * 1024);
+    ck_assert_int_eq(cfg->ingest.max_line_length, 2048);
+    ck_assert_int_eq(cfg->ingest.max_header_count, 500);
+    ck_assert_int_eq(cfg->ingest.max_recipients, 50);
     ck_assert_str_eq(cfg->ingest.verp_pattern, "b+%{local}=%{domain}@x.org");
     conf_free(cfg);
 }
@@ -348,6 +358,9 @@ START_TEST(test_conf_errors)
     load_bad("policy { never-suppress = { \"Blocked!\" } }\n", "never-suppress", NULL);
     load_bad("store = \"relative/dir\"\n", "store", "absolute");
     load_bad("ingest { max-message-size = \"big\" }\n", "max-message-size", NULL);
+    load_bad("ingest { max-line-length = \"0\" }\n", "max-line-length", NULL);
+    load_bad("ingest { max-header-count = 0 }\n", "max-header-count", NULL);
+    load_bad("ingest { max-recipients = -5 }\n", "max-recipients", NULL);
     load_bad("milter {\n  socket = \n}\n", ":3:", NULL);
     load_bad("ingest { trust = \"everyone\" }\n", "ingest.trust", "sent-or-signed");
     load_bad("signing { validity = \"400d\" }\n", "signing.validity", "365d");

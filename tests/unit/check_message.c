@@ -412,7 +412,7 @@ START_TEST(test_message_garbage)
 
     for (size_t i = 0; i < G_N_ELEMENTS(inputs); i++) {
         BOUNCE_MSG m;
-        MESSAGE_LIMITS limits = { 0, 0 };
+        MESSAGE_LIMITS limits = { 0, 0, 0, 0, 0 };
         SUP_ERR err;
         size_t len = lengths[i] ? lengths[i] : strlen(inputs[i]);
 
@@ -428,7 +428,7 @@ END_TEST
 
 START_TEST(test_message_size_limit)
 {
-    MESSAGE_LIMITS limits = { 100, 0 };
+    MESSAGE_LIMITS limits = { 100, 0, 0, 0, 0 };
     BOUNCE_MSG m;
     SUP_ERR err;
     size_t len;
@@ -461,7 +461,7 @@ static char *nested_message(int depth)
 
 START_TEST(test_message_depth_limit)
 {
-    MESSAGE_LIMITS limits = { 0, 20 };
+    MESSAGE_LIMITS limits = { 0, 20, 0, 0, 0 };
     BOUNCE_MSG m;
     SUP_ERR err;
     char *ok = nested_message(19);
@@ -478,6 +478,114 @@ START_TEST(test_message_depth_limit)
     g_free(deep);
 }
 END_TEST
+
+/* A DSN with `rcpts` recipient groups, `fields` extra header fields and
+ * one header line of `line` bytes (0: none). */
+static char *limits_message(int rcpts, int fields, size_t line)
+{
+    GString *s = g_string_new("From: MAILER-DAEMON@mx.example\nTo: bounces@sender.example\n");
+
+    for (int i = 0; i < fields; i++)
+        g_string_append_printf(s, "X-Field-%d: v\n", i);
+    if (line > 0) {
+        g_string_append(s, "X-Long: ");
+        for (size_t i = strlen("X-Long: "); i < line; i++)
+            g_string_append_c(s, 'x');
+        g_string_append(s, "\r\n");
+    }
+    g_string_append(s, "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status;"
+                    " boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nfailed\n\n"
+                    "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\n");
+    for (int i = 0; i < rcpts; i++)
+        g_string_append_printf(s, "Final-Recipient: rfc822; u%d@dest.example\nAction: failed\nStatus: 5.1.1\n\n", i);
+    g_string_append(s, "--b--\n");
+    return g_string_free(s, FALSE);
+}
+
+/* parse with limits: 0 or -1, the error text in err. */
+static int parse_limited(const char *raw, const MESSAGE_LIMITS *limits, SUP_ERR *err)
+{
+    BOUNCE_MSG m;
+    int rc;
+
+    sup_err_clear(err);
+    rc = message_parse(raw, strlen(raw), "limited.eml", NULL, limits, &m, err);
+    message_free(&m);
+    return rc;
+}
+
+START_TEST(test_message_line_limit)
+{
+    MESSAGE_LIMITS limits = { 0, 0, 1000, 0, 0 };
+    SUP_ERR err;
+    char *exact = limits_message(1, 0, 1000);   /* CR LF not counted */
+    char *over = limits_message(1, 0, 1001);
+
+    ck_assert_int_eq(parse_limited(exact, &limits, &err), 0);
+    ck_assert_int_eq(parse_limited(over, &limits, &err), -1);
+    ck_assert_int_eq(err.cls, SUP_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.text, "limited.eml: a line of 1001 bytes"));
+    ck_assert_ptr_nonnull(strstr(err.text, "ingest.max-line-length (1000)"));
+    limits.max_line = 0;
+    ck_assert_int_eq(parse_limited(over, &limits, &err), 0);
+    g_free(exact);
+    g_free(over);
+}
+END_TEST
+
+START_TEST(test_message_header_limit)
+{
+    MESSAGE_LIMITS limits = { 0, 0, 0, 30, 0 };
+    SUP_ERR err;
+    /* Its own From, To, MIME-Version, Content-Type: 4 fields. */
+    char *exact = limits_message(1, 26, 0);
+    char *over = limits_message(1, 27, 0);
+
+    ck_assert_int_eq(parse_limited(exact, &limits, &err), 0);
+    ck_assert_int_eq(parse_limited(over, &limits, &err), -1);
+    ck_assert_int_eq(err.cls, SUP_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.text, "31 header fields, more than ingest.max-header-count (30)"));
+    g_free(exact);
+    g_free(over);
+}
+END_TEST
+
+/* The returned message's header, which the scan of the raw header misses. */
+START_TEST(test_message_returned_header_limit)
+{
+    MESSAGE_LIMITS limits = { 0, 0, 0, 10, 0 };
+    GString *s = g_string_new("From: MAILER-DAEMON@mx.example\nMIME-Version: 1.0\n"
+                              "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n"
+                              "--b\nContent-Type: text/plain\n\nfailed\n\n--b\nContent-Type: text/rfc822-headers\n\n");
+    SUP_ERR err;
+
+    for (int i = 0; i < 11; i++)
+        g_string_append_printf(s, "X-Returned-%d: v\n", i);
+    g_string_append(s, "\n--b--\n");
+    ck_assert_int_eq(parse_limited(s->str, &limits, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.text, "11 header fields in the returned message, more than ingest.max-header-count (10)"));
+    limits.max_headers = 11;
+    ck_assert_int_eq(parse_limited(s->str, &limits, &err), 0);
+    g_string_free(s, TRUE);
+}
+END_TEST
+
+START_TEST(test_message_recipient_limit)
+{
+    MESSAGE_LIMITS limits = { 0, 0, 0, 0, 5 };
+    SUP_ERR err;
+    char *exact = limits_message(5, 0, 0);
+    char *over = limits_message(6, 0, 0);
+
+    ck_assert_int_eq(parse_limited(exact, &limits, &err), 0);
+    ck_assert_int_eq(parse_limited(over, &limits, &err), -1);
+    ck_assert_int_eq(err.cls, SUP_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.text, "6 recipients in the delivery status, more than ingest.max-recipients (5)"));
+    g_free(exact);
+    g_free(over);
+}
+END_TEST
+
 
 START_TEST(test_message_dsn_parsed_as_message)
 {
@@ -595,6 +703,10 @@ static Suite *message_suite(void)
     tcase_add_test(tc, test_message_garbage);
     tcase_add_test(tc, test_message_size_limit);
     tcase_add_test(tc, test_message_depth_limit);
+    tcase_add_test(tc, test_message_line_limit);
+    tcase_add_test(tc, test_message_header_limit);
+    tcase_add_test(tc, test_message_returned_header_limit);
+    tcase_add_test(tc, test_message_recipient_limit);
     tcase_add_test(tc, test_message_dsn_parsed_as_message);
     suite_add_tcase(s, tc);
 

@@ -6,7 +6,8 @@
 # duplicate inside one batch), mbox mode (locked, rewritten, mode kept),
 # stdin mode and its exit codes, a busy store (a real lock held by another
 # process: EX_TEMPFAIL; what was before the busy message is committed and
-# gone, it and what follows stay), a store the user may not open, and -n.
+# gone, it and what follows stay), the limits on the work per message
+# (ingest.max-*: quarantined whole), a store the user may not open, and -n.
 set -u
 
 : "${top_builddir:?run from make check}" "${srcdir:?run from make check}"
@@ -228,6 +229,47 @@ expect_eq "... quarantined" "$(count_files "$U/q")" 2
 urun --mbox "$U/mbox"; expect_eq "unbelieved report in an mbox: exit 0" $? 0
 expect_eq "... it leaves the mbox" "$(wc -c < "$U/mbox")" 0
 expect_eq "... for the quarantine" "$(count_files "$U/q")" 3
+
+# ---- limits on the work per message ----------------------------------------
+# Each message past a limit is quarantined whole, the limit and its key in
+# the reason, and none of its recipients reaches the store.
+L=$T/limits
+mkdir -p "$L/md/new" "$L/md/cur" "$L/md/tmp"
+cat > "$L/conf" <<EOF
+store = "$L/store"
+ingest {
+  quarantine = "$L/q"
+  max-line-length = "1k"
+  max-header-count = 40
+  max-recipients = 1
+  trust = "any"
+}
+EOF
+{ head -n 1 "$DATA/dsn-basic.eml"; printf 'X-Long: %s\n' "$(head -c 2000 /dev/zero | tr '\0' x)"
+  tail -n +2 "$DATA/dsn-basic.eml"; } > "$L/md/new/5000.longline"
+{ i=0; while [ $i -lt 50 ]; do printf 'X-Field-%d: v\n' $i; i=$((i + 1)); done
+  cat "$DATA/arf-standard.eml"; } > "$L/md/new/5001.headers"
+cp "$DATA/dsn-basic.eml" "$L/md/new/5002.dsn"
+cp "$DATA/recipientlist-block.eml" "$L/md/new/5003.rlist"
+cp "$DATA/arf-standard.eml" "$L/md/new/5004.good"
+"$INGEST" -v -c "$L/conf" --maildir "$L/md" 2>>"$T/log"; expect_eq "limits run exit" $? 0
+expect_eq "limits: every message left the Maildir" "$(count_files "$L/md/new")" 0
+expect_eq "limits: four quarantined" "$(count_files "$L/q")" 4
+reason_of() { grep -l "source: $L/md/new/$1" "$L/q"/*.reason 2>/dev/null | head -n 1; }
+for pair in "5000.longline:longer than ingest.max-line-length (1024)" \
+            "5001.headers:more than ingest.max-header-count (40)" \
+            "5002.dsn:in the delivery status, more than ingest.max-recipients (1)" \
+            "5003.rlist:in the report, more than ingest.max-recipients (1)"; do
+    f=$(reason_of "${pair%%:*}")
+    [ -n "$f" ] && grep -qF "${pair#*:}" "$f" && ok "limits: ${pair%%:*} quarantined: ${pair#*:}" \
+        || fail "limits: ${pair%%:*}: reason $(cat "$f" 2>/dev/null)"
+done
+"$PROBE" "$L/store" entry alice@dest.example >/dev/null 2>&1
+expect_eq "limits: nothing of the too-many-recipients DSN recorded" $? 1
+"$PROBE" "$L/store" entry gina@dest.example >/dev/null 2>&1
+expect_eq "limits: nothing of the too-many-recipients report recorded" $? 1
+"$PROBE" "$L/store" entry ivan@isp.example >/dev/null 2>&1
+expect_eq "limits: the message within them applied" $? 0
 
 # ---- a store the user may not use (needs root to switch users) ---------------
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
