@@ -266,6 +266,7 @@ typedef struct store_ledger_msg {
     const char *sender;         /* normalized envelope sender, "" for <> */
     const char *const *rcpts;   /* normalized accepted recipients */
     size_t rcpt_count;
+    const char *tenant;         /* the message's tenant (tenant.h); NULL or "" = none */
 } STORE_LEDGER_MSG;
 
 /* Recipients over STORE_LEDGER_RCPTS_MAX are dropped: 0 is returned and
@@ -281,6 +282,11 @@ enum store_ledger_answer {
  * message is known, *sent (its time; may be NULL), or -1 with err. */
 int store_ledger_check(STORE *st, STORE_TXN *txn, const char *message_id, const char *rcpt,
                        enum store_ledger_answer *answer, time_t *sent, SUP_ERR *err);
+/* Who sent message_id: 1 with its sender (ADDR_MAX + 1 bytes) and tenant
+ * (STORE_TENANT_MAX bytes, "" when none was recorded), 0 when the ledger
+ * does not know it, -1 with err. */
+int store_ledger_sender(STORE *st, STORE_TXN *txn, const char *message_id, char *sender,
+                        char *tenant, SUP_ERR *err);
 
 /* How long store_purge keeps what ages (seconds; negative: for ever). */
 struct store_retention {

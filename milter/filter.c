@@ -289,6 +289,7 @@ static sfsistat filter_envfrom(SMFICTX *ctx, char **argv)
     if (s != NULL) {
         forget_removals(s);     /* a new message on the same connection */
         s->sender[0] = '\0';
+        s->tenant[0] = '\0';
         s->sender_given[0] = '\0';
         if (argv != NULL && argv[0] != NULL)
             verdict_sender(argv[0], s->sender, sizeof(s->sender), s->sender_given,
@@ -525,7 +526,8 @@ static void record_in_ledger(const struct session *s, const char *queue_id)
         log_debug("%s: no Message-ID: not recorded in the ledger", queue_id);
         return;
     }
-    if (!ledger_queue_push(s->message_id, s->sender, s->ledger_rcpts, s->ledger_count, time(NULL)))
+    if (!ledger_queue_push(s->message_id, s->sender, s->tenant, s->ledger_rcpts, s->ledger_count,
+                           time(NULL)))
         log_debug("%s: the ledger's queue is full: <%s> not recorded", queue_id, s->message_id);
 }
 

@@ -288,7 +288,7 @@ static void ledger_load(const char *dir, time_t t0)
 {
     char id[STORE_MESSAGE_ID_MAX + 1], rbuf[3][ADDR_MAX + 1];
     const char *rcpts[3] = { rbuf[0], rbuf[1], rbuf[2] };
-    STORE_LEDGER_MSG m = { id, 0, "newsletter@bench.example", rcpts, 0 };
+    STORE_LEDGER_MSG m = { id, 0, "newsletter@bench.example", rcpts, 0, NULL };
     STORE_TXN *txn = NULL;
     STORE *st;
     SUP_ERR err;
