@@ -90,6 +90,15 @@ int ctl_normalize(const char *in, char *out, size_t outlen, SUP_ERR *err)
     return 0;
 }
 
+int ctl_tenant(const char *tenant, SUP_ERR *err)
+{
+    if (store_tenant_check(tenant, err) < 0) {
+        sup_err_prefix(err, "--tenant");
+        return -1;
+    }
+    return 0;
+}
+
 long ctl_reason_ttl(const struct sup_config *cfg, enum store_reason reason)
 {
     switch (reason) {
