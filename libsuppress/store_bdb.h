@@ -186,9 +186,9 @@ int store_index_open(STORE *st, SUP_ERR *err);
 /* 0: addr is certainly not in suppressions.db; 1: it may be (or the index
  * cannot say); -1 or OP_PANIC on error. */
 int store_index_probe(STORE *st, DB_TXN *tid, const char *addr, SUP_ERR *err);
-/* Both keys of one address at once (global and scoped: store_scope_key),
- * one bucket read: bit 0 set when the global key may be there, bit 1
- * when the scoped one may; -1 or OP_PANIC on error. */
+/* Both keys of one address at once (global_key, the address, and its
+ * scoped_key: store_scope_key), one bucket read: bit 0 set when the global
+ * key may be there, bit 1 when the scoped one may; -1 or OP_PANIC on error. */
 int store_index_probe2(STORE *st, DB_TXN *tid, const char *global_key, const char *scoped_key,
                        SUP_ERR *err);
 /* In the transaction that adds a new address to suppressions.db, or

@@ -370,21 +370,21 @@ int store_index_probe2(STORE *st, DB_TXN *tid, const char *global_key, const cha
                        SUP_ERR *err)
 {
     unsigned char buf[BUCKET_BUF];
-    uint32_t bucket, scoped_bucket, fp, scoped_fp;
+    uint32_t bucket, fp, scoped_fp;
     size_t count = 0;
     int rc;
 
     if (!st->index.ready || st->db[DBI_INDEX] == NULL)
         return 3;
+    /* index_slot of both, with one hash of the address for the two: the
+     * scoped key is in the global key's bucket. */
     index_slot(&st->index, global_key, strlen(global_key), &bucket, &fp);
-    index_slot(&st->index, scoped_key, strlen(scoped_key), &scoped_bucket, &scoped_fp);
+    scoped_fp = (uint32_t) siphash24(st->index.key, scoped_key, strlen(scoped_key));
     if ((rc = bucket_probe(st, tid, bucket, buf, &count, err)) != 1)
         return rc == 2 ? 3 : rc;
     rc = bucket_has(buf, count, fp) ? 1 : 0;
-    if (scoped_bucket == bucket && bucket_has(buf, count, scoped_fp))
+    if (bucket_has(buf, count, scoped_fp))
         rc |= 2;
-    else if (scoped_bucket != bucket)
-        rc |= 2;                /* cannot happen for a key of the address: ask the entry */
     return rc;
 }
 
