@@ -7,7 +7,9 @@
 # goes to that tenant's scope, the hard bounce to the global one).  With
 # tenant = "macro:daemon_name" (one smtpd per customer in master.cf with
 # -o milter_macro_daemon_name=...): the same per listener.  Then the
-# per-tenant counters: suppressctl stats --tenant and --by-tenant.
+# per-tenant counters: suppressctl stats --tenant and --by-tenant.  The
+# policy service door: the tenant from the request's sender (sender-domain)
+# and sasl_username (sasl-login); with macro:NAME only the global scope.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -29,7 +31,23 @@ tenant_conf() {
         echo "ingest {"
         echo "  quarantine = \"$IT_DIR/quarantine\""
         echo "}"
+        echo "policy-service {"
+        echo "  socket = \"unix:$POLICY_SOCK\""
+        echo "  socket-mode = \"0666\""
+        echo "}"
     } >>"$CONF"
+}
+POLICY_SOCK=$IT_DIR/run/policy.sock
+# policy SENDER RCPT [LOGIN]: the policy service's action for one RCPT request.
+policy() {
+    "$PYTHON" "$top_srcdir/tests/integration/policy-client.py" "$POLICY_SOCK" \
+        "request=smtpd_access_policy\\nprotocol_state=RCPT\\nclient_address=127.0.0.1\\nsender=$1\\nrecipient=$2\\nsasl_username=${3:-}\\n\\n"
+}
+# policy_says REGEX SENDER RCPT [LOGIN]: the reply matches REGEX (extended).
+policy_says() {
+    local re=$1
+    shift
+    policy "$@" | grep -qE -- "$re"
 }
 tenant_conf sender-domain
 ctl() { "$SUPPRESSCTL" -c "$CONF" "$@"; }
@@ -69,6 +87,10 @@ check "... with the global scope in the reply" \
     transcript_has a-to-h '^<\*\* 550 5\.1\.1 Recipient h@dest\.test suppressed \(hard-bounce, scope global\)$'
 send_from b-to-h reset@b.example h@dest.test "$SMTPD_PORT"
 check "... and tenant b.example" test $? -eq 24
+check "policy service, sender-domain: A's complainant refused for A" \
+    policy_says '^reply action=550 5.1.1 Recipient c@dest.test suppressed \(complaint, scope a\.example\)$' news@a.example c@dest.test
+check "policy service, sender-domain: accepted for B (DUNNO)" \
+    policy_says '^reply action=DUNNO$' reset@b.example c@dest.test
 
 # --- suppress-ingest: the tenant of a report from the ledger
 send_from a-news news@a.example complainer@dest.test "$SMTPD_PORT" news-1@a.example
@@ -171,18 +193,19 @@ by_tenant_has() {
     ctl stats --by-tenant --days 1 >"$IT_DIR/log/by-tenant.txt" 2>&1 &&
         grep -qE "$1" "$IT_DIR/log/by-tenant.txt"
 }
-# a.example: accepted news-1@, rejected c@, h@, complainer@, gone@;
-# b.example: accepted c@, reset-1@, complainer@, rejected h@.
-check "stats --by-tenant: a.example 2 suppressions, 1 accepted, 4 rejected" \
-    it_wait_for 10 by_tenant_has '^a\.example +2 +1 +4 '
-check "stats --by-tenant: b.example 3 accepted, 1 rejected, 1 hard bounce" \
-    it_wait_for 10 by_tenant_has '^b\.example +0 +3 +1 +1 '
+# a.example: accepted news-1@, rejected c@ (twice: milter and policy
+# service), h@, complainer@, gone@; b.example: accepted c@ (twice),
+# reset-1@, complainer@, rejected h@.
+check "stats --by-tenant: a.example 2 suppressions, 1 accepted, 5 rejected" \
+    it_wait_for 10 by_tenant_has '^a\.example +2 +1 +5 '
+check "stats --by-tenant: b.example 4 accepted, 1 rejected, 1 hard bounce" \
+    it_wait_for 10 by_tenant_has '^b\.example +0 +4 +1 +1 '
 ctl stats --tenant a.example --json >"$IT_DIR/log/stats-a.json" 2>&1
 check "stats --tenant a.example --json: its rejected total" "$PYTHON" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["tenant"] == "a.example", d
-assert d["total"]["rejected"] == 4, d["total"]
+assert d["total"]["rejected"] == 5, d["total"]
 assert d["suppressed"]["complaint"] == 2, d["suppressed"]
 ' "$IT_DIR/log/stats-a.json"
 check "the rejected event carries the tenant" \
@@ -207,5 +230,25 @@ send_from port-a-c news@a.example c@dest.test "$PORT_A"
 check "a.example's scope is not cust-a's: c@ accepted on cust-a's listener" test $? -eq 0
 check "stats --by-tenant: cust-a 1 suppression, 1 accepted, 1 rejected" \
     it_wait_for 10 by_tenant_has '^cust-a +1 +1 +1 '
+check "the milter warned that the policy service sees no macros" \
+    milter_log_has "the policy service sees no milter macros"
+check "policy service, macro:daemon_name: global scope only (m@ of cust-a: DUNNO)" \
+    policy_says '^reply action=DUNNO$' news@a.example m@dest.test cust-a
+check "policy service, macro:daemon_name: the global hard bounce refused" \
+    policy_says '^reply action=550' news@a.example h@dest.test
+
+# --- sasl-login through the policy service: its sasl_username attribute
+tenant_conf sasl-login
+RELOADS=$(milter_log_count "configuration reloaded")
+kill -HUP "$MILTER_PID"
+check "SIGHUP: tenant = sasl-login" it_wait_for 10 reloaded
+check "policy service, sasl-login: cust-a's unsubscriber refused for login cust-a" \
+    policy_says '^reply action=550 5.1.1 Recipient m@dest.test suppressed \(unsubscribe, scope cust-a\)$' news@a.example m@dest.test cust-a
+check "policy service, sasl-login: accepted for login cust-b" \
+    policy_says '^reply action=DUNNO$' news@a.example m@dest.test cust-b
+check "policy service, sasl-login: no login, global scope only" \
+    policy_says '^reply action=DUNNO$' news@a.example m@dest.test
+send_from smtp-no-login news@a.example m@dest.test "$PORT_A"
+check "milter, sasl-login: a session without AUTH has no tenant (accepted)" test $? -eq 0
 
 it_finish
