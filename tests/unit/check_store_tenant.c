@@ -225,6 +225,36 @@ START_TEST(test_iterate_and_purge_scoped_entries)
 }
 END_TEST
 
+/* A lookup.db built again (removed, as suppressctl verify allows) files
+ * the tenants' keys in their addresses' buckets too. */
+START_TEST(test_index_rebuilt_over_scoped_keys)
+{
+    time_t now = time(NULL);
+    STORE *st = open_store(STORE_CREATE);
+    DB_ENV *dbenv = st->env->dbenv;
+    char key[SCOPE_KEY_MAX];
+    SUP_ERR err;
+    int ret;
+
+    put_in(st, "acme", ADDR, STORE_REASON_COMPLAINT, now, 0);
+    put_in(st, NULL, "other@example.net", STORE_REASON_HARD_BOUNCE, now, 0);
+    ck_assert_int_eq(st->db[DBI_INDEX]->close(st->db[DBI_INDEX], 0), 0);
+    st->db[DBI_INDEX] = NULL;
+    ret = dbenv->dbremove(dbenv, NULL, store_db_files[DBI_INDEX], NULL, DB_AUTO_COMMIT);
+    ck_assert_msg(ret == 0, "dbremove: %s", db_strerror(ret));
+    close_store(st);
+
+    st = open_store(0);
+    ck_assert(st->index.ready);
+    store_scope_key(key, "acme", ADDR);
+    ck_assert_int_eq(store_index_probe2(st, NULL, ADDR, key, &err), 2);
+    ck_assert_int_eq(store_index_probe(st, NULL, "other@example.net", &err), 1);
+    ck_assert_int_eq(lookup_t(st, "acme", ADDR, now + 1, NULL), 1);
+    ck_assert_int_eq(lookup_t(st, "globex", ADDR, now + 1, NULL), 0);
+    close_store(st);
+}
+END_TEST
+
 START_TEST(test_event_tenant_round_trip)
 {
     STORE_EVENT in, out;
@@ -304,6 +334,7 @@ static Suite *tenant_suite(void)
     tcase_add_test(tc, test_tenant_scope_refuses_for_its_tenant_only);
     tcase_add_test(tc, test_index_answers_both_scopes);
     tcase_add_test(tc, test_iterate_and_purge_scoped_entries);
+    tcase_add_test(tc, test_index_rebuilt_over_scoped_keys);
     tcase_add_test(tc, test_event_tenant_round_trip);
     tcase_add_test(tc, test_tenant_counters);
     suite_add_tcase(s, tc);
