@@ -161,7 +161,7 @@ int store_lookup_tenant(STORE *st, STORE_TXN *txn, const char *tenant, const cha
     STORE_ENTRY *e = entry != NULL ? entry : &local;
     char key[SCOPE_KEY_MAX];
     struct probe2_arg arg = { addr, key };
-    int maybe, rc = 0;
+    int maybe, rc;
 
     if (tenant == NULL || tenant[0] == '\0')
         return store_lookup(st, txn, addr, now, entry, err);
@@ -169,11 +169,15 @@ int store_lookup_tenant(STORE *st, STORE_TXN *txn, const char *tenant, const cha
         return -1;
     if ((maybe = store_run_op(st, txn, false, op_probe2, &arg, err)) <= 0)
         return maybe;
-    if ((maybe & 1) && (rc = get_key(st, txn, addr, NULL, addr, e, err)) != 0
-        && (rc < 0 || !expired(e, now)))
+    if (maybe & 1) {
+        rc = get_key(st, txn, addr, NULL, addr, e, err);
+        if (rc < 0 || (rc == 1 && !expired(e, now)))
+            return rc;
+    }
+    if (!(maybe & 2))
+        return 0;
+    if ((rc = get_key(st, txn, key, tenant, addr, e, err)) <= 0)
         return rc;
-    if (!(maybe & 2) || (rc = get_key(st, txn, key, tenant, addr, e, err)) <= 0)
-        return (maybe & 2) ? rc : 0;
     return expired(e, now) ? 0 : 1;
 }
 

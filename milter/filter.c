@@ -373,8 +373,17 @@ static const char *session_tenant(SMFICTX *ctx, struct session *s,
         login = smfi_getsymval(ctx, "{auth_authen}");
     else if (tc->mode == TENANT_MACRO && tc->macro != NULL)
         macro = smfi_getsymval(ctx, tc->macro);
-    if (!tenant_of(tc, s->sender, login, macro, s->tenant))
+    if (!tenant_of(tc, s->sender, login, macro, s->tenant)) {
+        const char *raw = login != NULL ? login : macro;
+
+        /* A login or macro value that is no tenant name: say so, and look
+         * up the global scope only. */
+        if (raw != NULL && raw[0] != '\0')
+            log_warn("tenant: \"%.80s\" (%s) is no tenant name (a space, a control character"
+                     " or more than %d bytes): only the global scope is looked up", raw,
+                     login != NULL ? "{auth_authen}" : tc->macro, STORE_TENANT_MAX - 1);
         s->tenant[0] = '\0';
+    }
     return s->tenant[0] != '\0' ? s->tenant : NULL;
 }
 
@@ -561,6 +570,7 @@ static sfsistat filter_abort(SMFICTX *ctx)
     if (s != NULL) {
         s->sender[0] = '\0';
         s->sender_given[0] = '\0';
+        s->tenant[0] = '\0';
         forget_removals(s);
     }
     return SMFIS_CONTINUE;
