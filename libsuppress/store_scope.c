@@ -66,7 +66,7 @@ int store_scope_split(const unsigned char *key, size_t len, const unsigned char 
     if (len == 0 || key[0] != SCOPE_MARK) {
         *addr = key;
         *alen = len;
-        *tenant = NULL;
+        *tenant = key;          /* empty, but a pointer memcpy may take */
         *tlen = 0;
         return len > 0 ? 0 : -1;
     }
