@@ -143,6 +143,8 @@ static void describe_suppression(const POLICY_DECISION *d, char *buf, size_t len
     else
         snprintf(buf, len, " until %s as %s", time_format_iso(d->expires, when, sizeof(when)),
                  store_reason_name(d->reason));
+    if (d->scope[0] != '\0')
+        snprintf(buf + strlen(buf), len - strlen(buf), " for tenant %s", d->scope);
 }
 
 /* One syslog line per recipient decision, after the commit. */
@@ -152,7 +154,7 @@ static void log_decisions(const char *name, const char *key, const BOUNCE_REPORT
     for (size_t i = 0; i < report->count; i++) {
         const BOUNCE_RCPT *r = &report->rcpts[i];
         const POLICY_DECISION *d = &decisions[i];
-        char what[128];
+        char what[128 + STORE_TENANT_MAX];
 
         if (d->action == POLICY_SKIPPED) {
             log_warn("%s: %s: recipient %zu has no usable address (%s), nothing recorded",
@@ -166,12 +168,13 @@ static void log_decisions(const char *name, const char *key, const BOUNCE_REPORT
             continue;
         }
         describe_suppression(d, what, sizeof(what));
-        log_info("%s: to=<%s>%s%s%s class=%s reason=%s status=%s event=%s action=%s%s",
+        log_info("%s: to=<%s>%s%s%s class=%s reason=%s status=%s event=%s action=%s%s%s%s",
                  name, r->recipient ? r->recipient : d->address,
                  r->forwarded ? " orig_to=<" : "", r->forwarded && r->original_recipient ? r->original_recipient : "",
                  r->forwarded ? ">" : "",
                  bounce_class_name(r->cls), r->reason ? r->reason : "-", r->status ? r->status : "-",
-                 store_event_name(d->event), policy_action_name(d->action), what);
+                 store_event_name(d->event), policy_action_name(d->action), what,
+                 verdicts[i].tenant[0] != '\0' ? " tenant=" : "", verdicts[i].tenant);
     }
 }
 

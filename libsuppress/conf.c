@@ -26,6 +26,7 @@
 #include "conf.h"
 #include "duration.h"
 #include "log.h"
+#include "tenant.h"
 
 #define DEFAULT_STORE      LOCALSTATEDIR "/lib/milter-suppress"
 #define DEFAULT_SOCKET     "unix:" RUNSTATEDIR "/milter-suppress/milter.sock"
@@ -139,6 +140,27 @@ static const char *const trust_names[] = { "sent-or-signed", "signed", "sent", "
 static int validate_trust(cfg_t *cfg, cfg_opt_t *opt)
 {
     return validate_word(cfg, opt, trust_names);
+}
+
+static int validate_tenant(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *value = cfg_opt_getnstr(opt, 0);
+    enum tenant_mode mode;
+    char macro[TENANT_MACRO_MAX];
+
+    if (tenant_mode_parse(value, &mode, macro, sizeof(macro)) == 0)
+        return 0;
+    cfg_error(cfg, "tenant: \"%s\" is not one of none, sasl-login, sender-domain, macro:NAME",
+              value);
+    return -1;
+}
+
+static const char *const tenant_rule_names[] = { "global", "tenant-or-global",
+                                                 "tenant-or-record", NULL };
+
+static int validate_tenant_rule(cfg_t *cfg, cfg_opt_t *opt)
+{
+    return validate_word(cfg, opt, tenant_rule_names);
 }
 
 static int validate_facility(cfg_t *cfg, cfg_opt_t *opt)
@@ -411,8 +433,18 @@ static cfg_opt_t policy_service_opts[] = {
     CFG_END()
 };
 
+static cfg_opt_t tenant_scope_opts[] = {
+    CFG_STR("hard-bounce", "global", CFGF_NONE),
+    CFG_STR("soft-bounce-escalated", "global", CFGF_NONE),
+    CFG_STR("complaint", "tenant-or-record", CFGF_NONE),
+    CFG_STR("unsubscribe", "tenant-or-record", CFGF_NONE),
+    CFG_END()
+};
+
 static cfg_opt_t top_opts[] = {
     CFG_STR("store", DEFAULT_STORE, CFGF_NONE),
+    CFG_STR("tenant", "none", CFGF_NONE),
+    CFG_SEC("tenant-scope", tenant_scope_opts, CFGF_NONE),
     CFG_SEC("milter", milter_opts, CFGF_NONE),
     CFG_SEC("policy", policy_opts, CFGF_NONE),
     CFG_SEC("ingest", ingest_opts, CFGF_NONE),
@@ -459,6 +491,11 @@ static const struct {
     { "policy-service|socket-mode", validate_mode },
     { "policy-service|idle-timeout", validate_timeout },
     { "policy-service|request-timeout", validate_timeout },
+    { "tenant", validate_tenant },
+    { "tenant-scope|hard-bounce", validate_tenant_rule },
+    { "tenant-scope|soft-bounce-escalated", validate_tenant_rule },
+    { "tenant-scope|complaint", validate_tenant_rule },
+    { "tenant-scope|unsubscribe", validate_tenant_rule },
 };
 
 /* Copy a string option; "" becomes NULL when empty_is_null. */
@@ -558,6 +595,21 @@ static int copy_signing(cfg_t *sec, const char *store, struct signing_config *s)
     return 0;
 }
 
+static int copy_tenant(cfg_t *cfg, struct tenant_config *t)
+{
+    cfg_t *sec = cfg_getsec(cfg, "tenant-scope");
+    char macro[TENANT_MACRO_MAX] = "";
+
+    (void) tenant_mode_parse(cfg_getstr(cfg, "tenant"), &t->mode, macro, sizeof(macro));
+    if (t->mode == TENANT_MACRO && (t->macro = strdup(macro)) == NULL)
+        return -1;
+    (void) tenant_rule_parse(cfg_getstr(sec, "hard-bounce"), &t->hard_bounce);
+    (void) tenant_rule_parse(cfg_getstr(sec, "soft-bounce-escalated"), &t->soft_escalated);
+    (void) tenant_rule_parse(cfg_getstr(sec, "complaint"), &t->complaint);
+    (void) tenant_rule_parse(cfg_getstr(sec, "unsubscribe"), &t->unsubscribe);
+    return 0;
+}
+
 static int copy_config(cfg_t *cfg, const char *path, struct sup_config *out)
 {
     cfg_t *sec;
@@ -578,6 +630,8 @@ static int copy_config(cfg_t *cfg, const char *path, struct sup_config *out)
     out->policy_service.socket_group = copy_str(sec, "socket-group", true);
     out->policy_service.idle_timeout = get_duration(sec, "idle-timeout");
     out->policy_service.request_timeout = get_duration(sec, "request-timeout");
+    if (copy_tenant(cfg, &out->tenant) < 0)
+        return -1;
     if (out->path == NULL || out->store == NULL || out->milter.socket == NULL || out->milter.reject_text == NULL
         || out->ingest.quarantine == NULL)
         return -1;
@@ -700,6 +754,7 @@ void conf_free(struct sup_config *c)
     free(c->signing.bounce_address);
     free(c->policy_service.socket);
     free(c->policy_service.socket_group);
+    free(c->tenant.macro);
     free(c);
 }
 

@@ -106,6 +106,30 @@ struct policy_service_config {
     long request_timeout;       /* seconds from a request's first byte to its end (10s) */
 };
 
+/* Whose the mail is (tenant): see tenant.h. */
+enum tenant_mode {
+    TENANT_NONE,                /* one list for everybody (the default) */
+    TENANT_SASL_LOGIN,          /* the SMTP AUTH login ({auth_authen}, sasl_username) */
+    TENANT_SENDER_DOMAIN,       /* the envelope sender's domain */
+    TENANT_MACRO,               /* a milter macro the postmaster sets (tenant.macro) */
+};
+
+/* Where a suppression of one reason goes (tenant-scope section). */
+enum tenant_rule {
+    TENANT_RULE_GLOBAL,         /* the global scope: refused for every tenant */
+    TENANT_RULE_TENANT_OR_GLOBAL, /* the tenant's; global when the tenant is not known */
+    TENANT_RULE_TENANT_OR_RECORD, /* the tenant's; only recorded when it is not known */
+};
+
+struct tenant_config {
+    enum tenant_mode mode;
+    char *macro;                /* TENANT_MACRO: the macro as libmilter names it, "{name}" */
+    enum tenant_rule hard_bounce;
+    enum tenant_rule soft_escalated;
+    enum tenant_rule complaint;
+    enum tenant_rule unsubscribe;
+};
+
 struct sup_config {
     char *path;                 /* the file this came from */
     char *store;                /* directory of the Berkeley DB environment */
@@ -115,6 +139,7 @@ struct sup_config {
     struct signing_config signing;
     struct ledger_config ledger;
     struct policy_service_config policy_service;
+    struct tenant_config tenant;    /* tenant = ..., section tenant-scope */
 };
 
 /* Load and validate path (NULL = CONFIG_DEFAULT_PATH).  A missing file is

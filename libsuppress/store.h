@@ -54,6 +54,17 @@ int store_reason_parse(const char *name, enum store_reason *reason);  /* 0 or -1
 #define STORE_STATUS_MAX 16
 #define STORE_RESPONSE_MAX 2048     /* remote responses are cut here (bounded) */
 
+/*
+ * Tenants: the customers or applications a relay sends for.  Each
+ * suppression lives in one scope: the global scope (tenant "", every
+ * store before tenants had only it) or one tenant's.  A tenant name is 1
+ * to STORE_TENANT_MAX - 1 bytes without control characters or spaces
+ * (a SASL login, a domain, a milter macro's value).
+ */
+#define STORE_TENANT_MAX 64
+/* 0, or -1 with err (SUP_ERR_INPUT) naming what is wrong with tenant. */
+int store_tenant_check(const char *tenant, SUP_ERR *err);
+
 typedef struct store_entry {
     char address[ADDR_MAX + 1];
     enum store_reason reason;
@@ -65,6 +76,9 @@ typedef struct store_entry {
     time_t expires;                  /* 0 = never */
     uint32_t count;                  /* suppressing events seen (a later hard bounce adds one) */
     char response[STORE_RESPONSE_MAX]; /* last remote response, may be empty */
+    /* The scope the entry was read from: "" global, else the tenant.
+     * Set by every read; writes take the scope as an argument. */
+    char tenant[STORE_TENANT_MAX];
 } STORE_ENTRY;
 
 /* Timeline event types. */
@@ -114,6 +128,10 @@ typedef struct store_event {
      * events, and in rejections written before it existed, which all came
      * through the milter (store_event_via). */
     char via[STORE_VIA_MAX];
+    /* The tenant the event was about (the sender's of a rejected mail,
+     * the scope of an add or complaint); "" = none known, and in events
+     * written before tenants. */
+    char tenant[STORE_TENANT_MAX];
 } STORE_EVENT;
 
 /* The via of ev as shown: a rejection without one came through the milter. */
@@ -124,6 +142,19 @@ const char *store_event_via(const STORE_EVENT *ev);
 #define STORE_CTR_REJECTED      "rejected"      /* recipients the milter refused */
 #define STORE_CTR_BOUNCE_PREFIX "bounce."       /* "bounce.hard", "bounce.soft", "bounce.complaint"... */
 #define STORE_CTR_UNVERIFIED    "unverified"    /* report recipients not believed (ingest.trust) */
+/*
+ * A tenant's own counters are named "tenant/<tenant>/<name>" (the global
+ * ones stay as they are and still count everything): store_counter_name
+ * makes such a name (tenant NULL or "": name itself), store_counter_split
+ * takes one apart: *tenant_out "" for a global counter, *name_out the
+ * counter name within.  At most STORE_COUNTER_NAME_MAX bytes.
+ */
+#define STORE_CTR_TENANT_PREFIX "tenant/"
+#define STORE_COUNTER_NAME_MAX 160
+int store_counter_name(char *buf, size_t buflen, const char *tenant, const char *name,
+                       SUP_ERR *err);
+void store_counter_split(const char *full, char *tenant_out, size_t tenant_len,
+                         const char **name_out);
 
 /* store_open flags */
 #define STORE_CREATE   0x01     /* create the directory's environment if absent */
@@ -162,16 +193,39 @@ int store_lookup(STORE *st, STORE_TXN *txn, const char *addr, time_t now,
                  STORE_ENTRY *entry, SUP_ERR *err);
 /* Like store_lookup but also returns expired entries (1 found, 0 absent). */
 int store_get(STORE *st, STORE_TXN *txn, const char *addr, STORE_ENTRY *entry, SUP_ERR *err);
+/* Writes the global scope (entry->tenant is not read: store_put_in). */
 int store_put(STORE *st, STORE_TXN *txn, const STORE_ENTRY *entry, SUP_ERR *err);
 /* 1 deleted, 0 was not there. */
 int store_delete(STORE *st, STORE_TXN *txn, const char *addr, SUP_ERR *err);
+
+/*
+ * The same in one scope: tenant NULL or "" is the global scope (exactly
+ * the functions above), else that tenant's.
+ */
+int store_get_in(STORE *st, STORE_TXN *txn, const char *tenant, const char *addr,
+                 STORE_ENTRY *entry, SUP_ERR *err);
+int store_put_in(STORE *st, STORE_TXN *txn, const char *tenant, const STORE_ENTRY *entry,
+                 SUP_ERR *err);
+int store_delete_in(STORE *st, STORE_TXN *txn, const char *tenant, const char *addr,
+                    SUP_ERR *err);
+/*
+ * The RCPT path with a tenant: is addr suppressed at `now` in the global
+ * scope or in tenant's?  A global suppression answers first; entry->tenant
+ * says which scope refused.  One read of the lookup index answers both
+ * (a tenant's entries share the bucket of their address); only a "maybe"
+ * reads suppressions.db.  tenant NULL or "": store_lookup.
+ */
+int store_lookup_tenant(STORE *st, STORE_TXN *txn, const char *tenant, const char *addr,
+                        time_t now, STORE_ENTRY *entry, SUP_ERR *err);
 
 /* Iteration callbacks return 0 to go on, non-zero to stop (that value is returned). */
 typedef int (*store_entry_fn)(const STORE_ENTRY *entry, void *ctx);
 typedef int (*store_event_fn)(const STORE_EVENT *event, void *ctx);
 typedef int (*store_counter_fn)(const char *day, const char *name, uint64_t value, void *ctx);
 
-/* All entries in address order, expired ones included (callers check expires). */
+/* All entries, expired ones included (callers check expires): the
+ * tenants' scopes first, by tenant then address, then the global scope
+ * in address order; entry->tenant says which. */
 int store_iterate(STORE *st, store_entry_fn fn, void *ctx, SUP_ERR *err);
 
 /*
@@ -212,6 +266,7 @@ typedef struct store_ledger_msg {
     const char *sender;         /* normalized envelope sender, "" for <> */
     const char *const *rcpts;   /* normalized accepted recipients */
     size_t rcpt_count;
+    const char *tenant;         /* the message's tenant (tenant.h); NULL or "" = none */
 } STORE_LEDGER_MSG;
 
 /* Recipients over STORE_LEDGER_RCPTS_MAX are dropped: 0 is returned and
@@ -227,6 +282,11 @@ enum store_ledger_answer {
  * message is known, *sent (its time; may be NULL), or -1 with err. */
 int store_ledger_check(STORE *st, STORE_TXN *txn, const char *message_id, const char *rcpt,
                        enum store_ledger_answer *answer, time_t *sent, SUP_ERR *err);
+/* Who sent message_id: 1 with its sender (ADDR_MAX + 1 bytes) and tenant
+ * (STORE_TENANT_MAX bytes, "" when none was recorded), 0 when the ledger
+ * does not know it, -1 with err. */
+int store_ledger_sender(STORE *st, STORE_TXN *txn, const char *message_id, char *sender,
+                        char *tenant, SUP_ERR *err);
 
 /* How long store_purge keeps what ages (seconds; negative: for ever). */
 struct store_retention {

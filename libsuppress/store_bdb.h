@@ -20,7 +20,8 @@
  *
  * Layout: six B-tree databases in the environment directory.
  *
- *   suppressions.db  address                          -> entry record
+ *   suppressions.db  address                          -> entry record (global scope)
+ *                    \1 tenant \1 address             -> entry record (a tenant's)
  *   lookup.db        be32(bucket)                     -> fingerprints of the
  *                                                        addresses in it
  *   events.db        address \0 be64(time) be32(seq)  -> event record
@@ -28,6 +29,10 @@
  *   seen.db          message key                      -> be64 time
  *   ledger.db        Message-ID                       -> version be64(time)
  *                                                        sender \0 rcpt \0 ...
+ *
+ * A normalized address never holds a control character, so a tenant's
+ * key (store_scope.c) cannot be any address, and the global scope's keys
+ * are the addresses as every release before tenants wrote them.
  *
  * Entry values are compact version 2 records, their texts deflated
  * (store_record.c, store_squeeze.c; version 1 is still read); event
@@ -181,10 +186,31 @@ int store_index_open(STORE *st, SUP_ERR *err);
 /* 0: addr is certainly not in suppressions.db; 1: it may be (or the index
  * cannot say); -1 or OP_PANIC on error. */
 int store_index_probe(STORE *st, DB_TXN *tid, const char *addr, SUP_ERR *err);
+/* Both keys of one address at once (global_key, the address, and its
+ * scoped_key: store_scope_key), one bucket read: bit 0 set when the global
+ * key may be there, bit 1 when the scoped one may; -1 or OP_PANIC on error. */
+int store_index_probe2(STORE *st, DB_TXN *tid, const char *global_key, const char *scoped_key,
+                       SUP_ERR *err);
 /* In the transaction that adds a new address to suppressions.db, or
  * deletes one from it. */
 int store_index_add(STORE *st, DB_TXN *tid, const char *addr, size_t len, SUP_ERR *err);
 int store_index_remove(STORE *st, DB_TXN *tid, const char *addr, size_t len, SUP_ERR *err);
+
+/* ---- scopes (store_scope.c) ------------------------------------------ */
+
+#define SCOPE_MARK '\001'      /* opens and closes the tenant of a scoped key */
+#define SCOPE_KEY_MAX (2 + STORE_TENANT_MAX + ADDR_MAX + 1)
+
+/* The suppressions.db key of addr in tenant's scope (NULL or "": global,
+ * the address itself), NUL-terminated in key (SCOPE_KEY_MAX bytes);
+ * returns its length. */
+size_t store_scope_key(char *key, const char *tenant, const char *addr);
+/* Take a key apart: the address (*addr, *alen) and the tenant (*tenant,
+ * *tlen; 0 for the global scope).  -1 for a key of neither form. */
+int store_scope_split(const unsigned char *key, size_t len, const unsigned char **addr,
+                      size_t *alen, const unsigned char **tenant, size_t *tlen);
+/* Fill entry->address and entry->tenant from a key; -1 if malformed. */
+int store_scope_fill(STORE_ENTRY *entry, const unsigned char *key, size_t len);
 
 /* ---- what one database's code lends another ------------------------- */
 

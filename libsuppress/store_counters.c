@@ -16,7 +16,7 @@
 #include "store_bdb.h"
 #include "store_record.h"
 
-#define COUNTER_NAME_MAX 64
+#define COUNTER_NAME_MAX STORE_COUNTER_NAME_MAX  /* a tenant's counter is "tenant/<tenant>/<name>" */
 #define DAY_LEN          10     /* YYYY-MM-DD */
 
 static int counter_key(unsigned char *key, const char *day, const char *name, size_t *len,

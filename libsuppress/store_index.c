@@ -19,6 +19,10 @@
  * the rare fingerprint shared by two addresses (repeats are kept, one per
  * address, so removing one leaves the other).
  *
+ * A tenant's entry (key \1 tenant \1 address) is filed in the bucket of
+ * its address under the fingerprint of its whole key, so the RCPT path
+ * with a tenant reads one bucket for both scopes.
+ *
  * One meta record says how the index is made, and whether it is complete:
  *
  *     key   "index-meta"
@@ -69,13 +73,23 @@ struct index_meta {
 
 /* ---- where an address goes ------------------------------------------ */
 
-static void index_slot(const struct store_index *ix, const void *addr, size_t len,
+/*
+ * A tenant's key (store_scope.c) goes into the bucket of its address,
+ * with the fingerprint of the whole key: one bucket read then answers
+ * for the global scope and a tenant's at once (store_index_probe2).  A
+ * global key is the address, so its slot is what it always was.
+ */
+static void index_slot(const struct store_index *ix, const void *key, size_t len,
                        uint32_t *bucket, uint32_t *fp)
 {
-    uint64_t h = siphash24(ix->key, addr, len);
+    const unsigned char *addr, *tenant;
+    size_t alen, tlen;
+    uint64_t h = siphash24(ix->key, key, len);
 
-    *bucket = (uint32_t) (h >> (64 - ix->bits));
     *fp = (uint32_t) h;
+    if (store_scope_split(key, len, &addr, &alen, &tenant, &tlen) == 0 && tlen > 0)
+        h = siphash24(ix->key, addr, alen);
+    *bucket = (uint32_t) (h >> (64 - ix->bits));
 }
 
 /* ---- the meta record ------------------------------------------------ */
@@ -301,35 +315,77 @@ int store_index_remove(STORE *st, DB_TXN *tid, const char *addr, size_t len, SUP
     return st->index.ready ? index_update(st, tid, addr, len, false, err) : 0;
 }
 
-/* The RCPT path: one small read, from the cache, no allocation. */
-int store_index_probe(STORE *st, DB_TXN *tid, const char *addr, SUP_ERR *err)
+/* One bucket read (from the cache, no allocation): 0 absent, 1 there,
+ * 2 the index cannot say (a bucket too big for the stack). */
+static int bucket_probe(STORE *st, DB_TXN *tid, uint32_t bucket, unsigned char *buf,
+                        size_t *count, SUP_ERR *err)
 {
-    unsigned char kbuf[4], buf[BUCKET_BUF];
-    uint32_t bucket, fp;
-    size_t count, at;
+    unsigned char kbuf[4];
     DBT key, data;
     int ret;
 
-    if (!st->index.ready || st->db[DBI_INDEX] == NULL)
-        return 1;
-    index_slot(&st->index, addr, strlen(addr), &bucket, &fp);
     put_be32(kbuf, bucket);
     dbt_in(&key, kbuf, 4);
-    dbt_out(&data, buf, sizeof(buf));
+    dbt_out(&data, buf, BUCKET_BUF);
     ret = st->db[DBI_INDEX]->get(st->db[DBI_INDEX], tid, &key, &data,
                                  tid == NULL ? DB_READ_UNCOMMITTED : 0);
     if (ret == DB_NOTFOUND)
         return 0;
     if (ret == DB_BUFFER_SMALL)
-        return 1;               /* a huge bucket: let suppressions.db answer */
+        return 2;               /* a huge bucket: let suppressions.db answer */
     if (ret != 0)
         return store_bdb_fail(st->env, err, ret, "reading the lookup index");
     if (data.size < 1 || buf[0] != INDEX_VERSION || (data.size - 1) % 4 != 0)
         return sup_err_set(err, SUP_ERR_IO, "store %s: lookup.db bucket %u is damaged",
                            st->env->dir, bucket);
-    count = (data.size - 1) / 4;
-    at = bucket_find(buf + 1, count, fp);
+    *count = (data.size - 1) / 4;
+    return 1;
+}
+
+static bool bucket_has(const unsigned char *buf, size_t count, uint32_t fp)
+{
+    size_t at = bucket_find(buf + 1, count, fp);
+
     return at < count && get_be32(buf + 1 + 4 * at) == fp;
+}
+
+/* The RCPT path: one small read, from the cache, no allocation. */
+int store_index_probe(STORE *st, DB_TXN *tid, const char *addr, SUP_ERR *err)
+{
+    unsigned char buf[BUCKET_BUF];
+    uint32_t bucket, fp;
+    size_t count = 0;
+    int rc;
+
+    if (!st->index.ready || st->db[DBI_INDEX] == NULL)
+        return 1;
+    index_slot(&st->index, addr, strlen(addr), &bucket, &fp);
+    if ((rc = bucket_probe(st, tid, bucket, buf, &count, err)) != 1)
+        return rc == 2 ? 1 : rc;
+    return bucket_has(buf, count, fp);
+}
+
+/* The RCPT path with a tenant: both keys share their address's bucket. */
+int store_index_probe2(STORE *st, DB_TXN *tid, const char *global_key, const char *scoped_key,
+                       SUP_ERR *err)
+{
+    unsigned char buf[BUCKET_BUF];
+    uint32_t bucket, fp, scoped_fp;
+    size_t count = 0;
+    int rc;
+
+    if (!st->index.ready || st->db[DBI_INDEX] == NULL)
+        return 3;
+    /* index_slot of both, with one hash of the address for the two: the
+     * scoped key is in the global key's bucket. */
+    index_slot(&st->index, global_key, strlen(global_key), &bucket, &fp);
+    scoped_fp = (uint32_t) siphash24(st->index.key, scoped_key, strlen(scoped_key));
+    if ((rc = bucket_probe(st, tid, bucket, buf, &count, err)) != 1)
+        return rc == 2 ? 3 : rc;
+    rc = bucket_has(buf, count, fp) ? 1 : 0;
+    if (bucket_has(buf, count, scoped_fp))
+        rc |= 2;
+    return rc;
 }
 
 /* ---- building ------------------------------------------------------- */

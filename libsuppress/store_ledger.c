@@ -12,7 +12,12 @@
  *
  *     version(1) | be64 time | sender \0 | rcpt \0 | rcpt \0 | ...
  *
- * version is STORE_LEDGER_VERSION; time is the earliest time the
+ * or, for a message whose tenant the milter knew (tenant.h),
+ *
+ *     2 | be64 time | sender \0 | tenant \0 | rcpt \0 | ...
+ *
+ * (without a tenant the record is version 1, byte for byte as before
+ * tenants).  version is STORE_LEDGER_VERSION; time is the earliest time the
  * Message-ID was recorded (signed 64-bit seconds: a later add never moves
  * it forward, an earlier one moves it back); sender is the first
  * message's normalized envelope sender, "" for <>; then 1 to
@@ -46,7 +51,8 @@
 /* A record of a few recipients fits here: read and written without malloc. */
 #define LEDGER_LOCAL_BYTES 4096
 /* The largest record there can be: a full sender and a full list. */
-#define LEDGER_RECORD_MAX (STORE_LEDGER_HEADER + (size_t) (ADDR_MAX + 1) * (1 + STORE_LEDGER_RCPTS_MAX))
+#define LEDGER_RECORD_MAX (STORE_LEDGER_HEADER + STORE_TENANT_MAX \
+                           + (size_t) (ADDR_MAX + 1) * (1 + STORE_LEDGER_RCPTS_MAX))
 
 static int check_message_id(const char *id, SUP_ERR *err)
 {
@@ -95,14 +101,24 @@ int store_ledger_decode(const unsigned char *buf, size_t len, struct ledger_reco
 
     if (len < STORE_LEDGER_HEADER + 1)
         return sup_err_set(err, SUP_ERR_IO, "damaged record: %zu bytes", len);
-    if (buf[0] != STORE_LEDGER_VERSION)
-        return sup_err_set(err, SUP_ERR_IO, "damaged record: version %u, not %d", buf[0],
-                           STORE_LEDGER_VERSION);
+    if (buf[0] != STORE_LEDGER_VERSION && buf[0] != STORE_LEDGER_VERSION_TENANT)
+        return sup_err_set(err, SUP_ERR_IO, "damaged record: version %u, not %d or %d", buf[0],
+                           STORE_LEDGER_VERSION, STORE_LEDGER_VERSION_TENANT);
     sender = buf + STORE_LEDGER_HEADER;
     if ((nul = memchr(sender, '\0', (size_t) (end - sender))) == NULL)
         return damage(err, "a sender without its NUL");
     if (nul - sender > ADDR_MAX)
         return damage(err, "a sender longer than an address");
+    rec->tenant = "";
+    if (buf[0] == STORE_LEDGER_VERSION_TENANT) {
+        const unsigned char *tenant = nul + 1;
+
+        if (tenant >= end || (nul = memchr(tenant, '\0', (size_t) (end - tenant))) == NULL)
+            return damage(err, "a tenant without its NUL");
+        if (nul == tenant || nul - tenant >= STORE_TENANT_MAX)
+            return damage(err, "an empty or over-long tenant");
+        rec->tenant = (const char *) tenant;
+    }
     if (decode_rcpts(nul + 1, end, &rec->rcpt_count, err) < 0)
         return -1;
     rec->when = (time_t) (int64_t) get_be64(buf + 1);
@@ -208,11 +224,55 @@ int store_ledger_check(STORE *st, STORE_TXN *txn, const char *message_id, const 
     return 0;
 }
 
+struct sender_arg {
+    const char *id;
+    char *sender;
+    char *tenant;
+};
+
+static int op_ledger_sender(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
+{
+    struct sender_arg *arg = argp;
+    DB *db = st->db[DBI_LEDGER];
+    unsigned char buf[LEDGER_LOCAL_BYTES], kbuf[KEY_MAX], *heap;
+    struct ledger_record rec;
+    DBT key, data;
+    int ret, rc = 0;
+
+    if (db == NULL)
+        return 0;
+    dbt_key(&key, kbuf, arg->id);
+    ret = ledger_read(db, tid, &key, 0, buf, sizeof(buf), &data, &heap);
+    if (ret != 0 && ret != DB_NOTFOUND) {
+        rc = store_bdb_fail(st->env, err, ret, "ledger.db");
+    } else if (ret == 0 && store_ledger_decode(data.data, data.size, &rec, err) < 0) {
+        rc = damaged(st, arg->id, err);
+    } else if (ret == 0) {
+        store_copy_text(arg->sender, ADDR_MAX + 1, rec.sender);
+        store_copy_text(arg->tenant, STORE_TENANT_MAX, rec.tenant);
+        rc = 1;
+    }
+    free(heap);
+    return rc;
+}
+
+int store_ledger_sender(STORE *st, STORE_TXN *txn, const char *message_id, char *sender,
+                        char *tenant, SUP_ERR *err)
+{
+    struct sender_arg arg = { message_id, sender, tenant };
+
+    sender[0] = tenant[0] = '\0';
+    if (check_message_id(message_id, err) < 0)
+        return -1;
+    return store_run_op(st, txn, false, op_ledger_sender, &arg, err);
+}
+
 /* ---- recording ------------------------------------------------------ */
 
 struct add_arg {
     const STORE_LEDGER_MSG *msg;
     const char *sender;         /* msg->sender, or "" for NULL */
+    const char *tenant;         /* msg->tenant, or "" for NULL */
     size_t rcpt_bytes;          /* msg's recipients with their NULs */
     size_t dropped;             /* out: recipients over the cap */
 };
@@ -226,14 +286,18 @@ struct ledger_out {
     bool changed;               /* differs from what is stored */
 };
 
-static void out_new(struct ledger_out *o, time_t when, const char *sender)
+static void out_new(struct ledger_out *o, time_t when, const char *sender, const char *tenant)
 {
-    size_t slen = strlen(sender);
+    size_t slen = strlen(sender), tlen = strlen(tenant);
 
-    o->data[0] = STORE_LEDGER_VERSION;
+    o->data[0] = tlen > 0 ? STORE_LEDGER_VERSION_TENANT : STORE_LEDGER_VERSION;
     put_be64(o->data + 1, (uint64_t) (int64_t) when);
     memcpy(o->data + STORE_LEDGER_HEADER, sender, slen + 1);
     o->len = o->rcpts = STORE_LEDGER_HEADER + slen + 1;
+    if (tlen > 0) {
+        memcpy(o->data + o->len, tenant, tlen + 1);
+        o->len = o->rcpts = o->len + tlen + 1;
+    }
     o->count = 0;
     o->changed = true;
 }
@@ -311,7 +375,8 @@ static int op_ledger_add(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
         rc = damaged(st, msg->message_id, err);
         goto out;
     }
-    need = (ret == 0 ? data.size : STORE_LEDGER_HEADER + strlen(arg->sender) + 1)
+    need = (ret == 0 ? data.size
+            : STORE_LEDGER_HEADER + strlen(arg->sender) + 1 + strlen(arg->tenant) + 1)
         + arg->rcpt_bytes;
     if (need > LEDGER_RECORD_MAX)       /* the cap keeps it below, whatever is passed */
         need = LEDGER_RECORD_MAX;
@@ -324,7 +389,7 @@ static int op_ledger_add(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
     if (ret == 0)
         out_old(&o, &data, &rec, msg->when);
     else
-        out_new(&o, msg->when, arg->sender);
+        out_new(&o, msg->when, arg->sender, arg->tenant);
     arg->dropped = out_add_rcpts(&o, msg);
     /* A resend to the same recipients changes nothing: no write, no log. */
     rc = o.changed ? ledger_write(st, tid, msg->message_id, &o, err) : 0;
@@ -346,6 +411,11 @@ static int check_ledger_msg(const STORE_LEDGER_MSG *msg, struct add_arg *arg, SU
     if (strnlen(arg->sender, ADDR_MAX + 1) > ADDR_MAX)
         return sup_err_set(err, SUP_ERR_INPUT, "Message-ID %s: sender longer than %d bytes",
                            msg->message_id, ADDR_MAX);
+    arg->tenant = msg->tenant != NULL ? msg->tenant : "";
+    if (arg->tenant[0] != '\0' && store_tenant_check(arg->tenant, err) < 0) {
+        sup_err_prefix(err, "Message-ID %s", msg->message_id);
+        return -1;
+    }
     if (msg->rcpt_count == 0 || msg->rcpts == NULL)
         return sup_err_set(err, SUP_ERR_INPUT, "Message-ID %s: no recipients to record",
                            msg->message_id);
@@ -362,7 +432,7 @@ static int check_ledger_msg(const STORE_LEDGER_MSG *msg, struct add_arg *arg, SU
 
 int store_ledger_add(STORE *st, STORE_TXN *txn, const STORE_LEDGER_MSG *msg, SUP_ERR *err)
 {
-    struct add_arg arg = { msg, "", 0, 0 };
+    struct add_arg arg = { msg, "", "", 0, 0 };
 
     if (check_ledger_msg(msg, &arg, err) < 0)
         return -1;
@@ -388,6 +458,7 @@ int store_ledger_purgeable(const DBT *data, time_t cutoff)
 {
     const unsigned char *p = data->data;
 
-    return data->size >= STORE_LEDGER_HEADER && p[0] == STORE_LEDGER_VERSION
+    return data->size >= STORE_LEDGER_HEADER
+        && (p[0] == STORE_LEDGER_VERSION || p[0] == STORE_LEDGER_VERSION_TENANT)
         && (time_t) (int64_t) get_be64(p + 1) < cutoff;
 }

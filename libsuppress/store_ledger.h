@@ -13,12 +13,14 @@
 #include "sup_err.h"
 
 #define STORE_LEDGER_VERSION 1
+#define STORE_LEDGER_VERSION_TENANT 2   /* the same with the tenant after the sender */
 #define STORE_LEDGER_HEADER  9      /* version byte + be64 time */
 
 /* A decoded record; the strings point into the buffer decoded. */
 struct ledger_record {
     time_t when;                    /* the earliest time the Message-ID was recorded */
     const char *sender;             /* NUL-terminated, may be "" */
+    const char *tenant;             /* NUL-terminated, "" in a version 1 record */
     const char *rcpts;              /* the first recipient; each ends with a NUL */
     size_t rcpts_len;               /* bytes from rcpts to the end of the record */
     size_t rcpt_count;              /* 1 .. STORE_LEDGER_RCPTS_MAX */

@@ -227,7 +227,8 @@ int store_record_encode_event(const STORE_EVENT *ev, unsigned char *buf, size_t 
         || PUT_STRING(&w, STORE_EVENT_TAG_DETAIL, ev->detail, "detail", ev->address) < 0
         || PUT_STRING(&w, STORE_EVENT_TAG_RESPONSE, ev->response, "response", ev->address) < 0
         || PUT_STRING(&w, STORE_EVENT_TAG_VERIFIED, ev->verified, "verified", ev->address) < 0
-        || PUT_STRING(&w, STORE_EVENT_TAG_VIA, ev->via, "via", ev->address) < 0)
+        || PUT_STRING(&w, STORE_EVENT_TAG_VIA, ev->via, "via", ev->address) < 0
+        || PUT_STRING(&w, STORE_EVENT_TAG_TENANT, ev->tenant, "tenant", ev->address) < 0)
         return -1;
     *len = w.len;
     return 0;
@@ -397,7 +398,7 @@ int store_record_decode_event(const unsigned char *buf, size_t len, STORE_EVENT 
         return -1;
     ev->type = 0;
     ev->reason[0] = ev->status[0] = ev->actor[0] = ev->detail[0] = ev->response[0] = '\0';
-    ev->verified[0] = ev->via[0] = '\0';
+    ev->verified[0] = ev->via[0] = ev->tenant[0] = '\0';
     while ((rc = next_field(&r, &f, kind, err)) > 0) {
         switch (f.tag) {
         case STORE_EVENT_TAG_TYPE:
@@ -425,6 +426,9 @@ int store_record_decode_event(const unsigned char *buf, size_t len, STORE_EVENT 
             break;
         case STORE_EVENT_TAG_VIA:
             rc = get_string(&f, ev->via, sizeof(ev->via), kind, err);
+            break;
+        case STORE_EVENT_TAG_TENANT:
+            rc = get_string(&f, ev->tenant, sizeof(ev->tenant), kind, err);
             break;
         default:
             rc = 0;

@@ -52,6 +52,7 @@ enum store_event_tag {
     STORE_EVENT_TAG_RESPONSE = 6,   /* string */
     STORE_EVENT_TAG_VERIFIED = 7,   /* string */
     STORE_EVENT_TAG_VIA = 8,        /* string; absent in older rejections (= milter) */
+    STORE_EVENT_TAG_TENANT = 9,     /* string; absent = no tenant (and before tenants) */
 };
 
 /*

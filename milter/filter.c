@@ -47,6 +47,7 @@
 #include "signing.h"
 #include "stats.h"
 #include "store_link.h"
+#include "tenant.h"
 #include "verdict.h"
 
 /* A recipient to remove at end of message, spelled as the MTA gave it. */
@@ -71,6 +72,7 @@ struct session {
     char *ledger_rcpts;                 /* accepted recipients, NUL-separated */
     size_t ledger_used, ledger_cap, ledger_count;
     bool cleanup_client;                /* connect looked like Postfix cleanup(8) */
+    char tenant[STORE_TENANT_MAX];      /* the message's tenant at its last RCPT, "" = none */
     unsigned long rcpts;                /* RCPT events of this message */
     unsigned long removals;             /* entries in remove */
     struct removal *remove;             /* newest first */
@@ -287,6 +289,7 @@ static sfsistat filter_envfrom(SMFICTX *ctx, char **argv)
     if (s != NULL) {
         forget_removals(s);     /* a new message on the same connection */
         s->sender[0] = '\0';
+        s->tenant[0] = '\0';
         s->sender_given[0] = '\0';
         if (argv != NULL && argv[0] != NULL)
             verdict_sender(argv[0], s->sender, sizeof(s->sender), s->sender_given,
@@ -352,6 +355,38 @@ static bool take_for_removal(void *arg)
     return true;
 }
 
+/*
+ * Whose mail this is (tenant.h), asked at each RCPT: the MTA sends
+ * {auth_authen} with MAIL (Postfix's milter_mail_macros, Sendmail's
+ * Milter.macros.envfrom have it by default), and libmilter keeps the
+ * macros of every earlier stage, so a tenant.macro the postmaster sets at
+ * connect ({daemon_name}), MAIL or RCPT is there.
+ */
+static const char *session_tenant(SMFICTX *ctx, struct session *s,
+                                  const struct tenant_config *tc)
+{
+    const char *login = NULL, *macro = NULL;
+
+    if (s == NULL)
+        return NULL;
+    if (tc->mode == TENANT_SASL_LOGIN)
+        login = smfi_getsymval(ctx, "{auth_authen}");
+    else if (tc->mode == TENANT_MACRO && tc->macro != NULL)
+        macro = smfi_getsymval(ctx, tc->macro);
+    if (!tenant_of(tc, s->sender, login, macro, s->tenant)) {
+        const char *raw = login != NULL ? login : macro;
+
+        /* A login or macro value that is no tenant name: say so, and look
+         * up the global scope only. */
+        if (raw != NULL && raw[0] != '\0')
+            log_warn("tenant: \"%.80s\" (%s) is no tenant name (a space, a control character"
+                     " or more than %d bytes): only the global scope is looked up", raw,
+                     login != NULL ? "{auth_authen}" : tc->macro, STORE_TENANT_MAX - 1);
+        s->tenant[0] = '\0';
+    }
+    return s->tenant[0] != '\0' ? s->tenant : NULL;
+}
+
 static sfsistat filter_envrcpt(SMFICTX *ctx, char **argv)
 {
     struct session *s = session_of(ctx);
@@ -376,6 +411,8 @@ static sfsistat filter_envrcpt(SMFICTX *ctx, char **argv)
     req.remove = take_for_removal;
     req.remove_ctx = &ask;
     ref = live_conf_acquire();
+    if (live_conf_get(ref)->tenant.mode != TENANT_NONE)
+        req.tenant = session_tenant(ctx, s, &live_conf_get(ref)->tenant);
     verdict_check(&live_conf_get(ref)->milter, &req, time(NULL), &v);
     switch (v.action) {
     case VERDICT_ACCEPT:
@@ -498,7 +535,8 @@ static void record_in_ledger(const struct session *s, const char *queue_id)
         log_debug("%s: no Message-ID: not recorded in the ledger", queue_id);
         return;
     }
-    if (!ledger_queue_push(s->message_id, s->sender, s->ledger_rcpts, s->ledger_count, time(NULL)))
+    if (!ledger_queue_push(s->message_id, s->sender, s->tenant, s->ledger_rcpts, s->ledger_count,
+                           time(NULL)))
         log_debug("%s: the ledger's queue is full: <%s> not recorded", queue_id, s->message_id);
 }
 
@@ -532,6 +570,7 @@ static sfsistat filter_abort(SMFICTX *ctx)
     if (s != NULL) {
         s->sender[0] = '\0';
         s->sender_given[0] = '\0';
+        s->tenant[0] = '\0';
         forget_removals(s);
     }
     return SMFIS_CONTINUE;

@@ -26,8 +26,9 @@ struct ledger_item {
     time_t when;
     size_t rcpt_count;
     const char *sender;             /* into text */
+    const char *tenant;             /* into text, "" = none */
     const char *rcpts;              /* into text: rcpt_count strings */
-    char text[];                    /* message id \0 sender \0 rcpts */
+    char text[];                    /* message id \0 sender \0 tenant \0 rcpts */
 };
 
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -45,20 +46,23 @@ static size_t rcpts_size(const char *rcpts, size_t rcpt_count)
     return (size_t) (p - rcpts);
 }
 
-bool ledger_queue_push(const char *message_id, const char *sender, const char *rcpts,
-                       size_t rcpt_count, time_t when)
+bool ledger_queue_push(const char *message_id, const char *sender, const char *tenant,
+                       const char *rcpts, size_t rcpt_count, time_t when)
 {
     size_t id_len = strlen(message_id) + 1, sender_len = strlen(sender) + 1;
+    size_t tenant_len = strlen(tenant) + 1;
     size_t rcpt_len = rcpts_size(rcpts, rcpt_count);
-    struct ledger_item *item = malloc(sizeof(*item) + id_len + sender_len + rcpt_len);
+    struct ledger_item *item = malloc(sizeof(*item) + id_len + sender_len + tenant_len + rcpt_len);
     bool was_empty = false, queued = false;
 
     if (item != NULL) {
         memcpy(item->text, message_id, id_len);
         memcpy(item->text + id_len, sender, sender_len);
-        memcpy(item->text + id_len + sender_len, rcpts, rcpt_len);
+        memcpy(item->text + id_len + sender_len, tenant, tenant_len);
+        memcpy(item->text + id_len + sender_len + tenant_len, rcpts, rcpt_len);
         item->sender = item->text + id_len;
-        item->rcpts = item->text + id_len + sender_len;
+        item->tenant = item->text + id_len + sender_len;
+        item->rcpts = item->text + id_len + sender_len + tenant_len;
         item->rcpt_count = rcpt_count;
         item->when = when;
         item->next = NULL;
@@ -125,7 +129,7 @@ static int add_item(STORE *st, STORE_TXN *txn, const struct ledger_item *it, SUP
     const char *rcpt_ptrs[STORE_LEDGER_RCPTS_MAX];
     const char *p = it->rcpts;
     size_t n = it->rcpt_count < STORE_LEDGER_RCPTS_MAX ? it->rcpt_count : STORE_LEDGER_RCPTS_MAX;
-    STORE_LEDGER_MSG msg = { it->text, it->when, it->sender, rcpt_ptrs, n };
+    STORE_LEDGER_MSG msg = { it->text, it->when, it->sender, rcpt_ptrs, n, it->tenant };
 
     for (size_t i = 0; i < n; i++, p += strlen(p) + 1)
         rcpt_ptrs[i] = p;

@@ -20,11 +20,11 @@
 
 #define LEDGER_QUEUE_MAX 4096       /* messages waiting for the writer */
 
-/* Queue one message; rcpts is rcpt_count NUL-terminated addresses laid end
+/* Queue one message; tenant is "" when none is known; rcpts is rcpt_count NUL-terminated addresses laid end
  * to end.  False when it was dropped (queue full, out of memory).  Wakes
  * the writer when the queue was empty. */
-bool ledger_queue_push(const char *message_id, const char *sender, const char *rcpts,
-                       size_t rcpt_count, time_t when);
+bool ledger_queue_push(const char *message_id, const char *sender, const char *tenant,
+                       const char *rcpts, size_t rcpt_count, time_t when);
 
 /* Write everything queued (the writer thread).  What the store does not
  * take stays queued for the next flush, except a message it refuses as

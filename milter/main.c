@@ -48,6 +48,7 @@
 #include "live_conf.h"
 #include "log.h"
 #include "policy_service.h"
+#include "tenant.h"
 #include "privs.h"
 #include "reply.h"
 #include "signing.h"
@@ -197,6 +198,10 @@ static void warn_template(const struct sup_config *cfg, bool to_stderr)
             fprintf(stderr, "milter-suppress: warning: %s: %s (sent literally)\n",
                     cfg->path, err.text);
     }
+    /* The policy protocol carries no milter macros (milter-suppress(8), TENANTS). */
+    if (cfg->tenant.mode == TENANT_MACRO && cfg->policy_service.socket != NULL)
+        log_warn("%s: tenant = macro:%s: the policy service sees no milter macros; there"
+                 " only the global scope is looked up", cfg->path, cfg->tenant.macro);
 }
 
 /* -n: exit 0 with "config OK: FILE", or 1 with the error. */

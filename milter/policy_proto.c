@@ -28,6 +28,7 @@ static char *slot_of(struct policy_request *req, const char *name, size_t len)
         { "recipient", offsetof(struct policy_request, recipient) },
         { "sender", offsetof(struct policy_request, sender) },
         { "client_address", offsetof(struct policy_request, client_address) },
+        { "sasl_username", offsetof(struct policy_request, sasl_username) },
     };
     size_t i;
 

@@ -26,6 +26,7 @@ struct policy_request {
     char recipient[POLICY_LINE_MAX];        /* as the client wrote it, without <> */
     char sender[POLICY_LINE_MAX];           /* "" = null sender */
     char client_address[POLICY_LINE_MAX];   /* IP address */
+    char sasl_username[POLICY_LINE_MAX];    /* the SMTP AUTH login, "" = none */
     unsigned attrs;                         /* attribute lines seen */
 };
 

@@ -48,6 +48,7 @@
 #include "addr.h"
 #include "listen_socket.h"
 #include "live_conf.h"
+#include "tenant.h"
 #include "log.h"
 #include "policy_service.h"
 #include "verdict.h"
@@ -83,6 +84,7 @@ size_t policy_service_answer(const struct policy_request *req, char *out, size_t
     char addr[ADDR_MAX + 1];
     char sender[STORE_ACTOR_MAX];
     char visible[REPLY_TEXT_MAX + 1];
+    char tenant[STORE_TENANT_MAX];
     struct verdict_request vreq;
     struct verdict v;
     struct live_conf *ref;
@@ -104,6 +106,10 @@ size_t policy_service_answer(const struct policy_request *req, char *out, size_t
     vreq.client = req->client_address[0] != '\0' ? req->client_address : "unknown";
     vreq.via = STORE_VIA_POLICY;
     ref = live_conf_acquire();
+    /* The policy protocol has no milter macros: with tenant = macro:NAME
+     * this door knows no tenant and looks up the global scope only. */
+    if (tenant_of(&live_conf_get(ref)->tenant, sender, req->sasl_username, NULL, tenant))
+        vreq.tenant = tenant;
     verdict_check(&live_conf_get(ref)->milter, &vreq, time(NULL), &v);
     if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL) {
         reply_visible(v.text, visible, sizeof(visible));

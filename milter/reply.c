@@ -57,6 +57,8 @@ static const char *placeholder_value(const char *name, size_t len,
         return vars->reason != NULL ? vars->reason : "";
     if (len == 6 && strncmp(name, "expiry", len) == 0)
         return time_format_iso(vars->expires, timebuf, timelen);
+    if (len == 5 && strncmp(name, "scope", len) == 0)
+        return vars->scope != NULL && vars->scope[0] != '\0' ? vars->scope : "global";
     return NULL;
 }
 
@@ -111,7 +113,7 @@ void reply_visible(const char *doubled, char *out, size_t outlen)
 
 int reply_check_template(const char *tmpl, SUP_ERR *err)
 {
-    struct reply_vars none = { "", "", 0 };
+    struct reply_vars none = { "", "", 0, "" };
     char timebuf[64];
     const char *p;
 
@@ -132,7 +134,7 @@ int reply_check_template(const char *tmpl, SUP_ERR *err)
                               timebuf, sizeof(timebuf)) == NULL)
             return sup_err_set(err, SUP_ERR_CONFIG,
                                "milter.reject-text: unknown placeholder \"%.*s\" "
-                               "(known: %%{recipient} %%{reason} %%{expiry} %%%%)",
+                               "(known: %%{recipient} %%{reason} %%{expiry} %%{scope} %%%%)",
                                (int) (close - p + 1 > 60 ? 60 : close - p + 1), p);
         p = close;
     }

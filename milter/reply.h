@@ -4,8 +4,8 @@
  * Used by the RCPT callback (filter.c), by -n, and by the unit tests.
  *
  * Placeholders: %{recipient} (the normalized address), %{reason} (store
- * reason name), %{expiry} (ISO 8601 UTC time or "never"), %% (a percent
- * sign).  Any other '%' is taken literally.
+ * reason name), %{expiry} (ISO 8601 UTC time or "never"), %{scope} (the
+ * tenant whose suppression it is, or "global"), %% (a percent sign).  Any other '%' is taken literally.
  */
 #ifndef REPLY_H
 #define REPLY_H
@@ -27,6 +27,7 @@ struct reply_vars {
     const char *recipient;
     const char *reason;
     time_t expires;             /* 0 = never */
+    const char *scope;          /* the tenant of the suppression; NULL or "" = "global" */
 };
 
 /*

@@ -35,6 +35,22 @@ struct day_counts {
 
 static struct day_counts day_slots[2];
 
+/*
+ * Per tenant (only with tenant != "none"): a small open-addressing table
+ * per day slot under one lock, emptied by each flush.  The RCPT path
+ * pays a hash and a short probe.
+ */
+struct tenant_counts {
+    char name[STORE_TENANT_MAX];        /* "" = free */
+    uint64_t accepted;
+    uint64_t rejected;
+};
+
+static pthread_mutex_t tenant_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tenant_counts tenant_slots[2][STATS_TENANTS_MAX];
+static size_t tenant_used[2];
+static atomic_ulong tenant_overflow;
+
 /* The rejection queue: a ring with one producer lock, one consumer. */
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct stats_rejection queue[STATS_QUEUE_MAX];
@@ -64,6 +80,56 @@ void stats_count_accepted(time_t now)
 void stats_count_rejected(time_t now)
 {
     atomic_fetch_add_explicit(&slot_for(now)->rejected, 1, memory_order_relaxed);
+}
+
+static size_t tenant_hash(const char *name)
+{
+    size_t h = 2166136261u;
+
+    for (; *name != '\0'; name++)
+        h = (h ^ (unsigned char) *name) * 16777619u;
+    return h;
+}
+
+/* The table entry of name in slot (added if new), or NULL when full;
+ * called with tenant_lock. */
+static struct tenant_counts *tenant_entry(int slot, const char *name)
+{
+    size_t i = tenant_hash(name) % STATS_TENANTS_MAX;
+
+    for (size_t n = 0; n < STATS_TENANTS_MAX; n++, i = (i + 1) % STATS_TENANTS_MAX) {
+        struct tenant_counts *t = &tenant_slots[slot][i];
+
+        if (strcmp(t->name, name) == 0)
+            return t;
+        if (t->name[0] == '\0') {
+            if (tenant_used[slot] + 1 >= STATS_TENANTS_MAX)
+                return NULL;    /* keep one free: the probe always ends */
+            store_copy_text(t->name, sizeof(t->name), name);
+            tenant_used[slot]++;
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static void tenant_add(int slot, const char *name, uint64_t accepted, uint64_t rejected)
+{
+    struct tenant_counts *t;
+
+    pthread_mutex_lock(&tenant_lock);
+    if ((t = tenant_entry(slot, name)) != NULL) {
+        t->accepted += accepted;
+        t->rejected += rejected;
+    }
+    pthread_mutex_unlock(&tenant_lock);
+    if (t == NULL)
+        atomic_fetch_add(&tenant_overflow, 1);
+}
+
+void stats_count_tenant(time_t now, const char *tenant, bool rejected)
+{
+    tenant_add((int) ((now / SECONDS_PER_DAY) & 1), tenant, rejected ? 0 : 1, rejected ? 1 : 0);
 }
 
 bool stats_queue_rejection(const struct stats_rejection *rej)
@@ -101,6 +167,76 @@ static int write_counters(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
     return 0;
 }
 
+struct tenant_write {
+    const char *day;
+    const struct tenant_counts *counts;
+    size_t n;
+};
+
+static int write_tenant_counter(STORE *st, STORE_TXN *txn, const char *day, const char *tenant,
+                                const char *name, uint64_t value, SUP_ERR *err)
+{
+    char full[STORE_COUNTER_NAME_MAX + 1];
+
+    if (value == 0)
+        return 0;
+    if (store_counter_name(full, sizeof(full), tenant, name, err) < 0)
+        return -1;
+    return store_counter_add(st, txn, day, full, value, err);
+}
+
+static int write_tenant_counters(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
+{
+    const struct tenant_write *tw = ctx;
+
+    for (size_t i = 0; i < tw->n; i++) {
+        const struct tenant_counts *t = &tw->counts[i];
+
+        if (write_tenant_counter(st, txn, tw->day, t->name, STORE_CTR_ACCEPTED, t->accepted,
+                                 err) < 0
+            || write_tenant_counter(st, txn, tw->day, t->name, STORE_CTR_REJECTED, t->rejected,
+                                    err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Take one day slot's tenant table (into out, the writer's own) and empty it. */
+static size_t take_tenants(int slot, struct tenant_counts *out)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&tenant_lock);
+    for (size_t i = 0; i < STATS_TENANTS_MAX; i++)
+        if (tenant_slots[slot][i].name[0] != '\0')
+            out[n++] = tenant_slots[slot][i];
+    memset(tenant_slots[slot], 0, sizeof(tenant_slots[slot]));
+    tenant_used[slot] = 0;
+    pthread_mutex_unlock(&tenant_lock);
+    return n;
+}
+
+static int flush_tenant_counters(STORE *st, long day, SUP_ERR *err)
+{
+    static struct tenant_counts taken[STATS_TENANTS_MAX];      /* only the writer flushes */
+    char daybuf[16];
+    struct tenant_write tw;
+    int slot = (int) (day & 1);
+
+    tw.n = take_tenants(slot, taken);
+    if (tw.n == 0)
+        return 0;
+    tw.counts = taken;
+    tw.day = time_format_day((time_t) day * SECONDS_PER_DAY, daybuf, sizeof(daybuf));
+    if (store_in_txn(st, write_tenant_counters, &tw, TXN_ATTEMPTS, err) < 0) {
+        for (size_t i = 0; i < tw.n; i++)
+            tenant_add(slot, taken[i].name, taken[i].accepted, taken[i].rejected);
+        sup_err_prefix(err, "writing tenant counters of %s", tw.day);
+        return -1;
+    }
+    return 0;
+}
+
 /* Move the counts of today and yesterday to the store; on failure they go
  * back into memory for the next flush. */
 static int flush_counters(STORE *st, time_t now, SUP_ERR *err)
@@ -113,6 +249,8 @@ static int flush_counters(STORE *st, time_t now, SUP_ERR *err)
         char daybuf[16];
         struct counter_write cw;
 
+        if (flush_tenant_counters(st, day, err) < 0)
+            return -1;
         cw.accepted = atomic_exchange(&slot->accepted, 0);
         cw.rejected = atomic_exchange(&slot->rejected, 0);
         if (cw.accepted == 0 && cw.rejected == 0)
@@ -146,6 +284,7 @@ static void event_from_rejection(const struct stats_rejection *rej, STORE_EVENT 
     store_copy_text(ev->detail, sizeof(ev->detail), rej->detail);
     store_copy_text(ev->response, sizeof(ev->response), rej->response);
     store_copy_text(ev->via, sizeof(ev->via), rej->via);
+    store_copy_text(ev->tenant, sizeof(ev->tenant), rej->tenant);
 }
 
 static int write_events(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
@@ -246,9 +385,15 @@ int stats_flush(STORE *st, SUP_ERR *err)
     SUP_ERR counter_err;
     int rc = 0;
 
+    unsigned long untold = atomic_exchange(&tenant_overflow, 0);
+
     if (dropped > 0)
         log_warn("rejection queue full (%d): %lu rejection events were not recorded",
                  STATS_QUEUE_MAX, dropped);
+    if (untold > 0)
+        log_warn("more than %d tenants since the last flush: %lu recipients were left out of"
+                 " the per-tenant counters (the totals have them)", STATS_TENANTS_MAX - 1,
+                 untold);
     if (flush_events(st, current_max_events(), err) < 0)
         rc = -1;
     /* The ledger and the counters go on their own: a bad event must not

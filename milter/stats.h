@@ -35,11 +35,18 @@ struct stats_rejection {
     char detail[STORE_DETAIL_MAX * 2];  /* client address */
     char response[STORE_RESPONSE_MAX];  /* the reply we gave */
     char via[STORE_VIA_MAX];            /* STORE_VIA_MILTER or STORE_VIA_POLICY */
+    char tenant[STORE_TENANT_MAX];      /* the sender's tenant, "" = none */
 };
 
 /* Count one recipient let through / refused, on the UTC day of now. */
 void stats_count_accepted(time_t now);
 void stats_count_rejected(time_t now);
+/* One more recipient of tenant's mail, accepted or refused (tenant.h):
+ * the counters "tenant/<tenant>/accepted" and ".../rejected".  At most
+ * STATS_TENANTS_MAX tenants a day are counted apart between two flushes;
+ * the others are left out of the per-tenant figures (logged). */
+#define STATS_TENANTS_MAX 512
+void stats_count_tenant(time_t now, const char *tenant, bool rejected);
 /* Queue a rejection event; false when the queue is full (counted, dropped). */
 bool stats_queue_rejection(const struct stats_rejection *rej);
 

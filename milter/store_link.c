@@ -36,7 +36,8 @@ STORE *store_link_get(void)
     return atomic_load(&link_store);
 }
 
-int store_link_lookup(const char *addr, time_t now, STORE_ENTRY *entry, SUP_ERR *err)
+int store_link_lookup(const char *tenant, const char *addr, time_t now, STORE_ENTRY *entry,
+                      SUP_ERR *err)
 {
     STORE *st;
     int rc;
@@ -48,7 +49,7 @@ int store_link_lookup(const char *addr, time_t now, STORE_ENTRY *entry, SUP_ERR 
     else if (st == NULL)
         rc = sup_err_set(err, SUP_ERR_TEMP, "the store is not open (see the log for why)");
     else
-        rc = store_lookup(st, NULL, addr, now, entry, err);
+        rc = store_lookup_tenant(st, NULL, tenant, addr, now, entry, err);
     atomic_fetch_sub(&link_busy, 1);
     return rc;
 }

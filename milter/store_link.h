@@ -21,9 +21,10 @@
 int store_link_open(const char *dir, SUP_ERR *err);
 /* The open store, or NULL while it could not be opened. */
 STORE *store_link_get(void);
-/* store_lookup on the shared handle; an error while the store is not open
- * or after shutdown has begun. */
-int store_link_lookup(const char *addr, time_t now, STORE_ENTRY *entry, SUP_ERR *err);
+/* store_lookup_tenant on the shared handle (tenant NULL: store_lookup);
+ * an error while the store is not open or after shutdown has begun. */
+int store_link_lookup(const char *tenant, const char *addr, time_t now, STORE_ENTRY *entry,
+                      SUP_ERR *err);
 /* Refuse new lookups and wait (up to wait_ms) for those in progress;
  * false if some were still running when the time ran out. */
 bool store_link_quiesce(long wait_ms);

@@ -34,6 +34,31 @@ static const char *sender_of(const struct verdict_request *req)
     return req->sender != NULL ? req->sender : "";
 }
 
+static bool has_tenant(const struct verdict_request *req)
+{
+    return req->tenant != NULL && req->tenant[0] != '\0';
+}
+
+/* " tenant=T" after a log line, when there is one. */
+static void tenant_note(const struct verdict_request *req, char *buf, size_t len)
+{
+    if (has_tenant(req))
+        snprintf(buf, len, " tenant=%s", req->tenant);
+    else if (len > 0)
+        buf[0] = '\0';
+}
+
+/* Count the recipient, globally and for its tenant. */
+static void count(const struct verdict_request *req, time_t now, bool rejected)
+{
+    if (rejected)
+        stats_count_rejected(now);
+    else
+        stats_count_accepted(now);
+    if (has_tenant(req))
+        stats_count_tenant(now, req->tenant, rejected);
+}
+
 static const char *client_of(const struct verdict_request *req)
 {
     return req->client != NULL && req->client[0] != '\0' ? req->client : "unknown";
@@ -70,6 +95,7 @@ static void queue_rejection(const struct milter_config *mc, const struct verdict
     snprintf(rej.response, sizeof(rej.response), "%s %s %s", mc->reject_code,
              mc->reject_xcode, visible);
     store_copy_text(rej.via, sizeof(rej.via), req->via);
+    store_copy_text(rej.tenant, sizeof(rej.tenant), has_tenant(req) ? req->tenant : "");
     stats_queue_rejection(&rej);
 }
 
@@ -82,26 +108,31 @@ static void refuse_suppressed(const struct milter_config *mc, const struct verdi
                               const STORE_ENTRY *entry, time_t now, struct verdict *out)
 {
     const char *reason = store_reason_name(entry->reason);
-    struct reply_vars vars = { req->addr, reason, entry->expires };
+    struct reply_vars vars = { req->addr, reason, entry->expires, entry->tenant };
+    char note[STORE_TENANT_MAX + 40];
 
+    tenant_note(req, note, sizeof(note));
+    if (entry->tenant[0] != '\0')
+        strcat(note, " scope=tenant");
     if (mc->dry_run) {
-        log_info("would reject (dry-run): from=<%s> to=<%s> reason=%s client=[%s]%s",
-                 sender_of(req), req->addr, reason, client_of(req), via_note(req));
-        stats_count_accepted(now);
+        log_info("would reject (dry-run): from=<%s> to=<%s> reason=%s client=[%s]%s%s",
+                 sender_of(req), req->addr, reason, client_of(req), note, via_note(req));
+        count(req, now, false);
         set_verdict(out, VERDICT_ACCEPT, NULL, NULL, NULL);
         return;
     }
     reply_expand(mc->reject_text, &vars, out->text, sizeof(out->text));
-    stats_count_rejected(now);
+    count(req, now, true);
     if (door_removes(req)) {
         log_info("remove at end of message (non-SMTP submission): from=<%s> to=<%s> "
-                 "reason=%s client=[%s]", sender_of(req), req->addr, reason, client_of(req));
+                 "reason=%s client=[%s]%s", sender_of(req), req->addr, reason, client_of(req),
+                 note);
         queue_rejection(mc, req, reason, now, out->text, true);
         set_verdict(out, VERDICT_REMOVED, NULL, NULL, NULL);
         return;
     }
-    log_info("reject: from=<%s> to=<%s> reason=%s client=[%s]%s", sender_of(req), req->addr,
-             reason, client_of(req), via_note(req));
+    log_info("reject: from=<%s> to=<%s> reason=%s client=[%s]%s%s", sender_of(req), req->addr,
+             reason, client_of(req), note, via_note(req));
     queue_rejection(mc, req, reason, now, out->text, false);
     set_verdict(out, VERDICT_REJECT, mc->reject_code, mc->reject_xcode, NULL);
 }
@@ -115,13 +146,13 @@ static void refuse_suppressed(const struct milter_config *mc, const struct verdi
 static void on_store_error(const struct milter_config *mc, const struct verdict_request *req,
                            const SUP_ERR *err, time_t now, struct verdict *out)
 {
-    struct reply_vars vars = { req->addr, "store-error", 0 };
+    struct reply_vars vars = { req->addr, "store-error", 0, NULL };
 
     switch (mc->on_store_error) {
     case STORE_ERROR_ACCEPT:
         log_error("store lookup of <%s> failed, accepting (on-store-error = accept): %s%s",
                   req->addr, err->text, via_note(req));
-        stats_count_accepted(now);
+        count(req, now, false);
         set_verdict(out, VERDICT_ACCEPT, NULL, NULL, NULL);
         return;
     case STORE_ERROR_REJECT:
@@ -158,16 +189,16 @@ void verdict_check(const struct milter_config *mc, const struct verdict_request 
     out->text[0] = '\0';
     /* Not an address: nothing to look up, and nothing the list can refuse. */
     if (req->addr == NULL) {
-        stats_count_accepted(now);
+        count(req, now, false);
         set_verdict(out, VERDICT_ACCEPT, NULL, NULL, NULL);
         return;
     }
     sup_err_clear(&err);
-    found = store_link_lookup(req->addr, now, &entry, &err);
+    found = store_link_lookup(has_tenant(req) ? req->tenant : NULL, req->addr, now, &entry, &err);
     if (found < 0) {
         on_store_error(mc, req, &err, now, out);
     } else if (found == 0) {
-        stats_count_accepted(now);
+        count(req, now, false);
         set_verdict(out, VERDICT_ACCEPT, NULL, NULL, NULL);
     } else {
         refuse_suppressed(mc, req, &entry, now, out);

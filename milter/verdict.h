@@ -32,6 +32,9 @@ struct verdict_request {
     const char *sender;         /* for the record: "" = null sender or none */
     const char *client;         /* client IP address, "unknown" when not known */
     const char *via;            /* STORE_VIA_MILTER or STORE_VIA_POLICY */
+    /* Whose mail it is (tenant.h): its scope is looked up after the
+     * global one.  NULL or "" = none (tenant = "none", or not known). */
+    const char *tenant;
     /*
      * Optional (NULL = never): asked when the recipient is to be refused
      * whether the door will instead remove it from the message later (the

@@ -1,8 +1,11 @@
 /*
  * cmd_entry.c: the commands that change one address by hand:
  *
- *   suppressctl add ADDRESS [--reason R] [--ttl D] [--note TEXT]
- *   suppressctl remove|unblock ADDRESS [--note TEXT]
+ *   suppressctl add ADDRESS [--reason R] [--ttl D] [--note TEXT] [--tenant T]
+ *   suppressctl remove|unblock ADDRESS [--note TEXT] [--tenant T]
+ *
+ * Without --tenant they work on the global scope (the address refused for
+ * every tenant), with it on that tenant's (store.h, Tenants).
  *
  * Each runs in one transaction that reads the current suppression, writes
  * the new state and records an "add" or "unblock" event in the address's
@@ -27,6 +30,7 @@ struct entry_job {
     enum store_reason reason;
     time_t expires;
     const char *note;           /* may be NULL */
+    const char *tenant;         /* --tenant, NULL: the global scope */
     /* results */
     int found;                  /* store_get: 1 an entry exists (maybe expired) */
     bool active;                /* it suppressed the address at ctl->now */
@@ -60,6 +64,17 @@ static void fill_event(STORE_EVENT *ev, const struct entry_job *job,
     snprintf(ev->actor, sizeof(ev->actor), "%s", job->ctl->actor);
     if (job->note != NULL)
         snprintf(ev->detail, sizeof(ev->detail), "%s", job->note);
+    if (job->tenant != NULL)
+        snprintf(ev->tenant, sizeof(ev->tenant), "%s", job->tenant);
+}
+
+/* " for tenant T" after a report line, or nothing. */
+static const char *scope_note(const struct entry_job *job, char *buf, size_t len)
+{
+    if (job->tenant == NULL)
+        return "";
+    snprintf(buf, len, " for tenant %s", job->tenant);
+    return buf;
 }
 
 /*
@@ -96,11 +111,11 @@ static int add_in_txn(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
     struct entry_job *job = ctx;
     STORE_EVENT ev;
 
-    if ((job->found = store_get(st, txn, job->address, &job->old, err)) < 0)
+    if ((job->found = store_get_in(st, txn, job->tenant, job->address, &job->old, err)) < 0)
         return -1;
     job->active = job->found && entry_active(&job->old, job->ctl->now);
     build_added_entry(job);
-    if (store_put(st, txn, &job->entry, err) < 0)
+    if (store_put_in(st, txn, job->tenant, &job->entry, err) < 0)
         return -1;
     fill_event(&ev, job, STORE_EV_ADD, job->reason);
     return store_event_add(st, txn, &ev, job->ctl->cfg->policy.timeline_max_events, err);
@@ -108,15 +123,17 @@ static int add_in_txn(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
 
 static void report_added(const struct entry_job *job)
 {
-    char t1[CTL_TIME_MAX], t2[CTL_TIME_MAX];
+    char t1[CTL_TIME_MAX], t2[CTL_TIME_MAX], scope[STORE_TENANT_MAX + 16];
 
     if (job->active)
-        printf("%s was already suppressed (%s, expires %s); now %s, expires %s\n",
-               job->address, store_reason_name(job->old.reason),
+        printf("%s was already suppressed%s (%s, expires %s); now %s, expires %s\n",
+               job->address, scope_note(job, scope, sizeof(scope)),
+               store_reason_name(job->old.reason),
                time_format_iso(job->old.expires, t1, sizeof(t1)),
                store_reason_name(job->reason), time_format_iso(job->expires, t2, sizeof(t2)));
     else
-        printf("suppressed %s: %s, expires %s\n", job->address,
+        printf("suppressed %s%s: %s, expires %s\n", job->address,
+               scope_note(job, scope, sizeof(scope)),
                store_reason_name(job->reason), time_format_iso(job->expires, t1, sizeof(t1)));
 }
 
@@ -140,6 +157,7 @@ int cmd_add(struct ctl *ctl, int argc, char **argv)
         {"reason", required_argument, NULL, 'r'},
         {"ttl", required_argument, NULL, 't'},
         {"note", required_argument, NULL, 'n'},
+        {"tenant", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -152,8 +170,11 @@ int cmd_add(struct ctl *ctl, int argc, char **argv)
 
     sup_err_clear(&err);
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":r:t:n:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":r:t:n:T:h", opts, NULL)) != -1) {
         switch (ch) {
+        case 'T':
+            job.tenant = optarg;
+            break;
         case 'r':
             reason_text = optarg;
             break;
@@ -164,7 +185,8 @@ int cmd_add(struct ctl *ctl, int argc, char **argv)
             job.note = optarg;
             break;
         case 'h':
-            printf("usage: %s add ADDRESS [--reason R] [--ttl D] [--note TEXT]\n", ctl->progname);
+            printf("usage: %s add ADDRESS [--reason R] [--ttl D] [--note TEXT] [--tenant T]\n",
+                   ctl->progname);
             return EX_OK;
         default:
             return ctl_option_error(ctl, "add", ch, argv);
@@ -177,7 +199,8 @@ int cmd_add(struct ctl *ctl, int argc, char **argv)
                                "soft-bounce-escalated, complaint, unsubscribe, manual)",
                                reason_text);
     if (ctl_normalize(argv[optind], job.address, sizeof(job.address), &err) < 0
-        || check_note(job.note, &err) < 0)
+        || check_note(job.note, &err) < 0
+        || (job.tenant != NULL && ctl_tenant(job.tenant, &err) < 0))
         return ctl_fail(ctl, &err);
     if (ttl_text != NULL) {
         if (parse_ttl(ttl_text, &ttl, &err) < 0)
@@ -206,13 +229,13 @@ static int remove_in_txn(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
     struct entry_job *job = ctx;
     STORE_EVENT ev;
 
-    if ((job->found = store_get(st, txn, job->address, &job->old, err)) < 0)
+    if ((job->found = store_get_in(st, txn, job->tenant, job->address, &job->old, err)) < 0)
         return -1;
     job->active = job->found && entry_active(&job->old, job->ctl->now);
     /* An expired entry no longer blocks anything; purge records its end. */
     if (!job->active)
         return 0;
-    if (store_delete(st, txn, job->address, err) < 0)
+    if (store_delete_in(st, txn, job->tenant, job->address, err) < 0)
         return -1;
     fill_event(&ev, job, STORE_EV_UNBLOCK, job->old.reason);
     return store_event_add(st, txn, &ev, job->ctl->cfg->policy.timeline_max_events, err);
@@ -222,24 +245,28 @@ int cmd_remove(struct ctl *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"note", required_argument, NULL, 'n'},
+        {"tenant", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct entry_job job = {.ctl = ctl};
-    char t1[CTL_TIME_MAX], t2[CTL_TIME_MAX];
+    char t1[CTL_TIME_MAX], t2[CTL_TIME_MAX], scope[STORE_TENANT_MAX + 16];
     STORE *st = NULL;
     SUP_ERR err;
     int ch, status;
 
     sup_err_clear(&err);
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":n:T:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'n':
             job.note = optarg;
             break;
+        case 'T':
+            job.tenant = optarg;
+            break;
         case 'h':
-            printf("usage: %s %s ADDRESS [--note TEXT]\n", ctl->progname, argv[0]);
+            printf("usage: %s %s ADDRESS [--note TEXT] [--tenant T]\n", ctl->progname, argv[0]);
             return EX_OK;
         default:
             return ctl_option_error(ctl, argv[0], ch, argv);
@@ -248,7 +275,8 @@ int cmd_remove(struct ctl *ctl, int argc, char **argv)
     if (argc - optind != 1)
         return ctl_usage_error(ctl, argv[0], "expected one address");
     if (ctl_normalize(argv[optind], job.address, sizeof(job.address), &err) < 0
-        || check_note(job.note, &err) < 0)
+        || check_note(job.note, &err) < 0
+        || (job.tenant != NULL && ctl_tenant(job.tenant, &err) < 0))
         return ctl_fail(ctl, &err);
 
     if (ctl_store_open(ctl, true, &st, &err) < 0)
@@ -258,14 +286,17 @@ int cmd_remove(struct ctl *ctl, int argc, char **argv)
         status = ctl_fail(ctl, &err);
     } else if (!job.active) {
         if (job.found)
-            fprintf(stderr, "%s: %s is not suppressed (%s expired at %s)\n", ctl->progname,
-                    job.address, store_reason_name(job.old.reason),
+            fprintf(stderr, "%s: %s is not suppressed%s (%s expired at %s)\n", ctl->progname,
+                    job.address, scope_note(&job, scope, sizeof(scope)),
+                    store_reason_name(job.old.reason),
                     time_format_iso(job.old.expires, t1, sizeof(t1)));
         else
-            fprintf(stderr, "%s: %s is not suppressed\n", ctl->progname, job.address);
+            fprintf(stderr, "%s: %s is not suppressed%s\n", ctl->progname, job.address,
+                    scope_note(&job, scope, sizeof(scope)));
         status = CTL_EXIT_NOT_SUPPRESSED;
     } else {
-        printf("unblocked %s (was %s since %s, expires %s)\n", job.address,
+        printf("unblocked %s%s (was %s since %s, expires %s)\n", job.address,
+               scope_note(&job, scope, sizeof(scope)),
                store_reason_name(job.old.reason),
                time_format_iso(job.old.first_event, t1, sizeof(t1)),
                time_format_iso(job.old.expires, t2, sizeof(t2)));

@@ -1,8 +1,8 @@
 /*
  * cmd_io.c: moving suppression lists in and out of the store in bulk:
  *
- *   suppressctl import FILE|-     CSV with a header row, or JSON lines
- *   suppressctl export [--all] [--json]
+ *   suppressctl import [--tenant T] FILE|-     CSV with a header row, or JSON lines
+ *   suppressctl export [--tenant T] [--all] [--json]
  *
  * What export writes, import reads back (the same columns), so a list can
  * be moved between hosts or kept under version control.  Import checks
@@ -18,6 +18,11 @@
  * line, a key of the seen database, purged after ingest.seen-retention),
  * so the batches of the same input already committed are passed over and
  * the end state is that of one import.  --again imports them anyway.
+ *
+ * Tenants (store.h): a row's tenant column (empty: the global scope) says
+ * which scope it goes to; import --tenant T is the tenant of rows that
+ * give none.  Export writes the tenant column only when the store has a
+ * tenant's entry, so a store without tenants exports as it always did.
  */
 #include "config.h"
 
@@ -43,6 +48,7 @@
 struct import_job {
     const struct ctl *ctl;
     const char *name;           /* the file as named in messages */
+    const char *tenant;         /* --tenant: of the rows that name none; NULL: global */
     STORE *st;
     struct import_row *batch;
     size_t nbatch;
@@ -76,7 +82,9 @@ static int import_one(struct import_job *job, STORE_TXN *txn, const struct impor
     STORE_EVENT ev;
     int found;
 
-    if ((found = store_get(job->st, txn, row->entry.address, scratch, err)) < 0)
+    const char *scope = row->entry.tenant;
+
+    if ((found = store_get_in(job->st, txn, scope, row->entry.address, scratch, err)) < 0)
         return -1;
     if (found) {
         bool active = scratch->expires == 0 || scratch->expires > job->ctl->now;
@@ -87,11 +95,12 @@ static int import_one(struct import_job *job, STORE_TXN *txn, const struct impor
     } else {
         *scratch = row->entry;
     }
-    if (store_put(job->st, txn, scratch, err) < 0)
+    if (store_put_in(job->st, txn, scope, scratch, err) < 0)
         return -1;
 
     memset(&ev, 0, sizeof(ev));
     memcpy(ev.address, row->entry.address, sizeof(ev.address));
+    memcpy(ev.tenant, scope, sizeof(ev.tenant));
     ev.when = job->ctl->now;
     ev.type = STORE_EV_ADD;
     snprintf(ev.reason, sizeof(ev.reason), "%s", store_reason_name(row->entry.reason));
@@ -203,6 +212,7 @@ int cmd_import(struct ctl *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"again", no_argument, NULL, 'a'},
+        {"tenant", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -217,13 +227,19 @@ int cmd_import(struct ctl *ctl, int argc, char **argv)
 
     sup_err_clear(&err);
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":T:h", opts, NULL)) != -1) {
         if (ch == 'a') {
             again = true;
             continue;
         }
+        if (ch == 'T') {
+            if (ctl_tenant(optarg, &err) < 0)
+                return ctl_fail(ctl, &err);
+            job.tenant = reader.tenant = optarg;
+            continue;
+        }
         if (ch == 'h') {
-            printf("usage: %s import [--again] FILE|-\n", ctl->progname);
+            printf("usage: %s import [--again] [--tenant T] FILE|-\n", ctl->progname);
             return EX_OK;
         }
         return ctl_option_error(ctl, "import", ch, argv);
@@ -284,10 +300,19 @@ struct export_job {
     time_t now;
     bool all;
     bool json;
+    const char *tenant;         /* --tenant: that scope only */
+    bool tenant_column;         /* the store has tenants: CSV gets the column */
     unsigned long count;
 };
 
-static void export_csv_row(const STORE_ENTRY *e)
+/* Is the first entry a tenant's?  Their scopes sort first. */
+static int first_is_tenant(const STORE_ENTRY *e, void *ctx)
+{
+    *(bool *) ctx = e->tenant[0] != '\0';
+    return 1;
+}
+
+static void export_csv_row(const STORE_ENTRY *e, bool tenant_column)
 {
     char t[CTL_TIME_MAX];
 
@@ -306,6 +331,10 @@ static void export_csv_row(const STORE_ENTRY *e)
     csv_write_field(stdout, e->detail);
     putchar(',');
     csv_write_field(stdout, e->status);
+    if (tenant_column) {
+        putchar(',');
+        csv_write_field(stdout, e->tenant);
+    }
     putchar('\n');
 }
 
@@ -323,6 +352,8 @@ static void export_json_row(const STORE_ENTRY *e)
     ctl_json_str(stdout, &first, "source", e->source);
     ctl_json_str(stdout, &first, "detail", e->detail);
     ctl_json_str(stdout, &first, "status", e->status);
+    if (e->tenant[0] != '\0')
+        json_kv_str(stdout, &first, "tenant", e->tenant);
     fputs("}\n", stdout);
 }
 
@@ -330,12 +361,14 @@ static int export_entry(const STORE_ENTRY *e, void *ctx)
 {
     struct export_job *job = ctx;
 
+    if (job->tenant != NULL && strcmp(e->tenant, job->tenant) != 0)
+        return e->tenant[0] == '\0' ? 2 : 0;      /* past the tenants' scopes */
     if (!job->all && e->expires != 0 && e->expires <= job->now)
         return 0;
     if (job->json)
         export_json_row(e);
     else
-        export_csv_row(e);
+        export_csv_row(e, job->tenant_column);
     job->count++;
     /* A closed pipe or a full disk: stop rather than walk the whole store. */
     return ferror(stdout) ? 1 : 0;
@@ -346,6 +379,7 @@ int cmd_export(struct ctl *ctl, int argc, char **argv)
     static const struct option opts[] = {
         {"all", no_argument, NULL, 'a'},
         {"json", no_argument, NULL, 'j'},
+        {"tenant", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -356,7 +390,7 @@ int cmd_export(struct ctl *ctl, int argc, char **argv)
 
     sup_err_clear(&err);
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":ajh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":ajT:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'a':
             job.all = true;
@@ -364,8 +398,13 @@ int cmd_export(struct ctl *ctl, int argc, char **argv)
         case 'j':
             job.json = true;
             break;
+        case 'T':
+            if (ctl_tenant(optarg, &err) < 0)
+                return ctl_fail(ctl, &err);
+            job.tenant = optarg;
+            break;
         case 'h':
-            printf("usage: %s export [--all] [--json]\n", ctl->progname);
+            printf("usage: %s export [--tenant T] [--all] [--json]\n", ctl->progname);
             return EX_OK;
         default:
             return ctl_option_error(ctl, "export", ch, argv);
@@ -376,9 +415,15 @@ int cmd_export(struct ctl *ctl, int argc, char **argv)
 
     if (ctl_store_open(ctl, false, &st, &err) < 0)
         return ctl_fail(ctl, &err);
+    if (!job.json && store_iterate(st, first_is_tenant, &job.tenant_column, &err) < 0) {
+        sup_err_prefix(&err, "export");
+        store_close(st, NULL);
+        return ctl_fail(ctl, &err);
+    }
     if (!job.json) {
         for (i = 0; i < NEXPORT_COLUMNS; i++)
-            printf("%s%s", i ? "," : "", import_columns[i]);
+            if (i != COL_TENANT || job.tenant_column)
+                printf("%s%s", i ? "," : "", import_columns[i]);
         putchar('\n');
     }
     if ((rc = store_iterate(st, export_entry, &job, &err)) < 0) {

@@ -1,11 +1,15 @@
 /*
  * cmd_show.c: the read-only views of the suppression list:
  *
- *   suppressctl show ADDRESS [--json]   one address: is it blocked, why,
- *                                       until when, what the remote server
- *                                       said, and its timeline
- *   suppressctl list [--reason R] [--all] [--json]
- *                                       every suppressed address
+ *   suppressctl show ADDRESS [--tenant T] [--json]
+ *                                       one address: is it blocked (in the
+ *                                       global scope, or T's), why, until
+ *                                       when, what the remote server said,
+ *                                       the tenants that block it too, and
+ *                                       its timeline
+ *   suppressctl list [--reason R] [--tenant T] [--all] [--json]
+ *                                       every suppressed address (of T's
+ *                                       scope only, with --tenant)
  *
  * Both open the store read-only, so they are safe while the milter runs.
  * Human output is aligned columns with ISO 8601 UTC times; --json writes
@@ -63,6 +67,39 @@ static void show_field(const char *label, const char *value)
     printf("%-13s", label);
     ctl_print_text(stdout, or_dash(value));
     putchar('\n');
+}
+
+/* The tenants whose own scope suppresses an address (store_iterate walks
+ * the tenants' scopes first: stop at the first global entry). */
+struct tenant_list {
+    const char *address;
+    time_t now;
+    char *names;                /* ", "-separated */
+    size_t len, cap;
+    bool failed;
+};
+
+static int collect_tenant(const STORE_ENTRY *e, void *ctx)
+{
+    struct tenant_list *tl = ctx;
+    size_t need;
+    char *grown;
+
+    if (e->tenant[0] == '\0')
+        return 1;
+    if (strcmp(e->address, tl->address) != 0 || (e->expires != 0 && e->expires <= tl->now))
+        return 0;
+    need = tl->len + strlen(e->tenant) + 3;
+    if (need > tl->cap) {
+        if ((grown = realloc(tl->names, need * 2)) == NULL) {
+            tl->failed = true;
+            return 1;
+        }
+        tl->names = grown;
+        tl->cap = need * 2;
+    }
+    tl->len += (size_t) sprintf(tl->names + tl->len, "%s%s", tl->len ? ", " : "", e->tenant);
+    return 0;
 }
 
 static void show_entry_text(const STORE_ENTRY *e)
@@ -133,19 +170,28 @@ static void show_timeline_text(const struct timeline *tl)
             ctl_print_text(stdout, store_event_via(ev));
             putchar('\n');
         }
+        if (ev->tenant[0] != '\0') {
+            printf("      tenant: ");
+            ctl_print_text(stdout, ev->tenant);
+            putchar('\n');
+        }
         if (ev->response[0] != '\0')
             ctl_print_block(stdout, ev->response, "      ");
     }
 }
 
-static void show_json(const char *address, int found, bool active, const STORE_ENTRY *e,
-                      const struct timeline *tl)
+static void show_json(const char *address, const char *tenant, int found, bool active,
+                      const STORE_ENTRY *e, const struct timeline *tl, const char *tenants)
 {
     bool first = true;
     size_t i;
 
     fputc('{', stdout);
     json_kv_str(stdout, &first, "address", address);
+    if (tenant != NULL)
+        json_kv_str(stdout, &first, "tenant", tenant);
+    if (tenants != NULL && tenants[0] != '\0')
+        json_kv_str(stdout, &first, "tenants", tenants);
     json_kv_bool(stdout, &first, "suppressed", active);
     json_kv_str(stdout, &first, "state", active ? "suppressed" : found ? "expired" : "absent");
     if (found) {
@@ -174,17 +220,21 @@ static void show_json(const char *address, int found, bool active, const STORE_E
         ctl_json_str(stdout, &efirst, "response", ev->response);
         ctl_json_str(stdout, &efirst, "verified", ev->verified);
         ctl_json_str(stdout, &efirst, "via", store_event_via(ev));
+        if (ev->tenant[0] != '\0')
+            json_kv_str(stdout, &efirst, "tenant", ev->tenant);
         fputc('}', stdout);
     }
     fputs("]}\n", stdout);
 }
 
-static void show_text(const char *address, int found, bool active, const STORE_ENTRY *e,
-                      const struct timeline *tl)
+static void show_text(const char *address, const char *tenant, int found, bool active,
+                      const STORE_ENTRY *e, const struct timeline *tl, const char *tenants)
 {
     char buf[CTL_TIME_MAX];
 
     show_field("address:", address);
+    if (tenant != NULL)
+        show_field("tenant:", tenant);
     if (active)
         show_field("status:", "suppressed");
     else if (found)
@@ -194,6 +244,8 @@ static void show_text(const char *address, int found, bool active, const STORE_E
         show_field("status:", "not suppressed (not in the suppression list)");
     if (found)
         show_entry_text(e);
+    if (tenants != NULL && tenants[0] != '\0')
+        show_field("tenants:", tenants);
     show_timeline_text(tl);
 }
 
@@ -201,10 +253,13 @@ int cmd_show(struct ctl *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
+        {"tenant", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char address[ADDR_MAX + 1];
+    const char *tenant = NULL;
+    struct tenant_list tenants = {0};
     struct timeline tl = {0};
     STORE_ENTRY *entry;
     STORE *st = NULL;
@@ -214,13 +269,16 @@ int cmd_show(struct ctl *ctl, int argc, char **argv)
 
     sup_err_clear(&err);
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":jT:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'j':
             json = true;
             break;
+        case 'T':
+            tenant = optarg;
+            break;
         case 'h':
-            printf("usage: %s show ADDRESS [--json]\n", ctl->progname);
+            printf("usage: %s show ADDRESS [--tenant T] [--json]\n", ctl->progname);
             return EX_OK;
         default:
             return ctl_option_error(ctl, "show", ch, argv);
@@ -228,7 +286,8 @@ int cmd_show(struct ctl *ctl, int argc, char **argv)
     }
     if (argc - optind != 1)
         return ctl_usage_error(ctl, "show", "expected one address");
-    if (ctl_normalize(argv[optind], address, sizeof(address), &err) < 0)
+    if (ctl_normalize(argv[optind], address, sizeof(address), &err) < 0
+        || (tenant != NULL && ctl_tenant(tenant, &err) < 0))
         return ctl_fail(ctl, &err);
     /* STORE_ENTRY holds a 2 KB response: keep it off the stack. */
     if ((entry = calloc(1, sizeof(*entry))) == NULL) {
@@ -239,8 +298,12 @@ int cmd_show(struct ctl *ctl, int argc, char **argv)
         free(entry);
         return ctl_fail(ctl, &err);
     }
-    if ((found = store_get(st, NULL, address, entry, &err)) < 0
-        || store_events(st, NULL, address, collect_event, &tl, &err) < 0) {
+    tenants.address = address;
+    tenants.now = ctl->now;
+    if ((found = store_get_in(st, NULL, tenant, address, entry, &err)) < 0
+        || store_events(st, NULL, address, collect_event, &tl, &err) < 0
+        || (tenant == NULL && store_iterate(st, collect_tenant, &tenants, &err) < 0)
+        || tenants.failed) {
         if (err.cls == SUP_OK)
             sup_err_set(&err, SUP_ERR_SOFTWARE, "out of memory reading the timeline");
         sup_err_prefix(&err, "show %s", address);
@@ -248,12 +311,13 @@ int cmd_show(struct ctl *ctl, int argc, char **argv)
     } else {
         active = found && (entry->expires == 0 || entry->expires > ctl->now);
         if (json)
-            show_json(address, found, active, entry, &tl);
+            show_json(address, tenant, found, active, entry, &tl, tenants.names);
         else
-            show_text(address, found, active, entry, &tl);
+            show_text(address, tenant, found, active, entry, &tl, tenants.names);
         status = active ? EX_OK : CTL_EXIT_NOT_SUPPRESSED;
     }
     store_close(st, NULL);
+    free(tenants.names);
     free(tl.events);
     free(entry);
     return status;
@@ -264,6 +328,7 @@ int cmd_show(struct ctl *ctl, int argc, char **argv)
 /* A row of the human listing: only what is printed, so 100k rows stay small. */
 struct list_row {
     char *address;
+    char *tenant;               /* NULL: the global scope */
     enum store_reason reason;
     time_t expires;
     time_t last_event;
@@ -276,6 +341,8 @@ struct list_job {
     bool json;
     bool filter_reason;
     enum store_reason reason;
+    const char *tenant;         /* --tenant: that scope only */
+    bool any_tenant;            /* a row of a tenant's scope: print the column */
     struct list_row *rows;
     size_t count;
     size_t alloc;
@@ -287,6 +354,8 @@ static void list_json_row(const STORE_ENTRY *e, bool active)
 
     fputc('{', stdout);
     json_kv_str(stdout, &first, "address", e->address);
+    if (e->tenant[0] != '\0')
+        json_kv_str(stdout, &first, "tenant", e->tenant);
     json_kv_str(stdout, &first, "reason", store_reason_name(e->reason));
     json_kv_bool(stdout, &first, "suppressed", active);
     ctl_json_time(stdout, &first, "expires", e->expires);
@@ -309,6 +378,8 @@ static int list_entry(const STORE_ENTRY *e, void *ctx)
         return 0;
     if (job->filter_reason && e->reason != job->reason)
         return 0;
+    if (job->tenant != NULL && strcmp(e->tenant, job->tenant) != 0)
+        return e->tenant[0] == '\0' ? 1 : 0;     /* the tenants' scopes come first */
     if (job->json) {
         list_json_row(e, active);
         return 0;
@@ -321,6 +392,14 @@ static int list_entry(const STORE_ENTRY *e, void *ctx)
     }
     if ((job->rows[job->count].address = strdup(e->address)) == NULL)
         return -1;
+    job->rows[job->count].tenant = NULL;
+    if (e->tenant[0] != '\0') {
+        if ((job->rows[job->count].tenant = strdup(e->tenant)) == NULL) {
+            free(job->rows[job->count].address);
+            return -1;
+        }
+        job->any_tenant = true;
+    }
     job->rows[job->count].reason = e->reason;
     job->rows[job->count].expires = e->expires;
     job->rows[job->count].last_event = e->last_event;
@@ -340,12 +419,14 @@ static void list_format_expires(const struct list_row *r, char *buf, size_t len)
 static void list_print(const struct list_job *job)
 {
     char expires[CTL_TIME_MAX + 16], last[CTL_TIME_MAX];
-    int w_addr = 1, w_reason = 1, w_expires = 1, w;
+    int w_addr = 1, w_reason = 1, w_expires = 1, w_tenant = 1, w;
     size_t i;
 
     for (i = 0; i < job->count; i++) {
         if ((w = (int) strlen(job->rows[i].address)) > w_addr)
             w_addr = w;
+        if (job->rows[i].tenant != NULL && (w = (int) strlen(job->rows[i].tenant)) > w_tenant)
+            w_tenant = w;
         if ((w = (int) strlen(store_reason_name(job->rows[i].reason))) > w_reason)
             w_reason = w;
         list_format_expires(&job->rows[i], expires, sizeof(expires));
@@ -356,6 +437,10 @@ static void list_print(const struct list_job *job)
         const struct list_row *r = &job->rows[i];
 
         list_format_expires(r, expires, sizeof(expires));
+        /* The tenant's column only when some row is a tenant's: a store
+         * without tenants lists as it always did. */
+        if (job->any_tenant)
+            printf("%-*s  ", w_tenant, r->tenant != NULL ? r->tenant : "-");
         printf("%-*s  %-*s  %-*s  %s\n", w_addr, r->address, w_reason,
                store_reason_name(r->reason), w_expires, expires,
                time_format_iso(r->last_event, last, sizeof(last)));
@@ -368,6 +453,7 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
         {"reason", required_argument, NULL, 'r'},
         {"all", no_argument, NULL, 'a'},
         {"json", no_argument, NULL, 'j'},
+        {"tenant", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -379,8 +465,13 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 
     sup_err_clear(&err);
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":r:ajh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":r:ajT:h", opts, NULL)) != -1) {
         switch (ch) {
+        case 'T':
+            if (ctl_tenant(optarg, &err) < 0)
+                return ctl_fail(ctl, &err);
+            job.tenant = optarg;
+            break;
         case 'r':
             if (store_reason_parse(optarg, &job.reason) < 0)
                 return ctl_usage_error(ctl, "list", "unknown reason \"%s\" (hard-bounce, "
@@ -395,7 +486,7 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
             job.json = true;
             break;
         case 'h':
-            printf("usage: %s list [--reason R] [--all] [--json]\n", ctl->progname);
+            printf("usage: %s list [--reason R] [--tenant T] [--all] [--json]\n", ctl->progname);
             return EX_OK;
         default:
             return ctl_option_error(ctl, "list", ch, argv);
@@ -406,7 +497,8 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 
     if (ctl_store_open(ctl, false, &st, &err) < 0)
         return ctl_fail(ctl, &err);
-    if (store_iterate(st, list_entry, &job, &err) != 0) {
+    /* list_entry stops the walk (1) past a --tenant's scope, -1 is out of memory. */
+    if (store_iterate(st, list_entry, &job, &err) < 0) {
         if (err.cls == SUP_OK)
             sup_err_set(&err, SUP_ERR_SOFTWARE, "out of memory listing the store");
         sup_err_prefix(&err, "list");
@@ -415,8 +507,10 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
         list_print(&job);
     }
     store_close(st, NULL);
-    for (i = 0; i < job.count; i++)
+    for (i = 0; i < job.count; i++) {
         free(job.rows[i].address);
+        free(job.rows[i].tenant);
+    }
     free(job.rows);
     if (status == EX_OK && fflush(stdout) != 0) {
         sup_err_set(&err, SUP_ERR_IO, "writing the list: %m");

@@ -1,16 +1,19 @@
 /*
  * cmd_stats.c: the store as a whole:
  *
- *   suppressctl stats [--days N] [--json]   how many addresses are blocked
- *       and why; per day the recipients the milter refused (rejected) and
- *       let through (accepted), the bounces the ingest recorded by class,
- *       and the bounce rate, with a warning above the 5% the sending
- *       services call the limit of a healthy list
+ *   suppressctl stats [--days N] [--tenant T] [--json]   how many
+ *       addresses are blocked and why; per day the recipients the milter
+ *       refused (rejected) and let through (accepted), the bounces the
+ *       ingest recorded by class, and the bounce rate, with a warning above
+ *       the 5% the sending services call the limit of a healthy list.  With
+ *       --tenant, T's scope and T's own counters; --by-tenant: one row per
+ *       tenant (stats_tenants.c)
  *   suppressctl purge                       drop expired suppressions,
  *       old timeline events, old bounce identities and old ledger messages
  *
  * The daily figures come from the store's counters (store_counters):
- * "accepted", "rejected" and "bounce.<class>".
+ * "accepted", "rejected" and "bounce.<class>", or a tenant's
+ * "tenant/<T>/..." copies of them.
  */
 #include "config.h"
 
@@ -37,6 +40,8 @@
 /* Suppressions by reason (index: enum store_reason) at `now`. */
 struct reason_counts {
     time_t now;
+    const char *tenant;         /* the scope counted: NULL global */
+    unsigned long in_tenants;   /* global census: active entries of the tenants' scopes */
     unsigned long active[STORE_REASON_MANUAL + 1];
     unsigned long total;
     unsigned long expired;      /* expired but not yet purged */
@@ -58,12 +63,18 @@ struct stats {
     char classes[STATS_CLASSES_MAX][STATS_CLASS_NAME_MAX];
     int nclasses;
     struct reason_counts reasons;
+    const char *tenant;         /* --tenant: its counters; NULL the global ones */
 };
 
 static int count_entry(const STORE_ENTRY *e, void *ctx)
 {
     struct reason_counts *rc = ctx;
 
+    if (strcmp(e->tenant, rc->tenant != NULL ? rc->tenant : "") != 0) {
+        if (rc->tenant == NULL && (e->expires == 0 || e->expires > rc->now))
+            rc->in_tenants++;
+        return 0;
+    }
     if (e->expires != 0 && e->expires <= rc->now) {
         rc->expired++;
         return 0;
@@ -100,8 +111,12 @@ static int add_counter(const char *day, const char *name, uint64_t value, void *
 {
     struct stats *s = ctx;
     struct day_figures *d;
+    char tenant[STORE_TENANT_MAX];
 
     if ((d = bsearch(day, s->days, (size_t) s->ndays, sizeof(*d), compare_day)) == NULL)
+        return 0;
+    store_counter_split(name, tenant, sizeof(tenant), &name);
+    if (strcmp(tenant, s->tenant != NULL ? s->tenant : "") != 0)
         return 0;
     if (strcmp(name, STORE_CTR_ACCEPTED) == 0)
         d->accepted += value;
@@ -228,11 +243,17 @@ static void print_stats_text(const struct stats *s)
     char upper[STATS_CLASS_NAME_MAX];
     size_t k;
 
+    if (s->tenant != NULL)
+        printf("tenant: %s (its own suppressions; the global ones refuse its mail too)\n",
+               s->tenant);
     printf("suppressed now: %lu\n", s->reasons.total);
     for (c = STORE_REASON_HARD_BOUNCE; c <= STORE_REASON_MANUAL; c++)
         printf("  %-22s %10lu\n", store_reason_name((enum store_reason) c), s->reasons.active[c]);
     if (s->reasons.expired > 0)
         printf("expired, awaiting purge: %lu\n", s->reasons.expired);
+    if (s->reasons.in_tenants > 0)
+        printf("suppressed for one tenant only: %lu (stats --by-tenant)\n",
+               s->reasons.in_tenants);
 
     printf("\nlast %d %s (UTC)\n%-10s  %10s  %10s", s->ndays, days_word(s->ndays),
            "DAY", "ACCEPTED", "REJECTED");
@@ -287,7 +308,12 @@ static void print_stats_json(const struct stats *s)
     bool first = true, rfirst = true;
     int d, c;
 
-    fputs("{\"suppressed\": {", stdout);
+    fputc('{', stdout);
+    if (s->tenant != NULL) {
+        json_kv_str(stdout, &first, "tenant", s->tenant);
+        fputs(", ", stdout);
+    }
+    fputs("\"suppressed\": {", stdout);
     json_kv_int(stdout, &rfirst, "total", (long long) s->reasons.total);
     for (c = STORE_REASON_HARD_BOUNCE; c <= STORE_REASON_MANUAL; c++)
         json_kv_int(stdout, &rfirst, store_reason_name((enum store_reason) c),
@@ -295,6 +321,8 @@ static void print_stats_json(const struct stats *s)
     fputs("}", stdout);
     first = false;
     json_kv_int(stdout, &first, "expired", (long long) s->reasons.expired);
+    if (s->tenant == NULL)
+        json_kv_int(stdout, &first, "in_tenants", (long long) s->reasons.in_tenants);
     fputs(", \"days\": [", stdout);
     for (d = 0; d < s->ndays; d++) {
         bool dfirst = true;
@@ -333,20 +361,31 @@ int cmd_stats(struct ctl *ctl, int argc, char **argv)
     static const struct option opts[] = {
         {"days", required_argument, NULL, 'd'},
         {"json", no_argument, NULL, 'j'},
+        {"tenant", required_argument, NULL, 'T'},
+        {"by-tenant", no_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct reason_counts census;
     struct stats *s;
     STORE *st = NULL;
-    bool json = false;
+    const char *tenant = NULL;
+    bool json = false, by_tenant = false;
     SUP_ERR err;
     int ch, d, days = STATS_DAYS_DEFAULT, status = EX_OK;
 
     sup_err_clear(&err);
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":d:jh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":d:jT:Bh", opts, NULL)) != -1) {
         switch (ch) {
+        case 'T':
+            if (ctl_tenant(optarg, &err) < 0)
+                return ctl_fail(ctl, &err);
+            tenant = optarg;
+            break;
+        case 'B':
+            by_tenant = true;
+            break;
         case 'd':
             if (parse_days(optarg, &days) < 0)
                 return ctl_usage_error(ctl, "stats", "--days \"%s\": expected 1 to %d",
@@ -356,7 +395,8 @@ int cmd_stats(struct ctl *ctl, int argc, char **argv)
             json = true;
             break;
         case 'h':
-            printf("usage: %s stats [--days N] [--json]\n", ctl->progname);
+            printf("usage: %s stats [--days N] [--tenant T | --by-tenant] [--json]\n",
+                   ctl->progname);
             return EX_OK;
         default:
             return ctl_option_error(ctl, "stats", ch, argv);
@@ -364,6 +404,10 @@ int cmd_stats(struct ctl *ctl, int argc, char **argv)
     }
     if (argc - optind != 0)
         return ctl_usage_error(ctl, "stats", "unexpected argument \"%s\"", argv[optind]);
+    if (tenant != NULL && by_tenant)
+        return ctl_usage_error(ctl, "stats", "--tenant and --by-tenant: one or the other");
+    if (by_tenant)
+        return stats_by_tenant(ctl, days, json);
 
     if ((s = calloc(1, sizeof(*s))) == NULL
         || (s->days = calloc((size_t) days, sizeof(*s->days))) == NULL) {
@@ -373,12 +417,14 @@ int cmd_stats(struct ctl *ctl, int argc, char **argv)
     }
     s->now = ctl->now;
     s->ndays = days;
+    s->tenant = tenant;
     for (d = 0; d < days; d++)
         time_format_day(ctl->now - (time_t) (days - 1 - d) * 86400, s->days[d].day,
                         sizeof(s->days[d].day));
 
     memset(&census, 0, sizeof(census));
     census.now = ctl->now;
+    census.tenant = tenant;
     if (ctl_store_open(ctl, false, &st, &err) < 0) {
         status = ctl_fail(ctl, &err);
     } else if (store_iterate(st, count_entry, &census, &err) < 0

@@ -41,6 +41,8 @@ int cmd_list(struct ctl *ctl, int argc, char **argv);
 int cmd_import(struct ctl *ctl, int argc, char **argv);
 int cmd_export(struct ctl *ctl, int argc, char **argv);
 int cmd_stats(struct ctl *ctl, int argc, char **argv);
+/* stats --by-tenant over the last `days` days (stats_tenants.c): an exit status. */
+int stats_by_tenant(struct ctl *ctl, int days, bool json);
 int cmd_purge(struct ctl *ctl, int argc, char **argv);
 int cmd_rotate_key(struct ctl *ctl, int argc, char **argv);
 int cmd_verify(struct ctl *ctl, int argc, char **argv);
@@ -60,6 +62,9 @@ int ctl_txn_run(STORE *st, ctl_txn_fn fn, void *ctx, SUP_ERR *err);
 /* Normalize an address from the command line or an import row.  The
  * error names the address as given. */
 int ctl_normalize(const char *in, char *out, size_t outlen, SUP_ERR *err);
+
+/* Check --tenant's value (store_tenant_check); the error names the option. */
+int ctl_tenant(const char *tenant, SUP_ERR *err);
 
 /* The suppression length policy gives a reason (DURATION_NEVER = never). */
 long ctl_reason_ttl(const struct sup_config *cfg, enum store_reason reason);

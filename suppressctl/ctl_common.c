@@ -77,6 +77,15 @@ int ctl_txn_run(STORE *st, ctl_txn_fn fn, void *ctx, SUP_ERR *err)
     }
 }
 
+int ctl_tenant(const char *tenant, SUP_ERR *err)
+{
+    if (store_tenant_check(tenant, err) < 0) {
+        sup_err_prefix(err, "--tenant");
+        return -1;
+    }
+    return 0;
+}
+
 void ctl_print_text(FILE *fp, const char *text)
 {
     const unsigned char *p;

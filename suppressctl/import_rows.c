@@ -23,7 +23,7 @@
 
 const char *const import_columns[NCOLUMNS] = {
     "address", "reason", "expires", "first_event", "last_event",
-    "count", "source", "detail", "status", "ttl", "note",
+    "count", "source", "detail", "status", "tenant", "ttl", "note",
 };
 
 /* One input row before conversion: a value per column; NULL = no such
@@ -45,7 +45,7 @@ static int column_by_name(const char *name)
 static const char *column_list(void)
 {
     return "address, reason, ttl, expires, note, first_event, last_event, count, "
-           "source, detail, status";
+           "source, detail, status, tenant";
 }
 
 /* ----- converting one row ----- */
@@ -160,6 +160,13 @@ static int row_fields(const IMPORT_READER *rd, const struct row_values *v,
                    given(v->value[COL_DETAIL]) ? v->value[COL_DETAIL] : row->note,
                    "detail", err) < 0)
         return -1;
+    if (given(v->value[COL_TENANT])) {
+        if (store_tenant_check(v->value[COL_TENANT], err) < 0)
+            return -1;
+        snprintf(e->tenant, sizeof(e->tenant), "%s", v->value[COL_TENANT]);
+    } else if (rd->tenant != NULL) {
+        snprintf(e->tenant, sizeof(e->tenant), "%s", rd->tenant);
+    }
     return 0;
 }
 

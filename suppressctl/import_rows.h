@@ -20,18 +20,19 @@
 /* The columns import knows; export writes all but ttl and note. */
 enum column {
     COL_ADDRESS, COL_REASON, COL_EXPIRES, COL_FIRST_EVENT, COL_LAST_EVENT,
-    COL_COUNT, COL_SOURCE, COL_DETAIL, COL_STATUS, COL_TTL, COL_NOTE,
+    COL_COUNT, COL_SOURCE, COL_DETAIL, COL_STATUS, COL_TENANT, COL_TTL, COL_NOTE,
     NCOLUMNS
 };
 
 extern const char *const import_columns[NCOLUMNS];
 
-/* The export columns: the first COL_TTL of the list above. */
+/* The export columns: the first COL_TTL of the list above (tenant only
+ * when the store has tenants). */
 #define NEXPORT_COLUMNS COL_TTL
 
 /* One converted row, ready for the store. */
 struct import_row {
-    STORE_ENTRY entry;
+    STORE_ENTRY entry;          /* entry.tenant: the scope, "" global */
     char note[STORE_DETAIL_MAX];
     long line;
     bool has_first_event;
@@ -45,6 +46,7 @@ typedef int (*import_take_fn)(void *ctx, const struct import_row *row, SUP_ERR *
 typedef struct import_reader {
     const struct ctl *ctl;      /* progname, cfg (policy lengths), now */
     const char *name;           /* the input as named in messages */
+    const char *tenant;         /* import --tenant: of the rows that name none; NULL: global */
     FILE *diag;                 /* where bad rows are reported (stderr) */
     import_take_fn take;
     void *take_ctx;

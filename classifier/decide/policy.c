@@ -15,6 +15,7 @@
 #include "duration.h"
 #include "policy.h"
 #include "store.h"
+#include "tenant.h"
 
 #define POLICY_SOURCE "suppress-ingest"
 
@@ -129,6 +130,7 @@ struct event_context {
     const char *message_key;    /* the bounce's identity */
     const char *verified;       /* how it was checked, or why it was not believed */
     time_t now;
+    const char *tenant;         /* whose mail the report is about, "" = not known */
 };
 
 static int record_event(const struct sup_config *cfg, STORE *st, STORE_TXN *txn, const char *address,
@@ -147,6 +149,7 @@ static int record_event(const struct sup_config *cfg, STORE *st, STORE_TXN *txn,
     store_copy_text(ev.detail, sizeof(ev.detail), ec->message_key);
     store_copy_text(ev.response, sizeof(ev.response), rcpt->diagnostic ? rcpt->diagnostic : "");
     store_copy_text(ev.verified, sizeof(ev.verified), ec->verified);
+    store_copy_text(ev.tenant, sizeof(ev.tenant), ec->tenant);
     return store_event_add(st, txn, &ev, cfg->policy.timeline_max_events, err);
 }
 
@@ -162,14 +165,16 @@ static bool entry_active(const STORE_ENTRY *entry, time_t now)
  * complaint replaces a hard bounce).
  */
 static int suppress(STORE *st, STORE_TXN *txn, const char *address, const struct plan *plan,
-                    const BOUNCE_RCPT *rcpt, time_t now, POLICY_DECISION *decision, SUP_ERR *err)
+                    const BOUNCE_RCPT *rcpt, time_t now, const char *scope,
+                    POLICY_DECISION *decision, SUP_ERR *err)
 {
     STORE_ENTRY entry;
     time_t expires = plan->ttl == DURATION_NEVER ? 0 : now + plan->ttl;
-    int found = store_get(st, txn, address, &entry, err);
+    int found = store_get_in(st, txn, scope, address, &entry, err);
 
     if (found < 0)
         return -1;
+    store_copy_text(decision->scope, sizeof(decision->scope), scope != NULL ? scope : "");
     decision->reason = plan->reason;
     if (found == 1 && entry_active(&entry, now)) {
         if (entry.expires == 0) {
@@ -200,7 +205,28 @@ static int suppress(STORE *st, STORE_TXN *txn, const char *address, const struct
     store_copy_text(entry.response, sizeof(entry.response), rcpt->diagnostic ? rcpt->diagnostic : "");
     decision->reason = entry.reason;
     decision->expires = entry.expires;
-    return store_put(st, txn, &entry, err);
+    return store_put_in(st, txn, scope, &entry, err);
+}
+
+/*
+ * The scope a suppression for reason goes to (section tenant-scope):
+ * true with *scope NULL (global) or the tenant; false when it is only
+ * recorded (the rule wants a tenant, and none is known).
+ */
+static bool scope_for(const struct sup_config *cfg, enum store_reason reason,
+                      const struct event_context *ec, const char **scope)
+{
+    switch (tenant_place(&cfg->tenant, reason, ec->tenant)) {
+    case TENANT_PLACE_TENANT:
+        *scope = ec->tenant;
+        return true;
+    case TENANT_PLACE_RECORD_ONLY:
+        return false;
+    case TENANT_PLACE_GLOBAL:
+    default:
+        *scope = NULL;
+        return true;
+    }
 }
 
 /* A soft bounce: record it, then escalate when the window holds enough. */
@@ -210,6 +236,7 @@ static int apply_soft(const struct sup_config *cfg, STORE *st, STORE_TXN *txn, c
 {
     time_t now = ec->now;
     const struct policy_config *pc = &cfg->policy;
+    const char *scope;
     int count;
 
     if (record_event(cfg, st, txn, address, STORE_EV_SOFT_BOUNCE, rcpt, ec, err) < 0)
@@ -223,7 +250,9 @@ static int apply_soft(const struct sup_config *cfg, STORE *st, STORE_TXN *txn, c
         return -1;
     if (count < pc->soft_bounce_limit)
         return 0;
-    if (suppress(st, txn, address, plan, rcpt, now, decision, err) < 0)
+    if (!scope_for(cfg, plan->reason, ec, &scope))
+        return 0;
+    if (suppress(st, txn, address, plan, rcpt, now, scope, decision, err) < 0)
         return -1;
     if (decision->action == POLICY_KEPT)
         return 0;
@@ -237,6 +266,7 @@ static int apply_rcpt(const struct sup_config *cfg, STORE *st, STORE_TXN *txn, c
 {
     struct plan plan = plan_for(cfg, rcpt);
     const char *target = rcpt->recipient;
+    const char *scope;
     SUP_ERR addr_err;
 
     memset(decision, 0, sizeof(*decision));
@@ -260,9 +290,22 @@ static int apply_rcpt(const struct sup_config *cfg, STORE *st, STORE_TXN *txn, c
     if (record_event(cfg, st, txn, decision->address, plan.event, rcpt, ec, err) < 0)
         return -1;
     decision->action = POLICY_RECORDED;
-    if (plan.suppress)
-        return suppress(st, txn, decision->address, &plan, rcpt, ec->now, decision, err);
+    if (plan.suppress && scope_for(cfg, plan.reason, ec, &scope))
+        return suppress(st, txn, decision->address, &plan, rcpt, ec->now, scope, decision, err);
     return 0;
+}
+
+/* The tenant's own copy of a counter, when the tenant is known. */
+static int count_for_tenant(STORE *st, STORE_TXN *txn, const char *day, const char *tenant,
+                            const char *counter, SUP_ERR *err)
+{
+    char name[STORE_COUNTER_NAME_MAX + 1];
+
+    if (tenant[0] == '\0')
+        return 0;
+    if (store_counter_name(name, sizeof(name), tenant, counter, err) < 0)
+        return -1;
+    return store_counter_add(st, txn, day, name, 1, err);
 }
 
 int policy_apply(const struct sup_config *cfg, STORE *st, STORE_TXN *txn,
@@ -274,13 +317,15 @@ int policy_apply(const struct sup_config *cfg, STORE *st, STORE_TXN *txn,
     time_format_day(now, day, sizeof(day));
     for (size_t i = 0; i < report->count; i++) {
         const BOUNCE_RCPT *rcpt = &report->rcpts[i];
-        const struct event_context ec = { message_key, verdicts[i].how, now };
+        const struct event_context ec = { message_key, verdicts[i].how, now, verdicts[i].tenant };
         const char *counter = verdicts[i].believed ? counter_name(rcpt->cls) : STORE_CTR_UNVERIFIED;
 
         if (apply_rcpt(cfg, st, txn, rcpt, &verdicts[i], &ec, &decisions[i], err) < 0)
             return -1;
-        if (decisions[i].action != POLICY_SKIPPED && counter != NULL
-            && store_counter_add(st, txn, day, counter, 1, err) < 0)
+        if (decisions[i].action == POLICY_SKIPPED || counter == NULL)
+            continue;
+        if (store_counter_add(st, txn, day, counter, 1, err) < 0
+            || count_for_tenant(st, txn, day, verdicts[i].tenant, counter, err) < 0)
             return -1;
     }
     return 0;

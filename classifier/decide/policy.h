@@ -17,9 +17,15 @@
  *              "forwarded", not suppressed unless suppress-forwarded.
  *   not believed (trust.h): recorded as "unverified" with the reason,
  *              nothing else: no suppression, no soft-bounce count.
+ *   tenants:   a suppression goes to the global scope or to the tenant's
+ *              that trust.h found, as section tenant-scope says per
+ *              reason (tenant.h); "recorded only" when the rule wants a
+ *              tenant and none is known.  Soft bounces are counted per
+ *              address, whatever the tenant.
  * Every decision is a timeline event carrying the full remote response
  * and how the report was checked, and every recipient adds one to the
- * day's bounce.<class> counter (an unbelieved one to "unverified").
+ * day's bounce.<class> counter (an unbelieved one to "unverified"), and
+ * to its tenant's tenant/<T>/bounce.<class> when the tenant is known.
  */
 #ifndef POLICY_H
 #define POLICY_H
@@ -48,6 +54,7 @@ typedef struct policy_decision {
     enum policy_action action;
     enum store_reason reason;       /* of the suppression, when there is one */
     time_t expires;                 /* 0 = never */
+    char scope[STORE_TENANT_MAX];   /* of the suppression: "" global, else the tenant */
 } POLICY_DECISION;
 
 /* "skipped", "recorded", "suppressed", "extended", "kept", "unverified" */

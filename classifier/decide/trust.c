@@ -16,6 +16,7 @@
 
 #include "addr.h"
 #include "message_id.h"
+#include "tenant.h"
 #include "trust.h"
 
 #define SECONDS_PER_DAY 86400
@@ -62,6 +63,7 @@ void trust_gather(const struct sup_config *cfg, const RETPATH_KEYS *keys, const 
                    msg->envelope_recipient, now, (int) (cfg->signing.validity / SECONDS_PER_DAY),
                    &evidence->signature);
     quoted_message_id(msg, evidence->message_id, sizeof(evidence->message_id));
+    evidence->tenant_mode = cfg->tenant.mode;
 }
 
 static bool verp_valid(const TRUST_EVIDENCE *evidence)
@@ -210,11 +212,47 @@ static int judge_one(enum ingest_trust trust, STORE *st, STORE_TXN *txn, const T
     return 0;
 }
 
+/* The tenant of one recipient's report (trust.h, TRUST_VERDICT). */
+static int tenant_one(STORE *st, STORE_TXN *txn, const TRUST_EVIDENCE *ev, const BOUNCE_RCPT *r,
+                      TRUST_VERDICT *v, SUP_ERR *err)
+{
+    const struct tenant_config by_sender = { .mode = TENANT_SENDER_DOMAIN };
+    char sender[ADDR_MAX + 1], recorded[STORE_TENANT_MAX];
+    enum store_ledger_answer ledger;
+    struct rcpt_addrs a;
+    int known;
+
+    v->tenant[0] = '\0';
+    if (ev->tenant_mode == TENANT_NONE)
+        return 0;
+    addrs_of(r, &a);
+    if (ledger_answer(st, txn, ev->message_id, &a, &ledger, err) < 0)
+        return -1;
+    if (ledger == STORE_LEDGER_RECIPIENT) {
+        if ((known = store_ledger_sender(st, txn, ev->message_id, sender, recorded, err)) < 0)
+            return -1;
+        if (known && recorded[0] != '\0') {
+            store_copy_text(v->tenant, sizeof(v->tenant), recorded);
+            return 0;
+        }
+        if (known && ev->tenant_mode == TENANT_SENDER_DOMAIN
+            && tenant_of(&by_sender, sender, NULL, NULL, v->tenant))
+            return 0;
+        v->tenant[0] = '\0';
+    }
+    if (ev->tenant_mode == TENANT_SENDER_DOMAIN && ev->signature.form == RETPATH_PRVS
+        && ev->signature.verdict == RETPATH_VALID
+        && !tenant_of(&by_sender, ev->signature.address, NULL, NULL, v->tenant))
+        v->tenant[0] = '\0';
+    return 0;
+}
+
 int trust_judge(enum ingest_trust trust, STORE *st, STORE_TXN *txn, const TRUST_EVIDENCE *evidence,
                 const BOUNCE_REPORT *report, TRUST_VERDICT *verdicts, SUP_ERR *err)
 {
     for (size_t i = 0; i < report->count; i++)
-        if (judge_one(trust, st, txn, evidence, &report->rcpts[i], &verdicts[i], err) < 0)
+        if (judge_one(trust, st, txn, evidence, &report->rcpts[i], &verdicts[i], err) < 0
+            || tenant_one(st, txn, evidence, &report->rcpts[i], &verdicts[i], err) < 0)
             return -1;
     return 0;
 }

@@ -30,11 +30,22 @@
 typedef struct trust_evidence {
     RETPATH_CHECK signature;                        /* of the envelope recipient */
     char message_id[STORE_MESSAGE_ID_MAX + 1];      /* of the returned message, "" if none */
+    enum tenant_mode tenant_mode;                   /* the config's tenant */
 } TRUST_EVIDENCE;
 
+/*
+ * The tenant of a recipient's report (tenant.h), what the relay recorded
+ * of the message: the tenant the ledger has for the quoted message when
+ * the recipient is one of its recipients (for sender-domain, the domain
+ * of the sender it has, when it recorded no tenant); else, for
+ * sender-domain, the domain of the sender a valid prvs return path
+ * signs.  "" when neither knows (a VERP return path names the recipient,
+ * not the sender), and always with tenant = "none".
+ */
 typedef struct trust_verdict {
     bool believed;
     char how[STORE_DETAIL_MAX * 2]; /* believed: how it was checked; else: why not */
+    char tenant[STORE_TENANT_MAX];  /* "" = not known */
 } TRUST_VERDICT;
 
 /* keys may be NULL (no key file): nothing verifies as signed. */

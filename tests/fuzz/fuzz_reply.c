@@ -1,6 +1,6 @@
 /*
  * fuzz_reply.c: libFuzzer harness for the milter's reply templating
- * (milter/reply.c): the input is "TEMPLATE\0RECIPIENT\0REASON" (missing
+ * (milter/reply.c): the input is "TEMPLATE\0RECIPIENT\0REASON\0SCOPE" (missing
  * parts empty), checked as the config loader checks milter.reject-text
  * and expanded as the RCPT callback expands it.  The result must keep
  * reply.h's promises: within REPLY_TEXT_MAX visible characters, no CR or
@@ -38,11 +38,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *tmpl = next_part(data, size, &pos);
     char *recipient = next_part(data, size, &pos);
     char *reason = next_part(data, size, &pos);
+    char *scope = next_part(data, size, &pos);     /* absent: the global scope */
     char out[REPLY_BUF_SIZE], visible[REPLY_BUF_SIZE];
     SUP_ERR err;
 
     if (tmpl != NULL && recipient != NULL && reason != NULL) {
-        struct reply_vars vars = { recipient, reason, (time_t) (size * 86400) };
+        struct reply_vars vars = { recipient, reason, (time_t) (size * 86400), scope };
         size_t n;
 
         (void) reply_check_template(tmpl, &err);
@@ -57,5 +58,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(tmpl);
     free(recipient);
     free(reason);
+    free(scope);
     return 0;
 }

@@ -29,6 +29,7 @@
 static char *tmpdir;
 static struct sup_config *cfg;
 static STORE *st;
+static const char *top_lines = "";     /* top-level keys of the next setup */
 
 /* A config file with the given extra policy lines, loaded for real. */
 static void setup_with(const char *policy_lines)
@@ -41,10 +42,10 @@ static void setup_with(const char *policy_lines)
     tmpdir = g_strdup(mkdtemp(tmpl));
     ck_assert_ptr_nonnull(tmpdir);
     conf_path = g_strdup_printf("%s/test.conf", tmpdir);
-    text = g_strdup_printf("store = \"%s/store\"\n"
+    text = g_strdup_printf("%sstore = \"%s/store\"\n"
                            "policy {\n%s\n}\n"
                            "ingest {\n  quarantine = \"%s/quarantine\"\n}\n",
-                           tmpdir, policy_lines, tmpdir);
+                           top_lines, tmpdir, policy_lines, tmpdir);
     ck_assert(g_file_set_contents(conf_path, text, -1, NULL));
     ck_assert_msg(conf_load(conf_path, false, &cfg, &err) == 0, "%s", err.text);
     ck_assert_msg(store_open(cfg->store, STORE_CREATE, &st, &err) == 0, "%s", err.text);
@@ -62,6 +63,13 @@ static void setup_strict(void)
     setup_with("  never-suppress = {\"policyviolation\"}\n"
                "  suppress-forwarded = true\n"
                "  timeline-max-events = 3\n");
+}
+
+static void setup_tenants(void)
+{
+    top_lines = "tenant = \"sender-domain\"\n";
+    setup_with("");
+    top_lines = "";
 }
 
 static void teardown(void)
@@ -119,6 +127,27 @@ static void apply_judged(const BOUNCE_REPORT *r, time_t now, const char *not_bel
 static void apply(const BOUNCE_REPORT *r, time_t now, POLICY_DECISION *decisions)
 {
     apply_judged(r, now, NULL, decisions);
+}
+
+/* A believed report about tenant's mail (trust.h found it). */
+static void apply_for(const BOUNCE_REPORT *r, time_t now, const char *tenant,
+                      POLICY_DECISION *decisions)
+{
+    TRUST_VERDICT verdicts[4];
+    STORE_TXN *txn;
+    SUP_ERR err;
+
+    memset(verdicts, 0, sizeof(verdicts));
+    ck_assert_uint_le(r->count, 4);
+    for (size_t i = 0; i < r->count; i++) {
+        verdicts[i].believed = true;
+        snprintf(verdicts[i].how, sizeof(verdicts[i].how), "ledger");
+        snprintf(verdicts[i].tenant, sizeof(verdicts[i].tenant), "%s", tenant);
+    }
+    ck_assert_msg(store_begin(st, &txn, &err) == 0, "%s", err.text);
+    ck_assert_msg(policy_apply(cfg, st, txn, r, verdicts, "mid:<t@example>", now, decisions,
+                               &err) == 0, "%s", err.text);
+    ck_assert_msg(store_commit(txn, &err) == 0, "%s", err.text);
 }
 
 static POLICY_DECISION apply_one(enum report_kind kind, const char *addr, enum bounce_class cls,
@@ -362,6 +391,61 @@ START_TEST(test_complaint_permanent)
     ck_assert(get_entry("u@example.com", &e));
     ck_assert_int_eq(e.reason, STORE_REASON_UNSUBSCRIBE);
     ck_assert_int_eq(e.expires, 0);
+}
+END_TEST
+
+/* ---- tenants ------------------------------------------------------------ */
+
+static int suppressed_for(const char *tenant, const char *addr, time_t now)
+{
+    SUP_ERR err;
+    int rc = store_lookup_tenant(st, NULL, tenant, addr, now, NULL, &err);
+
+    ck_assert_msg(rc >= 0, "%s", err.text);
+    return rc;
+}
+
+START_TEST(test_tenant_complaint_is_the_tenants)
+{
+    BOUNCE_REPORT r;
+    POLICY_DECISION d;
+    STORE_ENTRY e;
+    struct event_list ev;
+    SUP_ERR err;
+
+    make_report(&r, REPORT_COMPLAINT, "c@example.com", CLASS_COMPLAINT, "feedback", NULL, NULL);
+    rcpt_set(&r.rcpts[0].feedback_type, "abuse");
+    apply_for(&r, T0, "a.example", &d);
+    ck_assert_int_eq(d.action, POLICY_SUPPRESSED);
+    ck_assert_str_eq(d.scope, "a.example");
+    ck_assert_int_eq(suppressed_for("a.example", "c@example.com", T0 + 1), 1);
+    ck_assert_int_eq(suppressed_for("b.example", "c@example.com", T0 + 1), 0);
+    ck_assert(!get_entry("c@example.com", &e));
+    ck_assert_int_eq(store_get_in(st, NULL, "a.example", "c@example.com", &e, &err), 1);
+    ck_assert_int_eq(e.reason, STORE_REASON_COMPLAINT);
+    ev = events_of("c@example.com");
+    ck_assert_str_eq(ev.last.tenant, "a.example");
+    ck_assert_uint_eq(counter("bounce.complaint"), 1);
+    ck_assert_uint_eq(counter("tenant/a.example/bounce.complaint"), 1);
+
+    /* Whose it was is not known: recorded, nothing suppressed (default). */
+    apply_for(&r, T0, "", &d);
+    report_clear(&r);
+    ck_assert_int_eq(d.action, POLICY_RECORDED);
+    ck_assert_int_eq(d.event, STORE_EV_COMPLAINT);
+    ck_assert_int_eq(suppressed_for("b.example", "c@example.com", T0 + 1), 0);
+    ck_assert_uint_eq(counter("bounce.complaint"), 2);
+
+    /* A hard bounce describes the address: refused for everybody. */
+    make_report(&r, REPORT_BOUNCE, "c@example.com", CLASS_HARD, "userunknown", "5.1.1",
+                "550 5.1.1 no such user");
+    apply_for(&r, T0, "a.example", &d);
+    report_clear(&r);
+    ck_assert_int_eq(d.action, POLICY_SUPPRESSED);
+    ck_assert_str_eq(d.scope, "");
+    ck_assert_int_eq(suppressed_for("b.example", "c@example.com", T0 + 1), 1);
+    ck_assert_int_eq(suppressed_for(NULL, "c@example.com", T0 + 1), 1);
+    ck_assert_uint_eq(counter("tenant/a.example/bounce.hard"), 1);
 }
 END_TEST
 
@@ -627,6 +711,12 @@ static Suite *policy_suite(void)
     tcase_add_test(tc, test_ingest_outcomes);
     tcase_add_test(tc, test_ingest_not_believed);
     tcase_add_test(tc, test_unverified_records_only);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("tenants");
+    tcase_add_checked_fixture(tc, setup_tenants, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_tenant_complaint_is_the_tenants);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("strict");

@@ -30,6 +30,7 @@ static const char GOOD[] =
     "sender=alice@example.org\n"
     "recipient=Bob@Example.COM\n"
     "queue_id=\n"
+    "sasl_username=newsletter-a\n"
     "size=0\n"
     "\n";
 
@@ -50,7 +51,8 @@ START_TEST(test_good_request)
     ck_assert_str_eq(req.recipient, "Bob@Example.COM");
     ck_assert_str_eq(req.sender, "alice@example.org");
     ck_assert_str_eq(req.client_address, "192.0.2.7");
-    ck_assert_uint_eq(req.attrs, 10);
+    ck_assert_str_eq(req.sasl_username, "newsletter-a");
+    ck_assert_uint_eq(req.attrs, 11);
 }
 END_TEST
 

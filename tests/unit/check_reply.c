@@ -16,7 +16,7 @@ static char out[REPLY_BUF_SIZE];
 
 static size_t expand(const char *tmpl, const char *rcpt, const char *reason, time_t expires)
 {
-    struct reply_vars vars = { rcpt, reason, expires };
+    struct reply_vars vars = { rcpt, reason, expires, NULL };
 
     memset(out, 'Z', sizeof(out));
     return reply_expand(tmpl, &vars, out, sizeof(out));
@@ -158,7 +158,7 @@ END_TEST
 
 START_TEST(test_small_buffer)
 {
-    struct reply_vars vars = { "a@b.example", "manual", 0 };
+    struct reply_vars vars = { "a@b.example", "manual", 0, NULL };
     char small[4];
 
     ck_assert_uint_eq(reply_expand("abcdef", &vars, small, sizeof(small)), 3);
@@ -177,6 +177,24 @@ START_TEST(test_empty_and_null)
     ck_assert_str_eq(out, "");
     expand("[%{recipient}][%{reason}]", NULL, NULL, 0);
     ck_assert_str_eq(out, "[][]");
+}
+END_TEST
+
+START_TEST(test_scope)
+{
+    struct reply_vars vars = { "a@b.example", "complaint", 0, "customer-a" };
+    char buf[REPLY_BUF_SIZE];
+    SUP_ERR err;
+
+    reply_expand("suppressed for %{scope}", &vars, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "suppressed for customer-a");
+    vars.scope = "";
+    reply_expand("suppressed for %{scope}", &vars, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "suppressed for global");
+    vars.scope = NULL;
+    reply_expand("(%{scope})", &vars, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "(global)");
+    ck_assert_int_eq(reply_check_template("%{reason} in %{scope}", &err), 0);
 }
 END_TEST
 
@@ -200,6 +218,7 @@ static Suite *reply_suite(void)
     TCase *tc = tcase_create("template");
 
     tcase_add_test(tc, test_recipient);
+    tcase_add_test(tc, test_scope);
     tcase_add_test(tc, test_reason);
     tcase_add_test(tc, test_expiry_date);
     tcase_add_test(tc, test_expiry_never);

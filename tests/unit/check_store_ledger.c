@@ -30,7 +30,7 @@
 static void add_msg(STORE *st, STORE_TXN *txn, const char *id, time_t when, const char *sender,
                     const char *const *rcpts, size_t n)
 {
-    STORE_LEDGER_MSG m = { id, when, sender, rcpts, n };
+    STORE_LEDGER_MSG m = { id, when, sender, rcpts, n, NULL };
     SUP_ERR err;
 
     ck_assert_msg(store_ledger_add(st, txn, &m, &err) == 0, "add %s: %s", id, err.text);
@@ -229,7 +229,7 @@ START_TEST(test_recipient_cap)
     const char **many = make_rcpts(0, STORE_LEDGER_RCPTS_MAX + 5);
     const char *more[] = { "r0@example.com", "late1@example.com", "late2@example.com" };
     STORE_LEDGER_MSG m = { "big@mx.example", 1000, "s@example.net", many,
-                           STORE_LEDGER_RCPTS_MAX };
+                           STORE_LEDGER_RCPTS_MAX, NULL };
     struct raw *r = malloc(sizeof(*r));
     time_t sent;
     SUP_ERR err;
@@ -276,7 +276,7 @@ START_TEST(test_bad_input)
     static const char *const rcpts[] = { "a@example.com" };
     const char *bad_rcpts[] = { "a@example.com", "" };
     char id[STORE_MESSAGE_ID_MAX + 2], addr[ADDR_MAX + 2];
-    STORE_LEDGER_MSG m = { "", 1, "s@example.net", rcpts, 1 };
+    STORE_LEDGER_MSG m = { "", 1, "s@example.net", rcpts, 1, NULL };
     enum store_ledger_answer a;
     time_t sent;
     SUP_ERR err;
@@ -349,7 +349,7 @@ START_TEST(test_txn_abort_commit)
 {
     STORE *st = open_store(STORE_CREATE | STORE_NOSYNC);
     static const char *const rcpts[] = { "a@example.com", "b@example.com" };
-    STORE_LEDGER_MSG bad = { "", 1, "", rcpts, 1 };
+    STORE_LEDGER_MSG bad = { "", 1, "", rcpts, 1, NULL };
     STORE_TXN *txn;
     char id[64];
     time_t sent;
@@ -447,7 +447,7 @@ START_TEST(test_rdonly)
 {
     STORE *w = open_store(STORE_CREATE), *r;
     static const char *const rcpts[] = { "a@example.com" };
-    STORE_LEDGER_MSG m = { "ro@mx.example", 10, "", rcpts, 1 };
+    STORE_LEDGER_MSG m = { "ro@mx.example", 10, "", rcpts, 1, NULL };
     char path[4096];
     struct stat sb;
     time_t sent;
@@ -501,7 +501,7 @@ static void *adder_main(void *p)
     struct adder *a = p;
     char rcpt[64];
     const char *rcpts[] = { rcpt };
-    STORE_LEDGER_MSG m = { "shared@mx.example", 0, "", rcpts, 1 };
+    STORE_LEDGER_MSG m = { "shared@mx.example", 0, "", rcpts, 1, NULL };
     SUP_ERR err;
 
     for (int i = 0; i < 200; i++) {
@@ -578,7 +578,9 @@ START_TEST(test_decode)
     assert_damaged(buf, 0, "0 bytes");
     assert_damaged(buf, STORE_LEDGER_HEADER, "9 bytes");
     len = make_record(buf, 2, 7, "s\0a\0", 4);
-    assert_damaged(buf, len, "version 2");
+    assert_damaged(buf, len, "no recipient");      /* version 2: "a" is the tenant */
+    len = make_record(buf, 3, 7, "s\0a\0", 4);
+    assert_damaged(buf, len, "version 3");
     len = make_record(buf, 0, 7, "s\0a\0", 4);
     assert_damaged(buf, len, "version 0");
     len = make_record(buf, 1, 7, "s\0a", 3);
@@ -617,7 +619,7 @@ START_TEST(test_damaged_in_store)
     STORE *st = open_store(STORE_CREATE);
     static const char *const rcpts[] = { "a@example.com" };
     unsigned char buf[64];
-    STORE_LEDGER_MSG m = { "bad@mx.example", 1, "", rcpts, 1 };
+    STORE_LEDGER_MSG m = { "bad@mx.example", 1, "", rcpts, 1, NULL };
     struct store_purge_result res;
     enum store_ledger_answer a;
     time_t sent;

@@ -199,7 +199,7 @@ END_TEST
 START_TEST(test_ledger)
 {
     const char *rcpts[] = { "alice@dest.example", "dave@dest.example" };
-    STORE_LEDGER_MSG sent = { "original.1@sender.example", 0, "news@sender.example", rcpts, 2 };
+    STORE_LEDGER_MSG sent = { "original.1@sender.example", 0, "news@sender.example", rcpts, 2, NULL };
     time_t now = time(NULL);
     char dir[300];
     struct judged j;
@@ -228,6 +228,85 @@ START_TEST(test_ledger)
 }
 END_TEST
 
+/* The tenant of a report: the ledger's, or a prvs sender's domain. */
+START_TEST(test_tenant_of_reports)
+{
+    const char *rcpts[] = { "alice@dest.example" };
+    STORE_LEDGER_MSG sent = { "original.1@sender.example", 0, "news@sender.example", rcpts, 1,
+                              "alice-login" };
+    time_t now = time(NULL);
+    char dir[300];
+    struct judged j;
+    STORE *st;
+    SUP_ERR err;
+
+    snprintf(dir, sizeof(dir), "%s/store", tmp);
+    ck_assert_msg(store_open(dir, STORE_CREATE, &st, &err) == 0, "%s", err.text);
+    /* tenant = "none": never a tenant. */
+    judge(&j, "dsn-basic.eml", prvs("news@customer-a.example", now), TRUST_SENT_OR_SIGNED, st,
+          now);
+    ck_assert_str_eq(j.verdicts[0].tenant, "");
+    forget(&j);
+    /* sender-domain, nothing in the ledger: the prvs sender's domain. */
+    cfg->tenant.mode = TENANT_SENDER_DOMAIN;
+    judge(&j, "dsn-basic.eml", prvs("news@customer-a.example", now), TRUST_SENT_OR_SIGNED, st,
+          now);
+    ck_assert_str_eq(j.verdicts[0].tenant, "customer-a.example");
+    forget(&j);
+    /* A VERP address names the recipient, not the sender: not known. */
+    judge(&j, "dsn-basic.eml", verp("alice@dest.example", now), TRUST_SENT_OR_SIGNED, st, now);
+    ck_assert(j.verdicts[0].believed);
+    ck_assert_str_eq(j.verdicts[0].tenant, "");
+    forget(&j);
+    /* sasl-login: the prvs sender says nothing of the login. */
+    cfg->tenant.mode = TENANT_SASL_LOGIN;
+    judge(&j, "dsn-basic.eml", prvs("news@customer-a.example", now), TRUST_SENT_OR_SIGNED, st,
+          now);
+    ck_assert_str_eq(j.verdicts[0].tenant, "");
+    forget(&j);
+    /* The ledger knows the login, for the recipients of the message only. */
+    sent.when = now - 3600;
+    ck_assert_msg(store_ledger_add(st, NULL, &sent, &err) == 0, "%s", err.text);
+    judge(&j, "dsn-basic.eml", NULL, TRUST_SENT, st, now);
+    ck_assert_str_eq(j.verdicts[0].tenant, "alice-login");
+    ck_assert_str_eq(j.verdicts[1].tenant, "");
+    forget(&j);
+    judge(&j, "dsn-basic.eml", verp("alice@dest.example", now), TRUST_ANY, st, now);
+    ck_assert_str_eq(j.verdicts[0].tenant, "alice-login");
+    forget(&j);
+    cfg->tenant.mode = TENANT_NONE;
+    ck_assert_int_eq(store_close(st, &err), 0);
+}
+END_TEST
+
+/* The ledger's sender and tenant of a message, in old and new records. */
+START_TEST(test_ledger_sender)
+{
+    const char *rcpts[] = { "alice@dest.example" };
+    STORE_LEDGER_MSG old = { "old@sender.example", 10, "news@sender.example", rcpts, 1, NULL };
+    STORE_LEDGER_MSG new = { "new@sender.example", 10, "news@sender.example", rcpts, 1, "acme" };
+    char dir[300], sender[ADDR_MAX + 1], tenant[STORE_TENANT_MAX];
+    STORE *st;
+    SUP_ERR err;
+
+    snprintf(dir, sizeof(dir), "%s/store", tmp);
+    ck_assert_msg(store_open(dir, STORE_CREATE, &st, &err) == 0, "%s", err.text);
+    ck_assert_int_eq(store_ledger_add(st, NULL, &old, &err), 0);
+    ck_assert_int_eq(store_ledger_add(st, NULL, &new, &err), 0);
+    ck_assert_int_eq(store_ledger_sender(st, NULL, "old@sender.example", sender, tenant, &err), 1);
+    ck_assert_str_eq(sender, "news@sender.example");
+    ck_assert_str_eq(tenant, "");
+    ck_assert_int_eq(store_ledger_sender(st, NULL, "new@sender.example", sender, tenant, &err), 1);
+    ck_assert_str_eq(tenant, "acme");
+    ck_assert_int_eq(store_ledger_sender(st, NULL, "none@sender.example", sender, tenant, &err),
+                     0);
+    new.tenant = "a b";
+    ck_assert_int_eq(store_ledger_add(st, NULL, &new, &err), -1);
+    ck_assert_int_eq(err.cls, SUP_ERR_INPUT);
+    ck_assert_int_eq(store_close(st, &err), 0);
+}
+END_TEST
+
 static Suite *trust_suite(void)
 {
     Suite *s = suite_create("trust");
@@ -240,6 +319,8 @@ static Suite *trust_suite(void)
     tcase_add_test(tc, test_unsigned);
     tcase_add_test(tc, test_verp_names_the_recipient);
     tcase_add_test(tc, test_ledger);
+    tcase_add_test(tc, test_tenant_of_reports);
+    tcase_add_test(tc, test_ledger_sender);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -151,6 +151,7 @@ void assert_events_equal(const STORE_EVENT *a, const STORE_EVENT *b)
     ck_assert_str_eq(a->detail, b->detail);
     ck_assert_str_eq(a->response, b->response);
     ck_assert_str_eq(a->verified, b->verified);
+    ck_assert_str_eq(a->tenant, b->tenant);
 }
 
 int collect_event(const STORE_EVENT *ev, void *ctx)
