@@ -286,4 +286,17 @@ typedef void (*store_problem_fn)(const char *problem, void *ctx);
 int store_verify(const char *dir, store_problem_fn fn, void *ctx, SUP_ERR *err);
 int store_recover(const char *dir, store_problem_fn fn, void *ctx, SUP_ERR *err);
 
+/*
+ * Replication (store_rep.c; the replication section of
+ * milter-suppress.conf(5)).  store_replication, before a process's first
+ * store_open, makes its environment a site of the fleet rep describes
+ * (NULL or a disabled section: a single host).  On a replica a write
+ * fails with SUP_ERR_NOPERM and an error naming the master; store_open
+ * of a new replica that has not received the store yet fails with
+ * SUP_ERR_TEMP.
+ */
+struct replication_config;
+int store_replication(const struct replication_config *rep, SUP_ERR *err);
+bool store_rep_configured(void);
+
 #endif

@@ -163,6 +163,10 @@ int main(int argc, char **argv)
     /* An explicit -c must exist; without it the defaults may stand in. */
     if (conf_load(config_path, config_path == NULL, &ctl.cfg, &err) < 0)
         return ctl_fail(&ctl, &err);
+    /* On a site of a fleet the store opens replicated: writes go through
+     * this site's replication process, and are refused on a replica. */
+    if (store_replication(&ctl.cfg->replication, &err) < 0)
+        return ctl_fail(&ctl, &err);
     ctl.actor = invoking_user();
     ctl.now = time(NULL);
 
