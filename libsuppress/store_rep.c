@@ -227,3 +227,53 @@ bool store_rep_is_client(const struct store_env *env)
     free(sp);
     return client;
 }
+
+/* ---- status --------------------------------------------------------- */
+
+static int op_status(STORE *st, DB_TXN *tid, void *arg, SUP_ERR *err)
+{
+    struct store_rep_status *out = arg;
+    DB_ENV *dbenv = st->env->dbenv;
+    DB_REP_STAT *rs = NULL;
+    DB_REPMGR_SITE *list = NULL;
+    u_int count = 0;
+    int ret;
+
+    (void) tid;
+    if ((ret = dbenv->rep_stat(dbenv, &rs, 0)) != 0)
+        return store_bdb_fail(st->env, err, ret, "replication status");
+    out->master = rs->st_status == DB_REP_MASTER;
+    out->synced = out->master || rs->st_startup_complete;
+    out->log_file = rs->st_next_lsn.file;
+    out->log_offset = rs->st_next_lsn.offset;
+    out->log_queued = (unsigned long) rs->st_log_queued;
+    out->elections = (unsigned long) rs->st_elections;
+    free(rs);
+    out->listener = atomic_load(&st->env->rep_listener);
+    out->perm_failed = atomic_load(&st->env->rep_perm_failed);
+    snprintf(out->local, sizeof(out->local), "%s:%u", rep_conf.local.host, rep_conf.local.port);
+    if (!master_address(st->env, out->master_address, sizeof(out->master_address)))
+        out->master_address[0] = '\0';
+    if (out->master)
+        snprintf(out->master_address, sizeof(out->master_address), "%s", out->local);
+    if ((ret = dbenv->repmgr_site_list(dbenv, &count, &list)) != 0)
+        return store_bdb_fail(st->env, err, ret, "replication sites");
+    for (u_int i = 0; i < count && out->site_count < STORE_REP_SITES_MAX; i++) {
+        struct store_rep_site *s = &out->sites[out->site_count++];
+
+        snprintf(s->address, sizeof(s->address), "%s:%u", list[i].host, list[i].port);
+        s->connected = list[i].status == DB_REPMGR_CONNECTED;
+        s->master = strcmp(s->address, out->master_address) == 0;
+    }
+    free(list);
+    return 0;
+}
+
+int store_rep_status(STORE *st, struct store_rep_status *out, SUP_ERR *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!st->env->rep)
+        return 0;
+    out->replicated = true;
+    return store_run_op(st, NULL, false, op_status, out, err);
+}

@@ -111,6 +111,25 @@ out=$("$SUPPRESSCTL" -c "$IT_DIR/B.conf" remove gone@example.com 2>&1)
 check "suppressctl remove on a replica fails too" test $? -eq 77
 check "the entry is still suppressed on A" suppressed_on A gone@example.com
 
+# --- suppressctl status on each side
+out=$("$SUPPRESSCTL" -c "$IT_DIR/A.conf" status 2>&1)
+check "status on A: master" grep -qE '^role: +master \(configured: master\)' <<<"$out"
+out=$("$SUPPRESSCTL" -c "$IT_DIR/B.conf" status 2>&1)
+check "status on B: a replica" grep -qE '^role: +replica \(configured: replica\)' <<<"$out"
+check "status on B: names the master" grep -qE "^master: +127\.0\.0\.1:$PORT_A\$" <<<"$out"
+check "status on B: in sync" grep -qE '^in sync: +yes' <<<"$out"
+check "status on B: A is the master among the sites" \
+    grep -qE "127\.0\.0\.1:$PORT_A +connection known to the replication process only, master" <<<"$out"
+"$SUPPRESSCTL" -c "$IT_DIR/C.conf" status --json >"$IT_DIR/status-C.json" 2>&1
+check "status --json on C: role, master and two sites" "$PYTHON" -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["replicated"] and s["role"] == "replica", s
+assert s["master"] == "127.0.0.1:" + sys.argv[2], s
+assert sorted(x["address"] for x in s["sites"]) == sorted("127.0.0.1:" + p for p in sys.argv[2:]), s
+assert not s["replication_process"] and all(x["connected"] is None for x in s["sites"]), s
+' "$IT_DIR/status-C.json" "$PORT_A" "$PORT_B"
+
 # --- a removal on the master reaches the replicas too
 "$SUPPRESSCTL" -c "$IT_DIR/A.conf" remove gone@example.com >/dev/null
 check "suppressctl remove on the master succeeds" test $? -eq 0
