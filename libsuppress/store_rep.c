@@ -40,6 +40,17 @@
 #define REP_CONNECT_RETRY_US   (2 * 1000000)    /* a lost peer is tried again this often */
 #define REP_HEARTBEAT_SEND_US  (1 * 1000000)    /* the master says it is alive this often */
 #define REP_HEARTBEAT_WAIT_US  (4 * 1000000)    /* a client calls an election after this silence */
+/*
+ * A replica that sees a gap in the log it receives asks for the missing
+ * records after REP_REQUEST_MIN_US, doubling up to REP_REQUEST_MAX_US
+ * (Berkeley DB's defaults: 40 ms and 1.28 s).  Gaps are common here:
+ * the commits of a subordinate process (suppressctl, suppress-ingest)
+ * reach a replica over that process's own connection, beside the
+ * replication process's.  With the defaults a replica lagged 1.1 s
+ * behind (tests/bench/rep-bench.sh, ack-policy none).
+ */
+#define REP_REQUEST_MIN_US     1000
+#define REP_REQUEST_MAX_US     20000
 
 /* This process's replication section; none when enable is false. */
 static struct replication_config rep_conf;
@@ -150,7 +161,8 @@ int store_rep_configure(struct store_env *env, DB_ENV *dbenv, u_int32_t *open_fl
                                           : (u_int32_t) r->priority)) != 0
         || (ret = dbenv->rep_set_timeout(dbenv, DB_REP_CONNECTION_RETRY, REP_CONNECT_RETRY_US)) != 0
         || (ret = dbenv->rep_set_timeout(dbenv, DB_REP_HEARTBEAT_SEND, REP_HEARTBEAT_SEND_US)) != 0
-        || (ret = dbenv->rep_set_timeout(dbenv, DB_REP_HEARTBEAT_MONITOR, REP_HEARTBEAT_WAIT_US)) != 0)
+        || (ret = dbenv->rep_set_timeout(dbenv, DB_REP_HEARTBEAT_MONITOR, REP_HEARTBEAT_WAIT_US)) != 0
+        || (ret = dbenv->rep_set_request(dbenv, REP_REQUEST_MIN_US, REP_REQUEST_MAX_US)) != 0)
         return store_bdb_fail(env, err, ret, "replication: cannot configure");
     return 0;
 }
@@ -172,6 +184,10 @@ int store_rep_start(struct store_env *env, SUP_ERR *err)
         atomic_store(&env->rep_listener, false);
         return 0;
     }
+    if (ret == DB_REP_UNAVAIL)
+        return sup_err_set(err, SUP_ERR_TEMP, "store %s: replication: this site has not joined"
+                           " its group yet: no master answers among replication.peers",
+                           env->dir);
     if (ret != 0)
         return store_bdb_fail(env, err, ret, "replication: cannot start (repmgr_start)");
     atomic_store(&env->rep_listener, true);
