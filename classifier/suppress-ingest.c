@@ -290,6 +290,13 @@ int main(int argc, char **argv)
         code = sup_err_exit_code(&err);
         return reading_stdin(&opt) && !opt.dry_run && !opt.check_only ? EX_TEMPFAIL : code;
     }
+    /* On a site of a fleet the store opens replicated (the master takes
+     * the writes; a replica refuses them, and the message stays queued). */
+    if (store_replication(&cfg->replication, &err) < 0) {
+        log_error("%s", err.text);
+        conf_free(cfg);
+        return EX_SOFTWARE;
+    }
     if (opt.check_only) {
         log_info("%s: configuration OK", cfg->path ? cfg->path : CONFIG_DEFAULT_PATH);
         conf_free(cfg);

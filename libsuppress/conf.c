@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -363,6 +364,135 @@ static int validate_validity(cfg_t *cfg, cfg_opt_t *opt)
     return -1;
 }
 
+/* ---- replication ---- */
+
+static const char *const rep_role_names[] = { "master", "replica", "elect", NULL };
+static const char *const rep_ack_names[] = { "none", "one", "quorum", "all", NULL };
+
+static int validate_rep_role(cfg_t *cfg, cfg_opt_t *opt)
+{
+    return validate_word(cfg, opt, rep_role_names);
+}
+
+static int validate_rep_ack(cfg_t *cfg, cfg_opt_t *opt)
+{
+    return validate_word(cfg, opt, rep_ack_names);
+}
+
+static int validate_rep_priority(cfg_t *cfg, cfg_opt_t *opt)
+{
+    char name[128];
+    long value = cfg_opt_getnint(opt, 0);
+
+    if (value >= 0 && value <= 1000000)
+        return 0;
+    cfg_error(cfg, "%s: %ld is not a number from 0 to 1000000", opt_display_name(cfg, opt, name, sizeof(name)),
+              value);
+    return -1;
+}
+
+/* local: empty (no replication) or an IP address and port. */
+static int validate_rep_local(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *value = cfg_opt_getnstr(opt, 0);
+    struct rep_site site;
+    unsigned char bin[16];
+    char name[128];
+    SUP_ERR err;
+
+    if (value == NULL || *value == '\0')
+        return 0;
+    if (conf_rep_site_parse(value, &site, &err) < 0) {
+        cfg_error(cfg, "%s: %s", opt_display_name(cfg, opt, name, sizeof(name)), err.text);
+        return -1;
+    }
+    if (inet_pton(AF_INET, site.host, bin) != 1 && inet_pton(AF_INET6, site.host, bin) != 1) {
+        cfg_error(cfg, "%s: \"%s\" is not an IP address: the replication address is bound as given",
+                  opt_display_name(cfg, opt, name, sizeof(name)), site.host);
+        return -1;
+    }
+    return 0;
+}
+
+static int validate_rep_peers(cfg_t *cfg, cfg_opt_t *opt)
+{
+    struct rep_site site;
+    char name[128];
+    SUP_ERR err;
+
+    for (unsigned i = 0; i < cfg_opt_size(opt); i++) {
+        if (conf_rep_site_parse(cfg_opt_getnstr(opt, i), &site, &err) < 0) {
+            cfg_error(cfg, "%s: %s", opt_display_name(cfg, opt, name, sizeof(name)), err.text);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int conf_rep_site_parse(const char *text, struct rep_site *site, SUP_ERR *err)
+{
+    const char *colon, *host = text;
+    size_t hlen;
+    char *end;
+    long port;
+
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+
+        if (close == NULL || close[1] != ':')
+            return sup_err_set(err, SUP_ERR_CONFIG, "\"%s\" is not [address]:port", text);
+        host = text + 1;
+        hlen = (size_t) (close - host);
+        colon = close + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL || memchr(text, ':', (size_t) (colon - text)) != NULL)
+            return sup_err_set(err, SUP_ERR_CONFIG, "\"%s\" is not host:port (an IPv6 address goes in"
+                               " brackets: [::1]:7600)", text);
+        hlen = (size_t) (colon - text);
+    }
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1 || port > 65535)
+        return sup_err_set(err, SUP_ERR_CONFIG, "\"%s\": the port is not a number from 1 to 65535", text);
+    if (hlen == 0 || hlen > REP_HOST_MAX)
+        return sup_err_set(err, SUP_ERR_CONFIG, "\"%s\": no host, or a host longer than %d characters", text,
+                           REP_HOST_MAX);
+    for (size_t i = 0; i < hlen; i++)
+        if (!isalnum((unsigned char) host[i]) && strchr("-.:_", host[i]) == NULL)
+            return sup_err_set(err, SUP_ERR_CONFIG, "\"%s\": the host has a '%c'", text, host[i]);
+    memcpy(site->host, host, hlen);
+    site->host[hlen] = '\0';
+    site->port = (unsigned) port;
+    return 0;
+}
+
+bool conf_rep_address_private(const char *host)
+{
+    unsigned char a[16];
+
+    if (inet_pton(AF_INET, host, a) == 1)
+        return a[0] == 127 || a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16)
+            || (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254);
+    if (inet_pton(AF_INET6, host, a) == 1) {
+        static const unsigned char loopback[16] = { [15] = 1 };
+
+        return memcmp(a, loopback, 16) == 0 || (a[0] & 0xfe) == 0xfc
+            || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+    }
+    return false;
+}
+
+const char *conf_rep_role_name(enum rep_role role)
+{
+    return (unsigned) role < 3 ? rep_role_names[role] : "?";
+}
+
+const char *conf_rep_ack_name(enum rep_ack_policy ack)
+{
+    return (unsigned) ack < 4 ? rep_ack_names[ack] : "?";
+}
+
 static cfg_opt_t milter_opts[] = {
     CFG_STR("socket", DEFAULT_SOCKET, CFGF_NONE),
     CFG_STR("socket-mode", "0660", CFGF_NONE),
@@ -441,6 +571,17 @@ static cfg_opt_t tenant_scope_opts[] = {
     CFG_END()
 };
 
+/* Absent (no key set): one host, no replication. */
+static cfg_opt_t replication_opts[] = {
+    CFG_STR("local", "", CFGF_NONE),
+    CFG_STR_LIST("peers", "{}", CFGF_NONE),
+    CFG_STR("role", "replica", CFGF_NONE),
+    CFG_INT("priority", 100, CFGF_NONE),
+    CFG_STR("ack-policy", "one", CFGF_NONE),
+    CFG_BOOL("allow-public", cfg_false, CFGF_NONE),
+    CFG_END()
+};
+
 static cfg_opt_t top_opts[] = {
     CFG_STR("store", DEFAULT_STORE, CFGF_NONE),
     CFG_STR("tenant", "none", CFGF_NONE),
@@ -451,6 +592,7 @@ static cfg_opt_t top_opts[] = {
     CFG_SEC("signing", signing_opts, CFGF_NONE),
     CFG_SEC("ledger", ledger_opts, CFGF_NONE),
     CFG_SEC("policy-service", policy_service_opts, CFGF_NONE),
+    CFG_SEC("replication", replication_opts, CFGF_NONE),
     CFG_END()
 };
 
@@ -496,6 +638,11 @@ static const struct {
     { "tenant-scope|soft-bounce-escalated", validate_tenant_rule },
     { "tenant-scope|complaint", validate_tenant_rule },
     { "tenant-scope|unsubscribe", validate_tenant_rule },
+    { "replication|local", validate_rep_local },
+    { "replication|peers", validate_rep_peers },
+    { "replication|role", validate_rep_role },
+    { "replication|priority", validate_rep_priority },
+    { "replication|ack-policy", validate_rep_ack },
 };
 
 /* Copy a string option; "" becomes NULL when empty_is_null. */
@@ -610,6 +757,39 @@ static int copy_tenant(cfg_t *cfg, struct tenant_config *t)
     return 0;
 }
 
+/* Validated already; the section is there when any key of it was set. */
+static int copy_replication(cfg_t *sec, struct replication_config *r)
+{
+    static const char *const keys[] = { "local", "peers", "role", "priority", "ack-policy", "allow-public" };
+    SUP_ERR ignored;
+
+    r->enable = false;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        cfg_opt_t *opt = cfg_getopt(sec, keys[i]);
+
+        if (opt != NULL && (opt->flags & CFGF_MODIFIED))
+            r->enable = true;
+    }
+    if (!r->enable)
+        return 0;
+    if (*cfg_getstr(sec, "local") != '\0')
+        (void) conf_rep_site_parse(cfg_getstr(sec, "local"), &r->local, &ignored);
+    r->peer_count = cfg_size(sec, "peers");
+    if ((r->peers = calloc(r->peer_count + 1, sizeof(*r->peers))) == NULL)
+        return -1;
+    for (size_t i = 0; i < r->peer_count; i++)
+        (void) conf_rep_site_parse(cfg_getnstr(sec, "peers", (unsigned) i), &r->peers[i], &ignored);
+    for (int i = 0; rep_role_names[i] != NULL; i++)
+        if (strcasecmp(cfg_getstr(sec, "role"), rep_role_names[i]) == 0)
+            r->role = (enum rep_role) i;
+    for (int i = 0; rep_ack_names[i] != NULL; i++)
+        if (strcasecmp(cfg_getstr(sec, "ack-policy"), rep_ack_names[i]) == 0)
+            r->ack_policy = (enum rep_ack_policy) i;
+    r->priority = (int) cfg_getint(sec, "priority");
+    r->allow_public = cfg_getbool(sec, "allow-public");
+    return 0;
+}
+
 static int copy_config(cfg_t *cfg, const char *path, struct sup_config *out)
 {
     cfg_t *sec;
@@ -632,15 +812,52 @@ static int copy_config(cfg_t *cfg, const char *path, struct sup_config *out)
     out->policy_service.request_timeout = get_duration(sec, "request-timeout");
     if (copy_tenant(cfg, &out->tenant) < 0)
         return -1;
+    if (copy_replication(cfg_getsec(cfg, "replication"), &out->replication) < 0)
+        return -1;
     if (out->path == NULL || out->store == NULL || out->milter.socket == NULL || out->milter.reject_text == NULL
         || out->ingest.quarantine == NULL)
         return -1;
     return 0;
 }
 
+/*
+ * Berkeley DB's replication traffic has neither encryption nor
+ * authentication: a site listens on a private address unless the
+ * operator says otherwise.
+ */
+static int check_replication(const struct sup_config *c, SUP_ERR *err)
+{
+    const struct replication_config *r = &c->replication;
+
+    if (!r->enable)
+        return 0;
+    if (r->local.host[0] == '\0')
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s: replication.local: this site's address (ip:port) is"
+                           " required in a replication section", c->path);
+    if (r->peer_count == 0)
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s: replication.peers: at least one other site is"
+                           " required", c->path);
+    for (size_t i = 0; i < r->peer_count; i++)
+        if (strcasecmp(r->peers[i].host, r->local.host) == 0 && r->peers[i].port == r->local.port)
+            return sup_err_set(err, SUP_ERR_CONFIG, "%s: replication.peers: %s:%u is this site"
+                               " (replication.local)", c->path, r->local.host, r->local.port);
+    if (!r->allow_public && !conf_rep_address_private(r->local.host))
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s: replication.local: %s is not a loopback or private"
+                           " address; replication traffic is neither encrypted nor authenticated: bind it"
+                           " to a private network or a tunnel, or set allow-public = true if you know",
+                           c->path, r->local.host);
+    if (r->role == REP_ROLE_ELECT && r->priority == 0)
+        return sup_err_set(err, SUP_ERR_CONFIG, "%s: replication.priority: 0 cannot win an election;"
+                           " use role = \"replica\" for a site that is never master, or a priority"
+                           " above 0", c->path);
+    return 0;
+}
+
 /* Checks across keys, once everything is parsed. */
 static int check_consistency(const struct sup_config *c, SUP_ERR *err)
 {
+    if (check_replication(c, err) < 0)
+        return -1;
     if (c->store[0] != '/')
         return sup_err_set(err, SUP_ERR_CONFIG, "%s: store: \"%s\" must be an absolute path", c->path, c->store);
     if (c->milter.reject_code[0] != c->milter.reject_xcode[0])
@@ -755,6 +972,7 @@ void conf_free(struct sup_config *c)
     free(c->policy_service.socket);
     free(c->policy_service.socket_group);
     free(c->tenant.macro);
+    free(c->replication.peers);
     free(c);
 }
 

@@ -130,6 +130,40 @@ struct tenant_config {
     enum tenant_rule unsubscribe;
 };
 
+/*
+ * The replication section: a fleet of sites sharing one store through
+ * Berkeley DB's replication manager (store_rep.c).  Absent: one host.
+ */
+enum rep_role {
+    REP_ROLE_MASTER,            /* this site is the master */
+    REP_ROLE_REPLICA,           /* this site is a replica (a client), never master */
+    REP_ROLE_ELECT,             /* elections among the electable sites decide */
+};
+
+enum rep_ack_policy {
+    REP_ACK_NONE,               /* a master commit waits for no replica */
+    REP_ACK_ONE,                /* ... for one replica */
+    REP_ACK_QUORUM,             /* ... for enough for a majority (DB_REPMGR_ACKS_QUORUM) */
+    REP_ACK_ALL,                /* ... for every replica */
+};
+
+#define REP_HOST_MAX 255
+struct rep_site {
+    char host[REP_HOST_MAX + 1];    /* an IP address, or a host name for a peer */
+    unsigned port;
+};
+
+struct replication_config {
+    bool enable;                /* the section is there */
+    struct rep_site local;      /* this site's replication address */
+    struct rep_site *peers;     /* at least one */
+    size_t peer_count;
+    enum rep_role role;
+    int priority;               /* for elections; 0 for a replica */
+    enum rep_ack_policy ack_policy;
+    bool allow_public;          /* local may be a public address */
+};
+
 struct sup_config {
     char *path;                 /* the file this came from */
     char *store;                /* directory of the Berkeley DB environment */
@@ -140,6 +174,7 @@ struct sup_config {
     struct ledger_config ledger;
     struct policy_service_config policy_service;
     struct tenant_config tenant;    /* tenant = ..., section tenant-scope */
+    struct replication_config replication;
 };
 
 /* Load and validate path (NULL = CONFIG_DEFAULT_PATH).  A missing file is
@@ -154,5 +189,13 @@ bool conf_signs_domain(const struct sup_config *cfg, const char *domain);
 const char *conf_trust_name(enum ingest_trust trust);
 /* The inverse; -1 if name is none of them. */
 int conf_trust_parse(const char *name, enum ingest_trust *trust);
+/* "master", "replica", "elect"; "none", "one", "quorum", "all" */
+const char *conf_rep_role_name(enum rep_role role);
+const char *conf_rep_ack_name(enum rep_ack_policy ack);
+/* "host:port" or "[v6 address]:port" into site; -1 with err if not. */
+int conf_rep_site_parse(const char *text, struct rep_site *site, SUP_ERR *err);
+/* True when host is an IP address on loopback or a private network
+ * (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, ::1, fc00::/7, fe80::/10). */
+bool conf_rep_address_private(const char *host);
 
 #endif

@@ -346,4 +346,42 @@ typedef void (*store_problem_fn)(const char *problem, void *ctx);
 int store_verify(const char *dir, store_problem_fn fn, void *ctx, SUP_ERR *err);
 int store_recover(const char *dir, store_problem_fn fn, void *ctx, SUP_ERR *err);
 
+/*
+ * Replication (store_rep.c; the replication section of
+ * milter-suppress.conf(5)).  store_replication, before a process's first
+ * store_open, makes its environment a site of the fleet rep describes
+ * (NULL or a disabled section: a single host).  On a replica a write
+ * fails with SUP_ERR_NOPERM and an error naming the master; store_open
+ * of a new replica that has not received the store yet fails with
+ * SUP_ERR_TEMP.
+ */
+struct replication_config;
+int store_replication(const struct replication_config *rep, SUP_ERR *err);
+bool store_rep_configured(void);
+
+/* What suppressctl status shows (store_rep_status). */
+#define STORE_REP_ADDRESS_MAX 272
+#define STORE_REP_SITES_MAX 64
+struct store_rep_site {
+    char address[STORE_REP_ADDRESS_MAX];    /* host:port */
+    bool connected;             /* this site's replication process talks to it now */
+    bool master;                /* it is the master */
+};
+struct store_rep_status {
+    bool replicated;            /* false: a single host (nothing else is filled) */
+    bool master;                /* this site is the master now */
+    bool synced;                /* caught up with a master once (or master) */
+    bool listener;              /* this process is the site's replication process */
+    char local[STORE_REP_ADDRESS_MAX];
+    char master_address[STORE_REP_ADDRESS_MAX];     /* "" when no master is known */
+    unsigned long log_file;     /* this site's log position: the next record's LSN */
+    unsigned long log_offset;
+    unsigned long log_queued;   /* records received out of order, waiting for a gap */
+    unsigned long perm_failed;  /* master commits whose acknowledgements did not come in time */
+    unsigned long elections;    /* elections this site held */
+    size_t site_count;          /* the other sites */
+    struct store_rep_site sites[STORE_REP_SITES_MAX];
+};
+int store_rep_status(STORE *st, struct store_rep_status *out, SUP_ERR *err);
+
 #endif

@@ -17,6 +17,7 @@
  *   store_ledger.c    ledger.db (its record: store_ledger.h)
  *   store_purge.c     removing what expired, in every database, and
  *                     compacting them
+ *   store_rep.c       replication over a fleet of sites (repmgr)
  *
  * Layout: six B-tree databases in the environment directory.
  *
@@ -96,6 +97,13 @@ struct store_env {
     unsigned generation;        /* bumped by every reopen */
     pthread_rwlock_t lock;      /* calls read-lock; reopen write-locks */
     STORE *stores;
+    /* replication (store_rep.c): all false without a replication section */
+    bool rep;                   /* the environment is replicated */
+    bool rep_pinned;            /* held open by a store_open that failed while in catch-up */
+    atomic_bool rep_listener;   /* this process is the replication process */
+    atomic_bool rep_master;     /* DB_EVENT_REP_MASTER seen last (replication process) */
+    atomic_bool rep_synced;     /* caught up with a master (STARTUPDONE), or master */
+    atomic_uint rep_perm_failed;    /* commits whose acknowledgements did not come */
 };
 
 /* How this handle reads lookup.db (store_index.c). */
@@ -140,6 +148,19 @@ int store_env_enter(struct store_env *env, unsigned *gen, SUP_ERR *err);
 void store_env_leave(struct store_env *env);
 /* Reopen env after a panic, unless someone did since generation seen_gen. */
 int store_env_reopen(struct store_env *env, unsigned seen_gen, SUP_ERR *err);
+
+/* ---- replication (store_rep.c) ------------------------------------ */
+
+/* Before DB_ENV->open: the sites, ack policy, priority; adds DB_INIT_REP
+ * to *open_flags.  Nothing without a replication section. */
+int store_rep_configure(struct store_env *env, DB_ENV *dbenv, u_int32_t *open_flags, SUP_ERR *err);
+/* After DB_ENV->open: repmgr_start, as the replication process or a
+ * subordinate one. */
+int store_rep_start(struct store_env *env, SUP_ERR *err);
+/* This site is a replication client now (writes are refused). */
+bool store_rep_is_client(const struct store_env *env);
+/* err for a write Berkeley DB refused on a client: names the master. */
+int store_rep_refused(const struct store_env *env, SUP_ERR *err, const char *what);
 
 /* ---- running an operation (store_txn.c) ----------------------------- */
 

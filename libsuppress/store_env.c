@@ -25,6 +25,17 @@
  * per process (Berkeley DB checks timeouts only when its detector runs).
  * store_lookup outside a transaction reads uncommitted data, so the RCPT
  * path never waits for a writer.
+ *
+ * Replication (store_rep.c) changes three things here, each marked
+ * "replication:".  env_open_dbenv opens the environment with DB_INIT_REP
+ * and starts the replication manager once it is open; DB_REGISTER and
+ * DB_RECOVER stay (Berkeley DB 5.3 allows them in a replicated
+ * environment: recovery runs only after a process died in it, before
+ * repmgr_start, and each process configures its sites again).  A write
+ * Berkeley DB refuses on a client (EACCES) is reported naming the
+ * master.  A client opens databases it does not have yet only once the
+ * master sent them (internal init): until then store_open fails with
+ * SUP_ERR_TEMP.
  */
 #include "config.h"
 
@@ -140,6 +151,10 @@ static enum sup_err_class bdb_class(int ret)
 int store_bdb_fail(const struct store_env *env, SUP_ERR *err, int ret, const char *what)
 {
     enum sup_err_class cls = bdb_class(ret);
+
+    /* replication: a write on a client */
+    if (ret == EACCES && store_rep_is_client(env))
+        return store_rep_refused(env, err, what);
 
     if (cls == SUP_ERR_TEMP && ret != ENOSPC && ret != EDQUOT)
         sup_err_set(err, cls, "store %s is busy (%s: %s); try again", env->dir, what,
@@ -365,6 +380,11 @@ static int env_open_dbenv(struct store_env *env, SUP_ERR *err)
         dbenv->close(dbenv, 0);
         return store_bdb_fail(env, err, ret, "cannot configure the environment");
     }
+    /* replication: the sites, before the environment opens */
+    if (store_rep_configure(env, dbenv, &flags, err) < 0) {
+        dbenv->close(dbenv, 0);
+        return -1;
+    }
     if ((ret = dbenv->open(dbenv, env->dir, flags, 0660)) != 0) {
         (void) store_bdb_fail(env, err, ret, "cannot open the environment");
         dbenv->close(dbenv, 0);
@@ -379,6 +399,11 @@ static int env_open_dbenv(struct store_env *env, SUP_ERR *err)
     (void) dbenv->set_timeout(dbenv, LOCK_TIMEOUT_US, DB_SET_LOCK_TIMEOUT);
     (void) dbenv->set_timeout(dbenv, TXN_TIMEOUT_US, DB_SET_TXN_TIMEOUT);
     env->dbenv = dbenv;
+    /* replication: join the fleet once the environment is open */
+    if (store_rep_start(env, err) < 0) {
+        env_close_dbenv(env);
+        return -1;
+    }
     if (watchdog_start(env, err) < 0) {
         env_close_dbenv(env);
         return -1;
@@ -453,7 +478,12 @@ static int store_open_dbs(STORE *st, SUP_ERR *err)
             int rc;
 
             db->close(db, 0);
-            if (ret == ENOENT && rdonly)
+            /* replication: a new replica before the master sent the store */
+            if ((ret == ENOENT || ret == EACCES) && store_rep_is_client(env))
+                rc = sup_err_set(err, SUP_ERR_TEMP, "store %s has no %s yet: this replica has not"
+                                 " received the store from the master yet", env->dir,
+                                 store_db_files[i]);
+            else if (ret == ENOENT && rdonly)
                 rc = sup_err_set(err, SUP_ERR_NOTFOUND,
                                  "store %s has no %s: nothing was ever written to it",
                                  env->dir, store_db_files[i]);
@@ -656,10 +686,28 @@ int store_open(const char *dir, int flags, STORE **out, SUP_ERR *err)
     }
     pthread_rwlock_unlock(&env->lock);
     if (rc != 0) {
-        env_put(env);
+        /* replication: the replication process of a replica still receiving
+         * the store from the master keeps its site running for the next try
+         * (this call's reference becomes the pin); any other failure lets
+         * the environment go, pin and all */
+        bool keep = env->rep && err->cls == SUP_ERR_TEMP && atomic_load(&env->rep_listener);
+
+        if (keep && !env->rep_pinned) {
+            env->rep_pinned = true;
+        } else {
+            if (!keep && env->rep_pinned) {
+                env->rep_pinned = false;
+                env_put(env);
+            }
+            env_put(env);
+        }
         pthread_mutex_unlock(&envs_lock);
         free(st);
         return -1;
+    }
+    if (env->rep_pinned) {
+        env->rep_pinned = false;
+        env->refs--;            /* st holds one now */
     }
     pthread_mutex_unlock(&envs_lock);
     if (store_index_open(st, err) < 0) {

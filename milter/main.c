@@ -560,6 +560,9 @@ int main(int argc, char **argv)
     }
     open_logging(&opt, cfg);
     warn_template(cfg, !log_on_stderr);
+    /* The fleet this site belongs to: the store opens as one of its sites. */
+    if (store_replication(&cfg->replication, &err) < 0)
+        fatal(sup_err_exit_code(&err), "startup", &err);
     remember_startup(cfg, &su);
     /* Early, so that a SIGTERM during startup waits in the pipe for an
      * orderly stop instead of killing us half-started. */

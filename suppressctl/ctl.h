@@ -47,6 +47,7 @@ int cmd_purge(struct ctl *ctl, int argc, char **argv);
 int cmd_rotate_key(struct ctl *ctl, int argc, char **argv);
 int cmd_verify(struct ctl *ctl, int argc, char **argv);
 int cmd_recover(struct ctl *ctl, int argc, char **argv);
+int cmd_status(struct ctl *ctl, int argc, char **argv);
 
 /* Open the configured store: read-only for the read commands (a missing
  * store is then a NOTFOUND error), read-write and created if absent for

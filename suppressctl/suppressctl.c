@@ -5,8 +5,8 @@
  * running the command (recorded in the timeline), and hands the rest of
  * the command line to one command module: cmd_entry.c (add, remove),
  * cmd_show.c (show, list), cmd_io.c (import, export), cmd_stats.c
- * (stats, purge), cmd_keys.c (rotate-key) or cmd_repair.c (verify,
- * recover).  ctl_common.c holds what they share.
+ * (stats, purge), cmd_keys.c (rotate-key), cmd_repair.c (verify,
+ * recover) or cmd_status.c (status).  ctl_common.c holds what they share.
  */
 #include "config.h"
 
@@ -55,6 +55,8 @@ static const struct command commands[] = {
      "check the store's databases and log; say what is wrong"},
     {"recover", cmd_recover, "",
      "catastrophic recovery of a damaged store (everything stopped)"},
+    {"status", cmd_status, "[--json]",
+     "replication: this site's role, the master, the other sites"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -162,6 +164,10 @@ int main(int argc, char **argv)
 
     /* An explicit -c must exist; without it the defaults may stand in. */
     if (conf_load(config_path, config_path == NULL, &ctl.cfg, &err) < 0)
+        return ctl_fail(&ctl, &err);
+    /* On a site of a fleet the store opens replicated: writes go through
+     * this site's replication process, and are refused on a replica. */
+    if (store_replication(&ctl.cfg->replication, &err) < 0)
         return ctl_fail(&ctl, &err);
     ctl.actor = invoking_user();
     ctl.now = time(NULL);

@@ -371,6 +371,71 @@ START_TEST(test_conf_errors)
 }
 END_TEST
 
+START_TEST(test_conf_replication)
+{
+    struct sup_config *cfg = load_ok("# no replication section\n");
+
+    ck_assert(!cfg->replication.enable);
+    conf_free(cfg);
+    cfg = load_ok("replication {\n"
+                  "  local = \"10.0.0.2:7600\"\n"
+                  "  peers = { \"10.0.0.1:7600\", \"relay-c.lan:7601\", \"[fd00::3]:7600\" }\n"
+                  "  role = \"elect\"\n"
+                  "  priority = 50\n"
+                  "  ack-policy = \"quorum\"\n"
+                  "}\n");
+    ck_assert(cfg->replication.enable);
+    ck_assert_str_eq(cfg->replication.local.host, "10.0.0.2");
+    ck_assert_uint_eq(cfg->replication.local.port, 7600);
+    ck_assert_uint_eq(cfg->replication.peer_count, 3);
+    ck_assert_str_eq(cfg->replication.peers[1].host, "relay-c.lan");
+    ck_assert_uint_eq(cfg->replication.peers[1].port, 7601);
+    ck_assert_str_eq(cfg->replication.peers[2].host, "fd00::3");
+    ck_assert_int_eq(cfg->replication.role, REP_ROLE_ELECT);
+    ck_assert_int_eq(cfg->replication.priority, 50);
+    ck_assert_int_eq(cfg->replication.ack_policy, REP_ACK_QUORUM);
+    ck_assert(!cfg->replication.allow_public);
+    conf_free(cfg);
+    /* The defaults of the keys not given. */
+    cfg = load_ok("replication { local = \"127.0.0.1:7600\" peers = { \"127.0.0.1:7601\" } }\n");
+    ck_assert_int_eq(cfg->replication.role, REP_ROLE_REPLICA);
+    ck_assert_int_eq(cfg->replication.priority, 100);
+    ck_assert_int_eq(cfg->replication.ack_policy, REP_ACK_ONE);
+    conf_free(cfg);
+    /* A public address only when the operator says so. */
+    load_bad("replication { local = \"192.0.2.7:7600\" peers = { \"10.0.0.1:7600\" } }\n",
+             "replication.local", "not a loopback or private");
+    load_bad("replication { local = \"0.0.0.0:7600\" peers = { \"10.0.0.1:7600\" } }\n",
+             "replication.local", "allow-public");
+    cfg = load_ok("replication { local = \"192.0.2.7:7600\" peers = { \"10.0.0.1:7600\" }"
+                  " allow-public = true }\n");
+    ck_assert(cfg->replication.allow_public);
+    conf_free(cfg);
+    ck_assert(conf_rep_address_private("172.31.255.1"));
+    ck_assert(!conf_rep_address_private("172.32.0.1"));
+    ck_assert(conf_rep_address_private("::1"));
+    ck_assert(conf_rep_address_private("fe80::1"));
+    ck_assert(!conf_rep_address_private("2001:db8::1"));
+    ck_assert(!conf_rep_address_private("relay.example"));
+    load_bad("replication { role = \"master\" }\n", "replication.local", "required");
+    load_bad("replication { local = \"10.0.0.2:7600\" }\n", "replication.peers", "at least one");
+    load_bad("replication { local = \"relay-b.lan:7600\" peers = { \"10.0.0.1:7600\" } }\n",
+             "replication.local", "not an IP address");
+    load_bad("replication { local = \"10.0.0.2\" peers = { \"10.0.0.1:7600\" } }\n",
+             "replication.local", "host:port");
+    load_bad("replication { local = \"10.0.0.2:99999\" peers = { \"10.0.0.1:7600\" } }\n",
+             "replication.local", "port");
+    load_bad("replication { local = \"10.0.0.2:7600\" peers = { \"fd00::3:7600\" } }\n",
+             "replication.peers", "brackets");
+    load_bad("replication { local = \"10.0.0.2:7600\" peers = { \"10.0.0.2:7600\" } }\n",
+             "replication.peers", "is this site");
+    load_bad("replication { role = \"boss\" }\n", "replication.role", "master, replica, elect");
+    load_bad("replication { ack-policy = \"most\" }\n", "replication.ack-policy", "quorum");
+    load_bad("replication { local = \"10.0.0.2:7600\" peers = { \"10.0.0.1:7600\" } role = \"elect\""
+             " priority = 0 }\n", "replication.priority", "election");
+}
+END_TEST
+
 START_TEST(test_conf_unreadable)
 {
     struct sup_config *cfg = NULL;
@@ -400,6 +465,7 @@ static Suite *lib_suite(void)
     tcase_add_test(tc, test_conf_signing);
     tcase_add_test(tc, test_conf_errors);
     tcase_add_test(tc, test_conf_unreadable);
+    tcase_add_test(tc, test_conf_replication);
     suite_add_tcase(s, tc);
     return s;
 }
