@@ -69,6 +69,7 @@ enum store_db {
     DBI_SEEN,
     DBI_LEDGER,
     DBI_INDEX,
+    DBI_SLOTS,                  /* lookup-slots.db, a DB_QUEUE: the RCPT path's copy of lookup.db */
     DBI_COUNT
 };
 
@@ -106,9 +107,19 @@ struct store_env {
     atomic_uint rep_perm_failed;    /* commits whose acknowledgements did not come */
 };
 
+/*
+ * lookup-slots.db (store_index.c): one fixed-size record per bucket of
+ * lookup.db, read by record number.  Its queue pages are small: a lookup
+ * touches one of them.
+ */
+#define SLOT_FPS         24     /* 16-bit fingerprints a slot holds */
+#define SLOT_BYTES       (2 + 2 * SLOT_FPS)
+#define SLOT_PAGE_BYTES  4096
+
 /* How this handle reads lookup.db (store_index.c). */
 struct store_index {
     bool ready;                 /* built: its "not suppressed" is the truth */
+    bool slots;                 /* lookup-slots.db is complete: lookups read it first */
     unsigned bits;              /* bucket = the top bits of the hash */
     unsigned char key[SIPHASH_KEY_BYTES];
 };
@@ -294,6 +305,17 @@ static inline void put_be32(unsigned char *p, uint32_t v)
 static inline uint32_t get_be32(const unsigned char *p)
 {
     return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
+}
+
+static inline void put_be16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char) (v >> 8);
+    p[1] = (unsigned char) v;
+}
+
+static inline uint16_t get_be16(const unsigned char *p)
+{
+    return (uint16_t) (((unsigned) p[0] << 8) | p[1]);
 }
 
 /* ---- DBTs ----------------------------------------------------------- */

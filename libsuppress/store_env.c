@@ -101,6 +101,7 @@ const char *const store_db_files[DBI_COUNT] = {
     [DBI_SEEN] = "seen.db",
     [DBI_LEDGER] = "ledger.db",
     [DBI_INDEX] = "lookup.db",
+    [DBI_SLOTS] = "lookup-slots.db",
 };
 
 static pthread_mutex_t envs_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -435,7 +436,7 @@ static int key_compare(DB *db, const DBT *a, const DBT *b)
  */
 bool store_db_added_later(int dbi)
 {
-    return dbi == DBI_LEDGER || dbi == DBI_INDEX;
+    return dbi == DBI_LEDGER || dbi == DBI_INDEX || dbi == DBI_SLOTS;
 }
 
 /* Open st's databases in env (env write-locked or not yet shared). */
@@ -455,16 +456,22 @@ static int store_open_dbs(STORE *st, SUP_ERR *err)
     for (int i = 0; i < DBI_COUNT; i++) {
         DB *db;
         u_int32_t flags = DB_THREAD | DB_AUTO_COMMIT | (rdonly ? DB_RDONLY : DB_CREATE)
-            | (i == DBI_ENTRIES || i == DBI_INDEX ? DB_READ_UNCOMMITTED : 0);
+            | (i == DBI_ENTRIES || i == DBI_INDEX || i == DBI_SLOTS ? DB_READ_UNCOMMITTED : 0);
+        DBTYPE type = i == DBI_SLOTS ? DB_QUEUE : DB_BTREE;
 
         store_bdb_msg[0] = '\0';
         if ((ret = db_create(&db, env->dbenv, 0)) != 0)
             return store_bdb_fail(env, err, ret, "cannot create a database handle");
         if (i == DBI_ENTRIES || i == DBI_EVENTS || i == DBI_LEDGER)
             (void) db->set_pagesize(db, PAGE_BYTES);
-        (void) db->set_bt_compare(db, key_compare);
+        if (type == DB_QUEUE) {
+            (void) db->set_re_len(db, SLOT_BYTES);
+            (void) db->set_pagesize(db, SLOT_PAGE_BYTES);
+        } else {
+            (void) db->set_bt_compare(db, key_compare);
+        }
         for (int attempt = 1; attempt <= AUTO_ATTEMPTS; attempt++) {
-            ret = db->open(db, NULL, store_db_files[i], NULL, DB_BTREE, flags, 0660);
+            ret = db->open(db, NULL, store_db_files[i], NULL, type, flags, 0660);
             if (bdb_class(ret) != SUP_ERR_TEMP)
                 break;
             store_retry_delay(attempt);
@@ -494,7 +501,7 @@ static int store_open_dbs(STORE *st, SUP_ERR *err)
         st->db[i] = db;
         /* The index is what every RCPT reads: its pages go out of the
          * cache last. */
-        if (i == DBI_INDEX)
+        if (i == DBI_INDEX || i == DBI_SLOTS)
             (void) db->get_mpf(db)->set_priority(db->get_mpf(db), DB_PRIORITY_VERY_HIGH);
     }
     fix_modes(env, existed);

@@ -13,7 +13,9 @@
  * the RCPT path with tenants (issue 12): N global entries plus N/10 in
  * the scopes of 100 tenants, then store_lookup (tenant = "none") against
  * store_lookup_tenant (global + the sender's tenant, one index bucket
- * read) on the same store.  Not a test: it asserts nothing.
+ * read) on the same store.  After the plain lookups it compares the slots
+ * of lookup-slots.db with lookup.db's B-tree on the same handle.  Not a
+ * test: it asserts nothing.
  *
  *   store-bench [-n ENTRIES] [-d DIR] [-q LOOKUPS] [-k] [-m | -l | -u | -t]
  *     -n  entries (with -l: messages) to load (default 1000000)
@@ -22,7 +24,7 @@
  *     -k  keep the store (with -d; needed before a later -m run)
  *     -m  memory mode: use the store already in -d (loaded with the same -n)
  *     -l  ledger mode
- *     -u  upgrade mode: an old store (record version 1, no lookup.db) of
+ *     -u  upgrade mode: an old store (record version 1, no lookup.db nor slots) of
  *         ENTRIES, then the first open that upgrades it, timed
  *     -t  tenant mode
  */
@@ -45,6 +47,7 @@
 
 #define LOAD_TXN_SIZE 10000
 #define LEDGER_BATCH  64        /* messages per transaction of the ledger load */
+#define ROUNDS 3                /* comparisons: the best of this many, taken in turns */
 
 static long n_entries = 1000000;
 static long n_lookups = 1000000;
@@ -268,7 +271,6 @@ static double measure(STORE *st, int hit_percent, int threads)
 
 /* -t: the best of ROUNDS runs of each, taken in turns, so that a burst of
  * load on a shared machine does not fall on one side only. */
-#define ROUNDS 3
 static void best_pair(STORE *st, int hit_percent, int threads, double *plain, double *scoped)
 {
     *plain = *scoped = 0;
@@ -310,6 +312,41 @@ static void tenant_bench(const char *dir)
     }
     if (store_close(st, &err) < 0)
         die("close", &err);
+}
+
+/*
+ * The RCPT path read through lookup-slots.db (one queue page) against the
+ * same lookups through lookup.db's B-tree, as the release before read it:
+ * the best of ROUNDS, taken in turns on one handle and one cache.
+ */
+static void compare_slots(STORE *st)
+{
+    static const struct { int hit_percent, threads; const char *what; } runs[] = {
+        { 0, 1, "miss, 1 thread     " }, { 0, 2, "miss, 2 threads    " },
+        { 1, 2, "99% miss, 2 threads" },
+    };
+    bool slots = st->index.slots;
+
+    if (!slots)
+        return;
+    printf("slots against lookup.db's B-tree, best of %d, lookups/s:\n", ROUNDS);
+    for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+        double with = 0, without = 0;
+
+        for (int r = 0; r < ROUNDS; r++) {
+            double v;
+
+            st->index.slots = true;
+            if ((v = measure(st, runs[i].hit_percent, runs[i].threads)) > with)
+                with = v;
+            st->index.slots = false;
+            if ((v = measure(st, runs[i].hit_percent, runs[i].threads)) > without)
+                without = v;
+        }
+        printf("  %s  slots %8.0f   B-tree %8.0f   ratio %.2f\n", runs[i].what, with, without,
+               with / without);
+    }
+    st->index.slots = slots;
 }
 
 /*
@@ -495,6 +532,52 @@ static void ledger_bench(const char *dir)
         die("close", &err);
 }
 
+/*
+ * The store as the release with lookup.db but before its slots left it
+ * (index state "built", no lookup-slots.db), then the first open by a
+ * writer, which fills the slots from lookup.db, timed.
+ */
+static void slots_upgrade_bench(const char *dir)
+{
+    unsigned char kbuf[KEY_MAX], buf[64 + KEY_MAX];
+    STORE *st;
+    SUP_ERR err;
+    DBT key, data;
+    double t0;
+    int ret;
+
+    if (store_open(dir, STORE_NOSYNC, &st, &err) < 0)
+        die("open", &err);
+    dbt_key(&key, kbuf, "index-meta");
+    dbt_out(&data, buf, sizeof(buf));
+    if ((ret = st->db[DBI_INDEX]->get(st->db[DBI_INDEX], NULL, &key, &data, 0)) == 0) {
+        buf[2] = 1;             /* INDEX_BUILT: lookup.db complete, no slots */
+        dbt_key(&key, kbuf, "index-meta");
+        dbt_in(&data, buf, data.size);
+        ret = st->db[DBI_INDEX]->put(st->db[DBI_INDEX], NULL, &key, &data, DB_AUTO_COMMIT);
+    }
+    if (ret == 0) {
+        (void) st->db[DBI_SLOTS]->close(st->db[DBI_SLOTS], 0);
+        st->db[DBI_SLOTS] = NULL;
+        ret = st->env->dbenv->dbremove(st->env->dbenv, NULL, store_db_files[DBI_SLOTS], NULL,
+                                       DB_AUTO_COMMIT);
+    }
+    if (ret != 0) {
+        fprintf(stderr, "store-bench: making a store without slots: %s\n", db_strerror(ret));
+        exit(1);
+    }
+    if (store_checkpoint(st, &err) < 0 || store_close(st, &err) < 0)
+        die("close", &err);
+    t0 = now_seconds();
+    if (store_open(dir, STORE_NOSYNC, &st, &err) < 0)
+        die("slots upgrade", &err);
+    printf("upgrade of a store with lookup.db but no slots (first open by a writer fills"
+           " lookup-slots.db): %.1f s, slots %s\n", now_seconds() - t0,
+           st->index.slots ? "in use" : "NOT in use");
+    if (store_close(st, &err) < 0)
+        die("close", &err);
+}
+
 /* ---- the upgrade (-u) ---------------------------------------------- */
 
 /*
@@ -537,12 +620,14 @@ static void upgrade_bench(const char *dir)
             tid = NULL;
         }
     }
-    (void) st->db[DBI_INDEX]->close(st->db[DBI_INDEX], 0);
-    st->db[DBI_INDEX] = NULL;
-    if ((ret = st->env->dbenv->dbremove(st->env->dbenv, NULL, "lookup.db", NULL,
-                                        DB_AUTO_COMMIT)) != 0) {
-        fprintf(stderr, "store-bench: dbremove: %s\n", db_strerror(ret));
-        exit(1);
+    for (int dbi = DBI_INDEX; dbi <= DBI_SLOTS; dbi++) {
+        (void) st->db[dbi]->close(st->db[dbi], 0);
+        st->db[dbi] = NULL;
+        if ((ret = st->env->dbenv->dbremove(st->env->dbenv, NULL, store_db_files[dbi], NULL,
+                                            DB_AUTO_COMMIT)) != 0) {
+            fprintf(stderr, "store-bench: dbremove: %s\n", db_strerror(ret));
+            exit(1);
+        }
     }
     if (store_checkpoint(st, &err) < 0 || store_close(st, &err) < 0)
         die("close", &err);
@@ -561,6 +646,7 @@ static void upgrade_bench(const char *dir)
     disk_usage(dir, &db_mb, &all_mb);
     printf("on disk after the upgrade and a purge's compaction: databases %.1f MB\n", db_mb);
     print_files(dir);
+    slots_upgrade_bench(dir);
     free(e);
 }
 
@@ -686,6 +772,7 @@ int main(int argc, char **argv)
     printf("lookups/s, hit,  2 threads: %.0f\n", measure(st, 100, 2));
     printf("lookups/s, miss, 2 threads: %.0f\n", measure(st, 0, 2));
     printf("lookups/s, 99%% miss, 2 threads: %.0f\n", measure(st, 1, 2));
+    compare_slots(st);
     if (store_close(st, &err) < 0)
         die("close", &err);
     disk_usage(dir, &db_mb, &all_mb);

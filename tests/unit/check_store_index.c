@@ -3,8 +3,9 @@
  * suppressions.db (libsuppress/store_index.c, siphash.c) on a real
  * Berkeley DB environment: SipHash against its reference vector, the
  * index kept exact by every write (put, update, delete, purge), and the
- * upgrade of a store written before the index existed, and purge's
- * compaction.
+ * upgrade of a store written before the index existed, the slots
+ * (lookup-slots.db) filled from an index of the release before them and
+ * a bucket too full for its slot, and purge's compaction.
  */
 #include "config.h"
 
@@ -78,12 +79,14 @@ static void assert_index_exact(STORE *st, int n, time_t now)
     char addr[ADDR_MAX + 1];
 
     ck_assert(st->index.ready);
+    ck_assert(st->index.slots);
     for (int i = 0; i < n; i++) {
         address_of(i, addr, sizeof(addr));
         ck_assert_msg(probe(st, addr) == 1, "%s not in the index", addr);
         ck_assert_int_eq(lookup(st, addr, now), 1);
-        /* A fingerprint matching by chance is 1 in 2^32 per address here:
-         * any "maybe" for an address never added means a wrong index. */
+        /* A 16-bit slot fingerprint matching by chance is about n / 2^36
+         * per address here: any "maybe" for an address never added means
+         * a wrong index. */
         address_of(i + n, addr, sizeof(addr));
         ck_assert_msg(probe(st, addr) == 0, "%s, never added, is in the index", addr);
         ck_assert_int_eq(lookup(st, addr, now), 0);
@@ -202,10 +205,13 @@ static void make_store_without_index(int n, time_t now)
         ret = db->put(db, NULL, &key, &data, DB_AUTO_COMMIT);
         ck_assert_msg(ret == 0, "put: %s", db_strerror(ret));
     }
-    ck_assert_int_eq(st->db[DBI_INDEX]->close(st->db[DBI_INDEX], 0), 0);
-    st->db[DBI_INDEX] = NULL;
-    ret = dbenv->dbremove(dbenv, NULL, store_db_files[DBI_INDEX], NULL, DB_AUTO_COMMIT);
-    ck_assert_msg(ret == 0, "dbremove: %s", db_strerror(ret));
+    /* a store of the release before had neither lookup.db nor its slots */
+    for (int dbi = DBI_INDEX; dbi <= DBI_SLOTS; dbi++) {
+        ck_assert_int_eq(st->db[dbi]->close(st->db[dbi], 0), 0);
+        st->db[dbi] = NULL;
+        ret = dbenv->dbremove(dbenv, NULL, store_db_files[dbi], NULL, DB_AUTO_COMMIT);
+        ck_assert_msg(ret == 0, "dbremove: %s", db_strerror(ret));
+    }
     close_store(st);
     snprintf(path, sizeof(path), "%s/lookup.db", store_dir);
     ck_assert_int_eq(access(path, F_OK), -1);
@@ -314,6 +320,131 @@ START_TEST(test_upgrade_of_an_empty_store)
 }
 END_TEST
 
+/* The kind byte of the slot of addr's bucket (0: never written). */
+static int slot_kind_of(STORE *st, const char *addr)
+{
+    unsigned char slot[SLOT_BYTES];
+    db_recno_t recno = (db_recno_t) (siphash24(st->index.key, addr, strlen(addr))
+                                     >> (64 - st->index.bits)) + 1;
+    DBT key, data;
+    int ret;
+
+    memset(&key, 0, sizeof(key));
+    key.data = &recno;
+    key.size = key.ulen = sizeof(recno);
+    key.flags = DB_DBT_USERMEM;
+    dbt_out(&data, slot, sizeof(slot));
+    ret = st->db[DBI_SLOTS]->get(st->db[DBI_SLOTS], NULL, &key, &data, 0);
+    if (ret == DB_NOTFOUND || ret == DB_KEYEMPTY)
+        return 0;
+    ck_assert_msg(ret == 0, "slot get: %s", db_strerror(ret));
+    return slot[0];
+}
+
+/* Set the index's state byte, the way the release before slots left it. */
+static void set_index_state(STORE *st, unsigned char state)
+{
+    unsigned char kbuf[KEY_MAX], buf[64 + KEY_MAX];
+    DB *db = st->db[DBI_INDEX];
+    DBT key, data;
+
+    dbt_key(&key, kbuf, "index-meta");
+    dbt_out(&data, buf, sizeof(buf));
+    ck_assert_int_eq(db->get(db, NULL, &key, &data, 0), 0);
+    buf[2] = state;
+    dbt_key(&key, kbuf, "index-meta");
+    dbt_in(&data, buf, data.size);
+    ck_assert_int_eq(db->put(db, NULL, &key, &data, DB_AUTO_COMMIT), 0);
+}
+
+START_TEST(test_slots_filled_from_an_older_index)
+{
+    /* More than two fill batches (2000 buckets a transaction). */
+    const int n = 4500;
+    time_t now = time(NULL);
+    DB_ENV *dbenv;
+    char path[4096];
+    STORE *st = open_store(STORE_CREATE);
+    int ret;
+
+    put_many(st, n, now);
+    /* What the release before left: lookup.db built (state 1), no slots. */
+    set_index_state(st, 1);
+    dbenv = st->env->dbenv;
+    ck_assert_int_eq(st->db[DBI_SLOTS]->close(st->db[DBI_SLOTS], 0), 0);
+    st->db[DBI_SLOTS] = NULL;
+    ret = dbenv->dbremove(dbenv, NULL, store_db_files[DBI_SLOTS], NULL, DB_AUTO_COMMIT);
+    ck_assert_msg(ret == 0, "dbremove: %s", db_strerror(ret));
+    close_store(st);
+    snprintf(path, sizeof(path), "%s/lookup-slots.db", store_dir);
+    ck_assert_int_eq(access(path, F_OK), -1);
+
+    /* Read-only: lookup.db answers, as in the release before. */
+    st = open_store(STORE_RDONLY);
+    ck_assert(st->index.ready);
+    ck_assert(!st->index.slots);
+    ck_assert_int_eq(lookup(st, "user1@d1.example.com", now), 1);
+    ck_assert_int_eq(lookup(st, "user1@d1.example.net", now), 0);
+    close_store(st);
+
+    /* The first writer fills the slots from lookup.db. */
+    st = open_store(0);
+    assert_index_exact(st, n, now);
+    close_store(st);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    st = open_store(STORE_RDONLY);
+    assert_index_exact(st, n, now);
+    close_store(st);
+}
+END_TEST
+
+START_TEST(test_a_full_bucket_overflows_its_slot)
+{
+    enum { IN_BUCKET = SLOT_FPS + 6 };
+    STORE *st = open_store(STORE_CREATE);
+    time_t now = time(NULL);
+    char addrs[IN_BUCKET + 1][64];
+    uint64_t target = 0;
+    SUP_ERR err;
+    int found = 0;
+
+    ck_assert(st->index.slots);
+    /* Addresses that share one bucket, found by trying (the key is the
+     * store's own): about 2^20 tries each. */
+    for (unsigned long i = 0; found < IN_BUCKET + 1; i++) {
+        char a[64];
+        uint64_t b;
+
+        snprintf(a, sizeof(a), "o%lu@full.example", i);
+        b = siphash24(st->index.key, a, strlen(a)) >> (64 - st->index.bits);
+        if (found == 0)
+            target = b;
+        if (b == target)
+            snprintf(addrs[found++], sizeof(addrs[0]), "%s", a);
+    }
+    for (int i = 0; i < SLOT_FPS; i++)
+        put_entry(st, NULL, addrs[i], now, 0);
+    ck_assert_int_eq(slot_kind_of(st, addrs[0]), 1);    /* SLOT_LIST: still fits */
+    for (int i = SLOT_FPS; i < IN_BUCKET; i++)
+        put_entry(st, NULL, addrs[i], now, 0);
+    ck_assert_int_eq(slot_kind_of(st, addrs[0]), 2);    /* SLOT_MORE: lookup.db answers */
+    for (int i = 0; i < IN_BUCKET; i++) {
+        ck_assert_int_eq(probe(st, addrs[i]), 1);
+        ck_assert_int_eq(lookup(st, addrs[i], now), 1);
+    }
+    /* the one never added, in the same bucket */
+    ck_assert_int_eq(probe(st, addrs[IN_BUCKET]), 0);
+    ck_assert_int_eq(lookup(st, addrs[IN_BUCKET], now), 0);
+    /* Back under the slot's size: the slot holds the list again. */
+    for (int i = 0; i < IN_BUCKET - SLOT_FPS; i++)
+        ck_assert_int_eq(store_delete(st, NULL, addrs[i], &err), 1);
+    ck_assert_int_eq(slot_kind_of(st, addrs[0]), 1);
+    for (int i = 0; i < IN_BUCKET; i++)
+        ck_assert_int_eq(lookup(st, addrs[i], now), i >= IN_BUCKET - SLOT_FPS);
+    close_store(st);
+}
+END_TEST
+
 /* Purge gives the pages of what went back to the file system. */
 START_TEST(test_purge_compacts)
 {
@@ -363,6 +494,8 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_upgrade_builds_the_index);
     tcase_add_test(tc, test_upgrade_of_an_empty_store);
     tcase_add_test(tc, test_upgrade_by_two_writers_at_once);
+    tcase_add_test(tc, test_slots_filled_from_an_older_index);
+    tcase_add_test(tc, test_a_full_bucket_overflows_its_slot);
     tcase_add_test(tc, test_purge_compacts);
     suite_add_tcase(s, tc);
     return s;
