@@ -172,6 +172,9 @@ int store_rep_start(struct store_env *env, SUP_ERR *err);
 bool store_rep_is_client(const struct store_env *env);
 /* err for a write Berkeley DB refused on a client: names the master. */
 int store_rep_refused(const struct store_env *env, SUP_ERR *err, const char *what);
+/* Nagle off on this process's replication connections (store_rep_tcp.c
+ * says why); the watchdog calls it once a second. */
+void store_rep_nodelay(void);
 
 /* ---- running an operation (store_txn.c) ----------------------------- */
 

@@ -93,6 +93,7 @@
 #define AUTO_CHECKPOINT_KB  (32 * 1024)     /* the watchdog checkpoints after this much */
 #define AUTO_CHECKPOINT_MIN 5               /* ... or this many minutes with new log */
 #define AUTO_CHECKPOINT_TICKS 25            /* watchdog ticks between the checks */
+#define REP_NODELAY_TICKS     5             /* ticks between store_rep_nodelay's sweeps */
 
 const char *const store_db_files[DBI_COUNT] = {
     [DBI_ENTRIES] = "suppressions.db",
@@ -229,6 +230,9 @@ static void *watchdog_main(void *p)
             break;
         pthread_mutex_unlock(&env->watchdog_lock);
         (void) dbenv->lock_detect(dbenv, 0, DB_LOCK_EXPIRE, NULL);
+        /* replication: connections repmgr made without telling */
+        if (env->rep && ticks % REP_NODELAY_TICKS == 0)
+            store_rep_nodelay();
         if (ticks % AUTO_CHECKPOINT_TICKS == 0) {
             /* What the regions grew by since: reserved too (see reserve_regions). */
             SUP_ERR ignored;

@@ -35,6 +35,7 @@
 #include "conf.h"
 #include "store.h"
 #include "store_bdb.h"
+#include "store_rep_tcp.h"
 
 #define REP_THREADS            3        /* repmgr's message threads in the replication process */
 #define REP_CONNECT_RETRY_US   (2 * 1000000)    /* a lost peer is tried again this often */
@@ -51,6 +52,7 @@
  */
 #define REP_REQUEST_MIN_US     1000
 #define REP_REQUEST_MAX_US     20000
+#define NODELAY_PEERS_MAX      64       /* configured peers store_rep_nodelay matches (a fleet has 2-20) */
 
 /* This process's replication section; none when enable is false. */
 static struct replication_config rep_conf;
@@ -81,7 +83,20 @@ bool store_rep_configured(void)
     return rep_conf.enable;
 }
 
-/* Berkeley DB tells of role changes and the end of the catch-up here. */
+void store_rep_nodelay(void)
+{
+    unsigned ports[NODELAY_PEERS_MAX];
+    size_t n = 0;
+
+    if (!rep_conf.enable)
+        return;
+    for (size_t i = 0; i < rep_conf.peer_count && n < NODELAY_PEERS_MAX; i++)
+        ports[n++] = rep_conf.peers[i].port;
+    (void) store_rep_tcp_nodelay(rep_conf.local.port, ports, n);
+}
+
+/* Berkeley DB tells of role changes, connections and the end of the
+ * catch-up here. */
 static void rep_event(DB_ENV *dbenv, u_int32_t event, void *info)
 {
     struct store_env *env = dbenv->app_private;
@@ -102,6 +117,9 @@ static void rep_event(DB_ENV *dbenv, u_int32_t event, void *info)
         break;
     case DB_EVENT_REP_PERM_FAILED:
         atomic_fetch_add(&env->rep_perm_failed, 1);
+        break;
+    case DB_EVENT_REP_CONNECT_ESTD:
+        store_rep_nodelay();
         break;
     default:
         break;
