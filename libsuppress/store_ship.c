@@ -323,17 +323,20 @@ struct send_arg {
     size_t len;
     long timeout_ms;
     enum store_ship_result res;
+    SUP_ERR why;                /* store_run_op keeps err for its own failures only */
 };
 
-static int op_send(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
+static int op_send(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *ignored)
 {
     struct send_arg *arg = argp;
+    SUP_ERR *err = &arg->why;
     DB_ENV *dbenv = st->env->dbenv;
     DB_CHANNEL *ch = NULL;
     DBT req, resp;
     int ret;
 
     (void) tid;
+    (void) ignored;
     arg->res = STORE_SHIP_RETRY;
     if ((ret = dbenv->repmgr_channel(dbenv, DB_EID_MASTER, &ch, 0)) != 0) {
         store_bdb_fail(st->env, err, ret, "shipping a batch: no channel to the master");
@@ -370,7 +373,7 @@ static int op_send(STORE *st, DB_TXN *tid, void *argp, SUP_ERR *err)
 enum store_ship_result store_ship_send(STORE *st, const unsigned char *buf, size_t len,
                                        long timeout_ms, SUP_ERR *err)
 {
-    struct send_arg arg = { buf, len, timeout_ms, STORE_SHIP_RETRY };
+    struct send_arg arg;
     int max_events;
 
     if (!store_is_replica(st)) {
@@ -380,7 +383,15 @@ enum store_ship_result store_ship_send(STORE *st, const unsigned char *buf, size
         pthread_rwlock_unlock(&serve_lock);
         return store_ship_apply(st, buf, len, max_events, err);
     }
+    memset(&arg, 0, sizeof(arg));
+    arg.buf = buf;
+    arg.len = len;
+    arg.timeout_ms = timeout_ms;
+    arg.res = STORE_SHIP_RETRY;
+    sup_err_clear(&arg.why);
     if (store_run_op(st, NULL, false, op_send, &arg, err) < 0)
         return STORE_SHIP_RETRY;
+    if (arg.res != STORE_SHIP_APPLIED && arg.res != STORE_SHIP_DUPLICATE)
+        *err = arg.why;
     return arg.res;
 }

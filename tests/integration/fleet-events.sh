@@ -104,8 +104,8 @@ verdicts() {
         i=$((i + 1))
     done
     out=$("$PYTHON" "$top_srcdir/tests/integration/policy-client.py" "$IT_DIR/run/policy-$site.sock" "${args[@]}")
-    r=$(grep -c '^reply 550' <<<"$out")
-    a=$(grep -c '^reply DUNNO' <<<"$out")
+    r=$(grep -c '^reply action=550' <<<"$out")
+    a=$(grep -c '^reply action=DUNNO' <<<"$out")
     ANS_R=$((ANS_R + r)) ANS_A=$((ANS_A + a))
     eval "SITE_R_$site=\$((SITE_R_$site + r))"
     echo "# $site answered $r rejected, $a accepted"
