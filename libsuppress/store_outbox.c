@@ -362,15 +362,13 @@ int store_outbox_put(STORE_OUTBOX *ob, const STORE_BATCH *b, SUP_ERR *err)
     int rc = 0;
 
     pthread_mutex_lock(&ob->lock);
-    if (ob->bytes + store_batch_bytes(b) > ob->max_bytes) {
-        ob->dropped++;
-        if (write_number(ob, "dropped", ob->dropped, err) < 0)
-            rc = -1;
-        else
-            rc = 1;
-    } else if (take_seq(ob, &seq, err) < 0
-               || store_batch_encode(b, ob->site, seq, time(NULL), &buf, &len, err) < 0) {
+    if (take_seq(ob, &seq, err) < 0
+        || store_batch_encode(b, ob->site, seq, time(NULL), &buf, &len, err) < 0) {
         rc = -1;
+    } else if (ob->bytes + len > ob->max_bytes) {
+        /* Its number is not used again: numbers need only grow. */
+        ob->dropped++;
+        rc = write_number(ob, "dropped", ob->dropped, err) < 0 ? -1 : 1;
     } else {
         batch_name(name, sizeof(name), seq, SUFFIX_BATCH);
         if ((rc = write_file(ob, name, buf, len, err)) == 0)

@@ -350,7 +350,7 @@ START_TEST(test_outbox_bound)
 
     mkdir(store_dir, 0700);
     ck_assert_int_eq(store_outbox_open(store_dir, 2000, &ob, &err), 0);
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 30; i++) {
         int rc = store_outbox_put(ob, b, &err);
 
         ck_assert_int_ge(rc, 0);
