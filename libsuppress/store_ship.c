@@ -21,12 +21,14 @@
  * with the data, so it still holds after a failover.
  *
  * Deadlock: with ack-policy one (or quorum, all) the master's commit
- * waits for a replica's acknowledgement.  Those are read by repmgr's
- * select thread, not the message threads, and Berkeley DB keeps a
- * message thread for replication traffic while the others run
- * application messages, so a commit in the callback waits at most for
- * the ack timeout (then counts as not acknowledged, and stays
- * committed); fleet-events.sh runs with both ack-policy one and none.
+ * waits for a replica's acknowledgement.  In Berkeley DB 5.3 those are
+ * read in line by repmgr's select thread (repmgr_sel.c, dispatch_msgin:
+ * PERMLSN), not by the message threads, and channel messages are
+ * "deferrable": a message thread is always kept for replication
+ * messages (repmgr_msg.c, available_work).  So a commit in the callback
+ * waits at most for the ack timeout (then it counts as not acknowledged,
+ * and stays committed); fleet-events.sh runs with ack-policy one, then
+ * none.
  */
 #include "config.h"
 
@@ -245,6 +247,8 @@ enum store_ship_result store_ship_apply(STORE *st, const unsigned char *buf, siz
     if (a.skipped > 0)
         log_warn("batch %" PRIu64 " of site %s: %lu records refused by the store and left out,"
                  " the first: %s", a.head.seq, site, a.skipped, a.first_skipped);
+    log_debug("batch %" PRIu64 " of site %s: %s", a.head.seq, site,
+              a.duplicate ? "applied before, not again" : "applied");
     sup_err_clear(err);
     return a.duplicate ? STORE_SHIP_DUPLICATE : STORE_SHIP_APPLIED;
 }
@@ -285,6 +289,17 @@ static void ship_dispatch(DB_ENV *dbenv, DB_CHANNEL *ch, DBT *request, u_int32_t
         res = STORE_SHIP_RETRY;
         sup_err_set(&err, SUP_ERR_TEMP, "the master's milter-suppress is not taking batches"
                     " (starting, stopping, or not this site's replication process)");
+    } else if (store_is_replica(serve_store)) {
+        /*
+         * A batch reaches a site that is not the master when a replica
+         * still takes this site for the master (it lost its mastership,
+         * or the replica's view is stale after its restart), or is this
+         * site's own, echoed by a channel to DB_EID_MASTER.  A write here
+         * would be refused, or worse, taken by a client not yet started
+         * and rolled back by its next sync: later, to the master.
+         */
+        res = STORE_SHIP_RETRY;
+        sup_err_set(&err, SUP_ERR_TEMP, "this site is not the master now");
     } else {
         res = store_ship_apply(serve_store, request[0].data, request[0].size, serve_max_events,
                                &err);
@@ -378,6 +393,7 @@ enum store_ship_result store_ship_send(STORE *st, const unsigned char *buf, size
 
     if (!store_is_replica(st)) {
         /* This site is the master (an election): the batch is applied here. */
+        log_debug("this site is the master now: its own batch is applied here");
         pthread_rwlock_rdlock(&serve_lock);
         max_events = serve_max_events;
         pthread_rwlock_unlock(&serve_lock);

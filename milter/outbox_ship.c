@@ -128,6 +128,7 @@ static long after_send(STORE_OUTBOX *ob, uint64_t seq, enum store_ship_result re
         if (failing)
             log_info("outbox: the master takes batches again");
         failing = false;
+        log_debug("outbox: batch %" PRIu64 " delivered", seq);
         if (res == STORE_SHIP_DUPLICATE)
             log_info("outbox: batch %" PRIu64 " had reached the master already", seq);
         if (store_outbox_done(ob, seq, &err) < 0)
