@@ -391,6 +391,19 @@ static int validate_rep_priority(cfg_t *cfg, cfg_opt_t *opt)
     return -1;
 }
 
+/* outbox-max: megabytes a replica's outbox may hold (store_outbox.h). */
+static int validate_rep_outbox_max(cfg_t *cfg, cfg_opt_t *opt)
+{
+    char name[128];
+    long value = cfg_opt_getnint(opt, 0);
+
+    if (value >= 1 && value <= 1000000)
+        return 0;
+    cfg_error(cfg, "%s: %ld is not a number of megabytes from 1 to 1000000",
+              opt_display_name(cfg, opt, name, sizeof(name)), value);
+    return -1;
+}
+
 /* local: empty (no replication) or an IP address and port. */
 static int validate_rep_local(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -579,6 +592,7 @@ static cfg_opt_t replication_opts[] = {
     CFG_INT("priority", 100, CFGF_NONE),
     CFG_STR("ack-policy", "one", CFGF_NONE),
     CFG_BOOL("allow-public", cfg_false, CFGF_NONE),
+    CFG_INT("outbox-max", 100, CFGF_NONE),
     CFG_END()
 };
 
@@ -643,6 +657,7 @@ static const struct {
     { "replication|role", validate_rep_role },
     { "replication|priority", validate_rep_priority },
     { "replication|ack-policy", validate_rep_ack },
+    { "replication|outbox-max", validate_rep_outbox_max },
 };
 
 /* Copy a string option; "" becomes NULL when empty_is_null. */
@@ -787,6 +802,7 @@ static int copy_replication(cfg_t *sec, struct replication_config *r)
             r->ack_policy = (enum rep_ack_policy) i;
     r->priority = (int) cfg_getint(sec, "priority");
     r->allow_public = cfg_getbool(sec, "allow-public");
+    r->outbox_max_mb = (long) cfg_getint(sec, "outbox-max");
     return 0;
 }
 

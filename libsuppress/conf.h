@@ -162,6 +162,7 @@ struct replication_config {
     int priority;               /* for elections; 0 for a replica */
     enum rep_ack_policy ack_policy;
     bool allow_public;          /* local may be a public address */
+    long outbox_max_mb;         /* a replica's outbox holds at most this (store_outbox.h) */
 };
 
 struct sup_config {

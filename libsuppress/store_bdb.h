@@ -18,6 +18,8 @@
  *   store_purge.c     removing what expired, in every database, and
  *                     compacting them
  *   store_rep.c       replication over a fleet of sites (repmgr)
+ *   store_ship.c      replicas' batches carried to the master and applied
+ *                     once (store_batch.c, store_outbox.c: no BDB there)
  *
  * Layout: six B-tree databases in the environment directory.
  *
@@ -28,6 +30,7 @@
  *   events.db        address \0 be64(time) be32(seq)  -> event record
  *   counters.db      day \0 name                      -> be64 count
  *   seen.db          message key                      -> be64 time
+ *                    \1ship\1 site id (hex)            -> be64 seq be64 time
  *   ledger.db        Message-ID                       -> version be64(time)
  *                                                        sender \0 rcpt \0 ...
  *
@@ -175,6 +178,9 @@ int store_rep_refused(const struct store_env *env, SUP_ERR *err, const char *wha
 /* Nagle off on this process's replication connections (store_rep_tcp.c
  * says why); the watchdog calls it once a second. */
 void store_rep_nodelay(void);
+/* Before repmgr_start: the callback that applies replicas' batches
+ * (store_ship.c).  A Berkeley DB error number. */
+int store_ship_configure(DB_ENV *dbenv);
 
 /* ---- running an operation (store_txn.c) ----------------------------- */
 

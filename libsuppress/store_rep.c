@@ -21,7 +21,9 @@
  * as a client that holds an election when there is no master
  * (DB_REP_ELECTION).  A write on a client fails in Berkeley DB with
  * EACCES ("attempt to modify a read-only database"): it is reported as
- * SUP_ERR_NOPERM naming the master, never forwarded.
+ * SUP_ERR_NOPERM naming the master, never forwarded; what a replica's
+ * milter records goes to the master in batches instead (store_ship.c,
+ * whose message callback is set here).
  */
 #include "config.h"
 
@@ -166,6 +168,9 @@ int store_rep_configure(struct store_env *env, DB_ENV *dbenv, u_int32_t *open_fl
     *open_flags |= DB_INIT_REP;
     if ((ret = dbenv->set_event_notify(dbenv, rep_event)) != 0)
         return store_bdb_fail(env, err, ret, "replication: cannot set the event callback");
+    /* Before repmgr_start: the replicas' batches (store_ship.c). */
+    if ((ret = store_ship_configure(dbenv)) != 0)
+        return store_bdb_fail(env, err, ret, "replication: cannot set the message callback");
     snprintf(what, sizeof(what), "replication: this site %s:%u", r->local.host, r->local.port);
     if ((ret = add_site(dbenv, &r->local, DB_LOCAL_SITE)) != 0)
         return store_bdb_fail(env, err, ret, what);

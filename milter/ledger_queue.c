@@ -163,6 +163,42 @@ static int write_batch(STORE *st, struct ledger_item *const *items, size_t n, SU
     return store_in_txn(st, add_batch, &b, TXN_ATTEMPTS, err);
 }
 
+/*
+ * On a replica (stats.c): the first messages, up to max_bytes of batch,
+ * go into b and stay queued until ledger_queue_drop says the outbox has
+ * them.  A message the batch refuses (a field too long) is logged and
+ * counted in *refused: the caller drops it with the others.
+ */
+size_t ledger_queue_into_batch(STORE_BATCH *b, size_t max_bytes, size_t *refused)
+{
+    struct ledger_item *batch[LEDGER_BATCH];
+    const char *rcpt_ptrs[STORE_LEDGER_RCPTS_MAX];
+    size_t n = peek(batch, LEDGER_BATCH), done = 0;
+    SUP_ERR err;
+
+    for (; done < n && store_batch_bytes(b) < max_bytes; done++) {
+        const struct ledger_item *it = batch[done];
+        size_t count = it->rcpt_count < STORE_LEDGER_RCPTS_MAX ? it->rcpt_count
+            : STORE_LEDGER_RCPTS_MAX;
+        STORE_LEDGER_MSG msg = { it->text, it->when, it->sender, rcpt_ptrs, count, it->tenant };
+        const char *p = it->rcpts;
+
+        for (size_t i = 0; i < count; i++, p += strlen(p) + 1)
+            rcpt_ptrs[i] = p;
+        sup_err_clear(&err);
+        if (store_batch_add_ledger(b, &msg, &err) < 0) {
+            log_error("not recording a message in the ledger: %s", err.text);
+            (*refused)++;
+        }
+    }
+    return done;
+}
+
+void ledger_queue_drop(size_t n)
+{
+    drop_first(n);
+}
+
 int ledger_queue_flush(STORE *st, SUP_ERR *err)
 {
     struct ledger_item *batch[LEDGER_BATCH];

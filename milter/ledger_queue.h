@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "store.h"
+#include "store_outbox.h"
 
 #define LEDGER_QUEUE_MAX 4096       /* messages waiting for the writer */
 
@@ -30,6 +31,14 @@ bool ledger_queue_push(const char *message_id, const char *sender, const char *t
  * take stays queued for the next flush, except a message it refuses as
  * bad input (logged and dropped).  0, or -1 with err. */
 int ledger_queue_flush(STORE *st, SUP_ERR *err);
+
+/* On a replica, where the writer puts them into the outbox's batch
+ * (stats.c, store_outbox.h): copy the first messages, up to max_bytes of
+ * batch, into b (those the batch refuses are logged and counted in
+ * *refused) and return how many were taken; they leave the queue when
+ * ledger_queue_drop is called, once the outbox has the batch. */
+size_t ledger_queue_into_batch(STORE_BATCH *b, size_t max_bytes, size_t *refused);
+void ledger_queue_drop(size_t n);
 
 /* Messages waiting now (tests). */
 size_t ledger_queue_length(void);

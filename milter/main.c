@@ -47,6 +47,7 @@
 #include "listen_socket.h"
 #include "live_conf.h"
 #include "log.h"
+#include "outbox_ship.h"
 #include "policy_service.h"
 #include "tenant.h"
 #include "privs.h"
@@ -409,7 +410,9 @@ static int start_threads(const char *store_dir, pthread_t *milter_thread, SUP_ER
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    if (stats_start(store_dir, err) < 0 || policy_service_start(err) < 0) {
+    /* On a site of a fleet: the outbox shipper, before the writer that fills it. */
+    if ((store_rep_configured() && outbox_ship_start(store_dir, err) < 0)
+        || stats_start(store_dir, err) < 0 || policy_service_start(err) < 0) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return -1;
     }
@@ -607,6 +610,7 @@ int main(int argc, char **argv)
     policy_service_stop();      /* its last answer given before the store goes */
     quiet = store_link_quiesce(QUIESCE_WAIT_MS);
     stats_stop();
+    outbox_ship_stop();         /* after the last flush, which may fill the outbox */
     sup_err_clear(&err);
     if (!quiet) {
         /* Closing a Berkeley DB environment under a running read would

@@ -21,6 +21,7 @@
 #include "ledger_queue.h"
 #include "live_conf.h"
 #include "log.h"
+#include "outbox_ship.h"
 #include "stats.h"
 #include "store_link.h"
 
@@ -370,6 +371,167 @@ static int flush_events(STORE *st, int max_events, SUP_ERR *err)
     }
 }
 
+/* ---- on a replica: the flush goes to the outbox (outbox_ship.h) ------- */
+
+/*
+ * A replica cannot write into its replica of the store: what one flush
+ * takes (counter deltas, tenants' counters, rejection events, ledger
+ * messages) becomes one batch in the outbox, which the shipper sends to
+ * the master.  They leave memory once the outbox has the batch; if it
+ * cannot be written the counts go back and the rest stays queued, as
+ * when the store refuses a write.  Past replication.outbox-max the batch
+ * is dropped (counted in the outbox and logged): memory must not fill.
+ */
+#define OUTBOX_BATCH_BYTES (1024 * 1024)    /* a flush is cut into batches of about this */
+
+struct replica_take {
+    long day[2];                            /* today, yesterday */
+    uint64_t accepted[2], rejected[2];
+    size_t tenant_n[2];
+    size_t events, ledger;
+};
+
+static struct tenant_counts replica_tenants[2][STATS_TENANTS_MAX];    /* the writer's own */
+
+static void batch_counter(STORE_BATCH *b, const char *day, const char *tenant, const char *name,
+                          uint64_t value)
+{
+    char full[STORE_COUNTER_NAME_MAX + 1];
+    SUP_ERR err;
+
+    sup_err_clear(&err);
+    if (value == 0)
+        return;
+    if (store_counter_name(full, sizeof(full), tenant, name, &err) < 0
+        || store_batch_add_counter(b, day, full, value, &err) < 0)
+        log_error("a counter left out of the batch for the master: %s", err.text);
+}
+
+static void take_counters_into(STORE_BATCH *b, struct replica_take *t, time_t now)
+{
+    long today = (long) (now / SECONDS_PER_DAY);
+
+    for (int i = 0; i < 2; i++) {
+        struct day_counts *slot = &day_slots[(today - i) & 1];
+        char day[16];
+
+        t->day[i] = today - i;
+        time_format_day((time_t) t->day[i] * SECONDS_PER_DAY, day, sizeof(day));
+        t->accepted[i] = atomic_exchange(&slot->accepted, 0);
+        t->rejected[i] = atomic_exchange(&slot->rejected, 0);
+        batch_counter(b, day, NULL, STORE_CTR_ACCEPTED, t->accepted[i]);
+        batch_counter(b, day, NULL, STORE_CTR_REJECTED, t->rejected[i]);
+        t->tenant_n[i] = take_tenants((int) (t->day[i] & 1), replica_tenants[i]);
+        for (size_t k = 0; k < t->tenant_n[i]; k++) {
+            const struct tenant_counts *tc = &replica_tenants[i][k];
+
+            batch_counter(b, day, tc->name, STORE_CTR_ACCEPTED, tc->accepted);
+            batch_counter(b, day, tc->name, STORE_CTR_REJECTED, tc->rejected);
+        }
+    }
+}
+
+static void give_counters_back(const struct replica_take *t)
+{
+    for (int i = 0; i < 2; i++) {
+        struct day_counts *slot = &day_slots[t->day[i] & 1];
+
+        atomic_fetch_add(&slot->accepted, t->accepted[i]);
+        atomic_fetch_add(&slot->rejected, t->rejected[i]);
+        for (size_t k = 0; k < t->tenant_n[i]; k++)
+            tenant_add((int) (t->day[i] & 1), replica_tenants[i][k].name,
+                       replica_tenants[i][k].accepted, replica_tenants[i][k].rejected);
+    }
+}
+
+/* The queued events from the head, up to OUTBOX_BATCH_BYTES of batch. */
+static size_t take_events_into(STORE_BATCH *b)
+{
+    static struct event_batch chunk;    /* only the writer flushes */
+    size_t taken = 0;
+    STORE_EVENT ev;
+    SUP_ERR err;
+
+    while (store_batch_bytes(b) < OUTBOX_BATCH_BYTES) {
+        pthread_mutex_lock(&queue_lock);
+        chunk.count = queue_len - taken < EVENT_BATCH ? queue_len - taken : EVENT_BATCH;
+        for (size_t i = 0; i < chunk.count; i++)
+            chunk.items[i] = queue[(queue_head + taken + i) % STATS_QUEUE_MAX];
+        pthread_mutex_unlock(&queue_lock);
+        if (chunk.count == 0)
+            break;
+        for (size_t i = 0; i < chunk.count && store_batch_bytes(b) < OUTBOX_BATCH_BYTES; i++) {
+            event_from_rejection(&chunk.items[i], &ev);
+            sup_err_clear(&err);
+            if (store_batch_add_event(b, &ev, &err) < 0)
+                log_error("dropping a rejection event the batch refuses: %s", err.text);
+            taken++;
+        }
+    }
+    return taken;
+}
+
+static int flush_one_batch(time_t now, bool with_counters, bool *more, SUP_ERR *err)
+{
+    struct replica_take t;
+    STORE_BATCH *b = store_batch_new();
+    STORE_OUTBOX *ob;
+    size_t refused = 0;
+    int rc;
+
+    memset(&t, 0, sizeof(t));
+    *more = false;
+    if (b == NULL)
+        return sup_err_set(err, SUP_ERR_IO, "out of memory building a batch for the master");
+    if (with_counters)
+        take_counters_into(b, &t, now);
+    t.events = take_events_into(b);
+    t.ledger = ledger_queue_into_batch(b, OUTBOX_BATCH_BYTES, &refused);
+    if (store_batch_records(b) == 0) {
+        /* Nothing, or only what the batch refused (logged): gone. */
+        drop_batch(t.events);
+        ledger_queue_drop(t.ledger);
+        store_batch_free(b);
+        return 0;
+    }
+    if ((ob = outbox_ship_outbox(err)) == NULL || (rc = store_outbox_put(ob, b, err)) < 0) {
+        if (with_counters)
+            give_counters_back(&t);
+        store_batch_free(b);
+        sup_err_prefix(err, "this site is a replica: keeping its statistics for the outbox");
+        return -1;
+    }
+    if (rc == 1)
+        log_warn("outbox full (replication.outbox-max): a batch of %zu rejection events, %zu"
+                 " ledger messages and the counts of this flush is dropped", t.events, t.ledger);
+    drop_batch(t.events);
+    ledger_queue_drop(t.ledger);
+    store_batch_free(b);
+    outbox_ship_wake();
+    pthread_mutex_lock(&queue_lock);
+    *more = queue_len > 0;
+    pthread_mutex_unlock(&queue_lock);
+    *more = *more || ledger_queue_length() > 0;
+    return 0;
+}
+
+/* The seam of stats_flush on a replica: everything into the outbox. */
+static int flush_to_outbox(SUP_ERR *err)
+{
+    time_t now = time(NULL);
+    bool more = false;
+    /* Bounded: the queues hold at most STATS_QUEUE_MAX + LEDGER_QUEUE_MAX. */
+    int rounds = 1 + (STATS_QUEUE_MAX + LEDGER_QUEUE_MAX) / EVENT_BATCH;
+
+    for (int i = 0; i < rounds; i++) {
+        if (flush_one_batch(now, i == 0, &more, err) < 0)
+            return -1;
+        if (!more)
+            break;
+    }
+    return 0;
+}
+
 static int current_max_events(void)
 {
     struct live_conf *ref = live_conf_acquire();
@@ -394,6 +556,8 @@ int stats_flush(STORE *st, SUP_ERR *err)
         log_warn("more than %d tenants since the last flush: %lu recipients were left out of"
                  " the per-tenant counters (the totals have them)", STATS_TENANTS_MAX - 1,
                  untold);
+    if (store_is_replica(st))
+        return flush_to_outbox(err);
     if (flush_events(st, current_max_events(), err) < 0)
         rc = -1;
     /* The ledger and the counters go on their own: a bad event must not

@@ -4,7 +4,9 @@
  * the master, the other sites, and this site's log position.  Whether
  * a site is connected is known to the replication process of this site
  * only (Berkeley DB keeps connections per process): when suppressctl is
- * a subordinate process (milter-suppress runs), it says so.
+ * a subordinate process (milter-suppress runs), it says so.  Also this
+ * site's outbox (store_outbox.h: what its milter recorded, waiting for
+ * the master) and the sites whose batches this store has applied.
  */
 #include "config.h"
 
@@ -14,9 +16,95 @@
 #include <sysexits.h>
 
 #include "ctl.h"
+#include "duration.h"
 #include "json.h"
+#include "store_outbox.h"
 
-static void print_status_text(const struct ctl *ctl, const struct store_rep_status *s)
+#define RECEIVED_MAX 64         /* sites listed as "received from" */
+
+/* What the status adds about shipping. */
+struct ship_status {
+    struct store_outbox_status outbox;
+    size_t received_count;
+    struct {
+        char site[2 * STORE_SITE_ID_BYTES + 1];
+        uint64_t seq;
+        time_t when;
+    } received[RECEIVED_MAX];
+};
+
+static int add_received(const char *site_hex, uint64_t seq, time_t when, void *ctx)
+{
+    struct ship_status *ss = ctx;
+
+    if (ss->received_count < RECEIVED_MAX) {
+        snprintf(ss->received[ss->received_count].site, sizeof(ss->received[0].site), "%s",
+                 site_hex);
+        ss->received[ss->received_count].seq = seq;
+        ss->received[ss->received_count].when = when;
+        ss->received_count++;
+    }
+    return 0;
+}
+
+static int read_ship_status(const struct ctl *ctl, STORE *st, struct ship_status *ss,
+                            SUP_ERR *err)
+{
+    if (store_outbox_status(ctl->cfg->store, &ss->outbox, err) < 0)
+        return -1;
+    return store_ship_marks(st, add_received, ss, err);
+}
+
+static void print_ship_text(const struct ship_status *ss, time_t now)
+{
+    const struct store_outbox_status *o = &ss->outbox;
+    char buf[32];
+
+    if (!o->exists)
+        printf("outbox:      none (this site's milter never recorded anything as a replica)\n");
+    else if (o->batches == 0)
+        printf("outbox:      empty");
+    else
+        printf("outbox:      %lu batches waiting for the master (%llu bytes), the oldest %lld s"
+               " old", o->batches, (unsigned long long) o->bytes, (long long) (now - o->oldest));
+    if (o->exists)
+        printf("; %lu dropped (outbox full); %lu set aside (.bad)\n", o->dropped, o->set_aside);
+    if (o->site[0] != '\0')
+        printf("outbox site: %s\n", o->site);
+    for (size_t i = 0; i < ss->received_count; i++)
+        printf("%s %s up to batch %llu, %s\n", i == 0 ? "received:   " : "            ",
+               ss->received[i].site, (unsigned long long) ss->received[i].seq,
+               time_format_iso(ss->received[i].when, buf, sizeof(buf)));
+}
+
+static void print_ship_json(const struct ship_status *ss, time_t now)
+{
+    const struct store_outbox_status *o = &ss->outbox;
+    bool f = true;
+
+    printf(", \"outbox\": {");
+    json_kv_bool(stdout, &f, "exists", o->exists);
+    ctl_json_str(stdout, &f, "site", o->site[0] ? o->site : NULL);
+    json_kv_int(stdout, &f, "batches", (long long) o->batches);
+    json_kv_int(stdout, &f, "bytes", (long long) o->bytes);
+    json_kv_int(stdout, &f, "oldest_age", o->batches ? (long long) (now - o->oldest) : 0);
+    json_kv_int(stdout, &f, "dropped", (long long) o->dropped);
+    json_kv_int(stdout, &f, "set_aside", (long long) o->set_aside);
+    printf("}, \"received\": [");
+    for (size_t i = 0; i < ss->received_count; i++) {
+        bool g = true;
+
+        printf("%s{", i ? ", " : "");
+        json_kv_str(stdout, &g, "site", ss->received[i].site);
+        json_kv_int(stdout, &g, "seq", (long long) ss->received[i].seq);
+        ctl_json_time(stdout, &g, "time", ss->received[i].when);
+        printf("}");
+    }
+    printf("]");
+}
+
+static void print_status_text(const struct ctl *ctl, const struct store_rep_status *s,
+                              const struct ship_status *ss)
 {
     const struct replication_config *r = &ctl->cfg->replication;
 
@@ -43,9 +131,11 @@ static void print_status_text(const struct ctl *ctl, const struct store_rep_stat
                !s->listener ? "connection known to the replication process only"
                : s->sites[i].connected ? "connected" : "not connected",
                s->sites[i].master ? ", master" : "");
+    print_ship_text(ss, ctl->now);
 }
 
-static void print_status_json(const struct ctl *ctl, const struct store_rep_status *s)
+static void print_status_json(const struct ctl *ctl, const struct store_rep_status *s,
+                              const struct ship_status *ss)
 {
     const struct replication_config *r = &ctl->cfg->replication;
     bool first = true;
@@ -78,6 +168,7 @@ static void print_status_json(const struct ctl *ctl, const struct store_rep_stat
             printf("}");
         }
         printf("]");
+        print_ship_json(ss, ctl->now);
     }
     printf("}\n");
 }
@@ -90,6 +181,7 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct store_rep_status *s;
+    struct ship_status *ss;
     STORE *st = NULL;
     bool json = false;
     SUP_ERR err;
@@ -110,27 +202,34 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
     }
     if (argc - optind != 0)
         return ctl_usage_error(ctl, "status", "unexpected argument \"%s\"", argv[optind]);
-    if ((s = calloc(1, sizeof(*s))) == NULL) {
+    s = calloc(1, sizeof(*s));
+    ss = calloc(1, sizeof(*ss));
+    if (s == NULL || ss == NULL) {
+        free(s);
+        free(ss);
         sup_err_set(&err, SUP_ERR_SOFTWARE, "out of memory");
         return ctl_fail(ctl, &err);
     }
     if (!ctl->cfg->replication.enable) {
         /* A single host: nothing to ask the store. */
         if (json)
-            print_status_json(ctl, s);
+            print_status_json(ctl, s, ss);
         else
-            print_status_text(ctl, s);
+            print_status_text(ctl, s, ss);
         free(s);
+        free(ss);
         return EX_OK;
     }
-    if (ctl_store_open(ctl, false, &st, &err) < 0 || store_rep_status(st, s, &err) < 0) {
+    if (ctl_store_open(ctl, false, &st, &err) < 0 || store_rep_status(st, s, &err) < 0
+        || read_ship_status(ctl, st, ss, &err) < 0) {
         status = ctl_fail(ctl, &err);
     } else if (json) {
-        print_status_json(ctl, s);
+        print_status_json(ctl, s, ss);
     } else {
-        print_status_text(ctl, s);
+        print_status_text(ctl, s, ss);
     }
     store_close(st, NULL);
     free(s);
+    free(ss);
     return status;
 }

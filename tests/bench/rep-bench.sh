@@ -6,7 +6,9 @@
 # rep-bench writes N entries on A, one commit after the other, while a
 # watcher on B notes when each becomes visible there.  Prints the lag
 # (median, 99th percentile, max) and A's writes/s; then lookups/s on B
-# against the same entries on a single host's store.
+# against the same entries on a single host's store.  Last, for each
+# policy, how long a rejection by B's milter (its policy door) takes to
+# be in A's timeline, through B's outbox (SHIPS of them, one at a time).
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -15,6 +17,7 @@ N=${N:-10000}
 # acknowledgement: ~4 ms since Nagle is off on the replication connections
 # (libsuppress/store_rep_tcp.c; ~45 ms before, 22 writes/s).
 N_ACKED=${N_ACKED:-$N}
+SHIPS=${SHIPS:-20}
 REP_BENCH=$top_builddir/tests/bench/rep-bench
 it_require_built "$MILTER" "$REP_BENCH"
 it_init rep-bench
@@ -26,6 +29,7 @@ site_conf() {
     cat >"$dir/$name.conf" <<CONF
 store = "$dir/store-$name"
 milter { socket = "unix:$dir/milter-$name.sock" stats-interval = "1s" }
+policy-service { socket = "unix:$dir/policy-$name.sock" }
 replication {
   local = "127.0.0.1:$port"
   peers = { $peers }
@@ -56,6 +60,31 @@ print("lag over %d writes: median %.2f ms, p99 %.2f ms, max %.2f ms" % (len(lag)
 PY
 }
 
+# ship_figures DIR: SHIPS rejections on B's policy door, each waited for
+# in A's timeline; the time from B's answer to A's show, median and max.
+ship_figures() {
+    local dir=$1 i=0 t0 t1 times=
+    rejected_on_a() {
+        "$SUPPRESSCTL" -c "$dir/A.conf" show "$1" --json 2>/dev/null | "$PYTHON" -c '
+import json, sys
+sys.exit(0 if any(e["event"] == "rejected" for e in json.load(sys.stdin)["timeline"]) else 1)'
+    }
+    while [ "$i" -lt "$SHIPS" ]; do
+        "$PYTHON" "$top_srcdir/tests/integration/policy-client.py" "$dir/policy-B.sock" \
+            "recipient:e$i@bench.example" | grep -q '^reply action=550' || return 1
+        t0=$(date +%s%N)
+        it_wait_for 60 rejected_on_a "e$i@bench.example" || return 1
+        t1=$(date +%s%N)
+        times="$times $(( (t1 - t0) / 1000000 ))"
+        i=$((i + 1))
+    done
+    "$PYTHON" -c '
+import sys
+t = sorted(int(x) for x in sys.argv[1:])
+print("rejection on B -> in A'"'"'s timeline over %d: median %d ms, max %d ms (stats-interval 1 s; polled with suppressctl show)" % (len(t), t[len(t) // 2], t[-1]))
+' $times
+}
+
 run_policy() {
     local ack=$1 dir=$IT_DIR/$1 pa pb pc watch N=$2
     mkdir -p "$dir"
@@ -82,6 +111,7 @@ CONF
         "$REP_BENCH" write "$dir/single.conf" "$N" e >/dev/null 2>&1
         echo "lookups on a single host: $("$REP_BENCH" lookups "$dir/single.conf" "$N" e)"
     fi
+    echo "ack-policy $ack: $(ship_figures "$dir" || echo "shipping not measured: a rejection did not reach A")"
     local p
     for p in "$PID_A" "$PID_B" "$PID_C"; do it_stop_pid "$p"; done
 }

@@ -6,7 +6,10 @@
 #     master), B (priority 90) and C (80) as electable sites.
 #   - A's milter-suppress is killed with SIGKILL: B and C keep answering
 #     lookups from their own stores, and B wins the next election.
-#   - B, the new master, takes a write.
+#   - B, the new master, takes a write; rejections answered by C's
+#     milter (its policy door) reach B through C's outbox, and B's own,
+#     answered while B may still have been a replica, are in B's store:
+#     each once.
 #   - A's store directory is deleted and A restarted, electable now: it
 #     joins as a replica of B and receives the whole list (internal init), including
 #     what was written while it was gone.
@@ -34,6 +37,10 @@ milter {
   socket = "unix:$IT_DIR/run/milter-$name.sock"
   stats-interval = "1s"
 }
+policy-service {
+  socket = "unix:$IT_DIR/run/policy-$name.sock"
+  socket-mode = "0666"
+}
 replication {
   local = "127.0.0.1:$port"
   peers = { $peers }
@@ -58,6 +65,34 @@ is_master() {
     "$SUPPRESSCTL" -c "$IT_DIR/$1.conf" status 2>/dev/null | grep -qE '^role: +master'
 }
 
+# SITE's milter has its store open: at once, or after its retries (a new
+# replica's milter retries every 5 s until the store has come).
+milter_has_store() {
+    ! grep -qsF "cannot open the store" "$IT_DIR/log/$1.log" \
+        || grep -qsF "is open now; lookups use it" "$IT_DIR/log/$1.log"
+}
+
+# reject_on SITE N: N rejections of first@ through SITE's policy door.
+reject_on() {
+    local args=() i=0
+    while [ "$i" -lt "$2" ]; do args+=("recipient:first@example.com"); i=$((i + 1)); done
+    [ "$("$PYTHON" "$top_srcdir/tests/integration/policy-client.py" "$IT_DIR/run/policy-$1.sock" \
+        "${args[@]}" | grep -c '^reply action=550')" -eq "$2" ]
+}
+
+# rejected_events SITE: first@'s "rejected" events in SITE's store.
+rejected_events() {
+    "$SUPPRESSCTL" -c "$IT_DIR/$1.conf" show first@example.com --json 2>/dev/null |
+        "$PYTHON" -c 'import json, sys
+print(sum(1 for e in json.load(sys.stdin)["timeline"] if e["event"] == "rejected"))'
+}
+
+outbox_empty() {
+    "$SUPPRESSCTL" -c "$IT_DIR/$1.conf" status --json 2>/dev/null | "$PYTHON" -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)["outbox"]["batches"] == 0 else 1)'
+}
+
 now_ms() {
     echo $(( $(date +%s%N) / 1000000 ))
 }
@@ -79,12 +114,19 @@ wait "$PID_A" 2>/dev/null
 t0=$(now_ms)
 check "B answers lookups with A dead" suppressed_on B first@example.com
 check "C answers lookups with A dead" suppressed_on C first@example.com
+check "B's milter has its store" it_wait_for 15 milter_has_store B
+check "B's milter rejects 5 with A dead" reject_on B 5
 check "B wins the election that follows" it_wait_for 60 is_master B
 echo "# A killed -> B master: $(( $(now_ms) - t0 )) ms"
 check "C is not master" eval '! is_master C'
 "$SUPPRESSCTL" -c "$IT_DIR/B.conf" add second@example.com >/dev/null
 check "a write on B, the new master" test $? -eq 0
 check "it reaches C" it_wait_for 10 suppressed_on C second@example.com
+check "C's milter has its store" it_wait_for 15 milter_has_store C
+check "C's milter rejects 7" reject_on C 7
+check "B, master now, has B's 5 and C's 7 rejections" \
+    it_wait_for 60 eval 'outbox_empty B && outbox_empty C && [ "$(rejected_events B)" -ge 12 ]'
+check "each once: exactly 12" test "$(rejected_events B)" -eq 12
 out=$("$SUPPRESSCTL" -c "$IT_DIR/C.conf" add third@example.com 2>&1)
 check "a write on C names B as the master" \
     grep -qF "write on the master, 127.0.0.1:$PORT_B" <<<"$out"

@@ -8,8 +8,10 @@
 # site.  An address added with suppressctl on A (a subordinate process
 # of A's environment) is refused at RCPT by a real Postfix that uses B's
 # milter; the time from the commit on A to the entry being visible on B
-# is measured and printed.  A write on a replica fails at once, with
-# EX_NOPERM and an error that names the master.
+# is measured and printed.  That rejection and the accepted recipient
+# reach A's stats and timeline through B's outbox, once.  A write on a
+# replica fails at once, with EX_NOPERM and an error that names the
+# master.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -98,6 +100,31 @@ check "B's milter: 550 5.1.1 to the client" transcript_has refused '^<\*\* 550 5
 check "B's milter: nothing delivered" not_delivered gone@example.com
 send accepted fine@example.com
 check "B's milter: another recipient is delivered" delivered fine@example.com
+
+# --- what B's milter recorded reaches the master (B's outbox), once
+# shipped_to_a: A's timeline of gone@ has B's one rejection (via the
+# milter, its sender), A's counters B's one rejected and one accepted
+# recipient, and B's outbox is empty (nothing more on its way).
+shipped_to_a() {
+    "$SUPPRESSCTL" -c "$IT_DIR/B.conf" status --json 2>/dev/null | "$PYTHON" -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)["outbox"]["batches"] == 0 else 1)' || return 1
+    "$SUPPRESSCTL" -c "$IT_DIR/A.conf" stats --days 2 --json >"$IT_DIR/stats-A.json" 2>/dev/null &&
+    "$SUPPRESSCTL" -c "$IT_DIR/A.conf" show gone@example.com --json >"$IT_DIR/show-A.json" 2>/dev/null &&
+    "$PYTHON" - "$IT_DIR/stats-A.json" "$IT_DIR/show-A.json" <<'PY'
+import json, sys
+total = json.load(open(sys.argv[1]))["total"]
+t = [e for e in json.load(open(sys.argv[2]))["timeline"] if e["event"] == "rejected"]
+ok = (total["rejected"], total["accepted"]) == (1, 1) and len(t) == 1 \
+    and t[0]["via"] == "milter" and t[0]["actor"] == "sender@example.org"
+sys.exit(0 if ok else 1)
+PY
+}
+t0=$(now_ms)
+it_wait_for 30 shipped_to_a
+shipped=$?
+check "A has B's milter's rejection and counts, exactly once" test "$shipped" -eq 0
+echo "# rejection on B -> counted on A: $(( $(now_ms) - t0 )) ms after the SMTP session (stats-interval 1 s; polled, process starts included)"
 
 # --- a write on a replica fails at once, naming the master
 out=$("$SUPPRESSCTL" -c "$IT_DIR/C.conf" add other@example.com 2>&1)
