@@ -387,29 +387,54 @@ static void fatal_recovery(const char *dir, store_problem_fn fn, void *ctx)
             verify_msg[0] ? "" : "");
 }
 
-/* Make the databases independent of the old log (their pages' LSNs reset). */
-static int reset_lsns(const char *dir, SUP_ERR *err)
+/* Reset the LSNs of one database file, in an environment of its own: a
+ * damaged page (a checksum error) panics the environment it is read in. */
+static int reset_one(const char *dir, const char *file, char *why, size_t whylen)
 {
     DB_ENV *dbenv;
     int ret;
 
-    if ((ret = db_env_create(&dbenv, 0)) != 0)
-        return sup_err_set(err, SUP_ERR_IO, "store %s: %s", dir, db_strerror(ret));
+    if ((ret = db_env_create(&dbenv, 0)) != 0) {
+        snprintf(why, whylen, "%s", db_strerror(ret));
+        return -1;
+    }
     verify_msg[0] = '\0';
     dbenv->set_errcall(dbenv, verify_errcall);
     ret = dbenv->open(dbenv, dir, DB_CREATE | DB_INIT_MPOOL | DB_PRIVATE, 0660);
-    for (int i = 0; ret == 0 && i < DBI_COUNT; i++) {
+    if (ret == 0)
+        ret = dbenv->lsn_reset(dbenv, file, 0);
+    (void) dbenv->close(dbenv, 0);
+    if (ret == 0)
+        return 0;
+    snprintf(why, whylen, "%s%s%s%s", db_strerror(ret), verify_msg[0] ? " (" : "", verify_msg,
+             verify_msg[0] ? ")" : "");
+    return -1;
+}
+
+/*
+ * Make the databases independent of the old log (their pages' LSNs
+ * reset).  A database whose pages cannot be read (checksum errors) cannot
+ * be: the store is then left as it is, and the error says to restore it.
+ */
+static int reset_lsns(const char *dir, store_problem_fn fn, void *ctx, SUP_ERR *err)
+{
+    char damaged[256] = "";
+    char why[SUP_ERR_TEXT_MAX];
+
+    for (int i = 0; i < DBI_COUNT; i++) {
         char path[PATH_MAX];
 
         snprintf(path, sizeof(path), "%s/%s", dir, store_db_files[i]);
-        if (access(path, F_OK) == 0)
-            ret = dbenv->lsn_reset(dbenv, store_db_files[i], 0);
+        if (access(path, F_OK) < 0 || reset_one(dir, store_db_files[i], why, sizeof(why)) == 0)
+            continue;
+        say(fn, ctx, "%s: cannot be detached from the old log: %s", store_db_files[i], why);
+        snprintf(damaged + strlen(damaged), sizeof(damaged) - strlen(damaged), "%s%s",
+                 damaged[0] ? ", " : "", store_db_files[i]);
     }
-    (void) dbenv->close(dbenv, 0);
-    if (ret != 0)
-        return sup_err_set(err, SUP_ERR_IO, "store %s: cannot detach the databases from the old"
-                           " log: %s%s%s%s", dir, db_strerror(ret), verify_msg[0] ? " (" : "",
-                           verify_msg, verify_msg[0] ? ")" : "");
+    if (damaged[0] != '\0')
+        return sup_err_set(err, SUP_ERR_INPUT, "store %s: %s damaged (pages that cannot be read):"
+                           " recovery could not repair this, the store is left as it was:"
+                           " restore from an export (see suppressctl(8))", dir, damaged);
     return 0;
 }
 
@@ -453,7 +478,7 @@ int store_recover(const char *dir, store_problem_fn fn, void *ctx, SUP_ERR *err)
                            " milter-suppress, suppress-ingest and suppressctl first",
                            dir, (long) pid);
     fatal_recovery(dir, fn, ctx);
-    if (reset_lsns(dir, err) < 0 || remove_old_environment(dir, err) < 0)
+    if (reset_lsns(dir, fn, ctx, err) < 0 || remove_old_environment(dir, err) < 0)
         return -1;
     /* A new environment and log, the databases as recovery left them. */
     if (store_open(dir, STORE_CREATE, &st, err) < 0)

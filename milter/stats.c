@@ -418,13 +418,34 @@ static long current_interval(void)
     return interval > STATS_MAX_INTERVAL ? STATS_MAX_INTERVAL : interval;
 }
 
+/* A failing flush is said once, then again once every FLUSH_ERROR_LOG_EVERY
+ * seconds while it goes on (a damaged store fails every flush), and once
+ * more when flushes work again. */
+#define FLUSH_ERROR_LOG_EVERY 60
+
 static void flush_and_log(STORE *st)
 {
+    static time_t failing_since, logged_at;
+    static unsigned long failed;
+    time_t now = time(NULL);
     SUP_ERR err;
 
     sup_err_clear(&err);
-    if (stats_flush(st, &err) < 0)
-        log_error("statistics not written yet (kept for the next flush): %s", err.text);
+    if (stats_flush(st, &err) == 0) {
+        if (failed > 0)
+            log_info("statistics written again, after %lu failed flushes", failed);
+        failed = 0;
+        failing_since = 0;
+        return;
+    }
+    failed++;
+    if (failing_since == 0 || now - logged_at >= FLUSH_ERROR_LOG_EVERY) {
+        log_error("statistics not written yet (kept for the next flush%s): %s",
+                  failed > 1 ? ", failing for a while" : "", err.text);
+        logged_at = now;
+        if (failing_since == 0)
+            failing_since = now;
+    }
 }
 
 static void checkpoint_and_log(STORE *st)
