@@ -113,15 +113,16 @@ static void tenant_note(const struct verdict_request *req, char *buf, size_t len
         buf[0] = '\0';
 }
 
-/* Count the recipient, globally and for its tenant. */
+/* Count the recipient let through, globally and for its tenant.  A
+ * refusal is counted with its event (queue_rejection): the two are
+ * stored in one transaction (stats.c). */
 static void count(const struct verdict_request *req, time_t now, bool rejected)
 {
     if (rejected)
-        stats_count_rejected(now);
-    else
-        stats_count_accepted(now);
+        return;
+    stats_count_accepted(now);
     if (has_tenant(req))
-        stats_count_tenant(now, req->tenant, rejected);
+        stats_count_tenant(now, req->tenant, false);
 }
 
 static const char *client_of(const struct verdict_request *req)
