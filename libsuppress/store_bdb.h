@@ -101,6 +101,10 @@ struct store_env {
     unsigned generation;        /* bumped by every reopen */
     pthread_rwlock_t lock;      /* calls read-lock; reopen write-locks */
     STORE *stores;
+    /* reopens after a panic (store_env.c, "Damage"): when the last was,
+     * and how long a panic right after one holds off the next */
+    time_t reopened_at;
+    unsigned reopen_holdoff;
     /* replication (store_rep.c): all false without a replication section */
     bool rep;                   /* the environment is replicated */
     bool rep_pinned;            /* held open by a store_open that failed while in catch-up */

@@ -72,16 +72,61 @@ static void say(store_problem_fn fn, void *ctx, const char *fmt, ...)
 #define VERIFY_SOUND 0
 #define VERIFY_DAMAGED 10
 
+/*
+ * lookup-slots.db is a queue whose pages before the highest slot written
+ * are zero pages Berkeley DB extended the file with; DB->verify of 5.3
+ * calls such a page "of incorrect type" on a sound file.  So it is read
+ * instead: every slot through a cursor (a page whose checksum fails is an
+ * error), each of the form store_index.c writes.
+ */
+static int verify_slots(DB *db, const char *path)
+{
+    unsigned char buf[SLOT_BYTES];
+    db_recno_t recno;
+    DBC *c = NULL;
+    DBT key, data;
+    int ret;
+
+    (void) db->set_re_len(db, SLOT_BYTES);
+    if ((ret = db->open(db, NULL, path, NULL, DB_QUEUE, DB_RDONLY, 0)) != 0
+        || (ret = db->cursor(db, NULL, &c, 0)) != 0)
+        return ret;
+    memset(&key, 0, sizeof(key));
+    key.data = &recno;
+    key.ulen = sizeof(recno);
+    key.flags = DB_DBT_USERMEM;
+    memset(&data, 0, sizeof(data));
+    data.data = buf;
+    data.ulen = sizeof(buf);
+    data.flags = DB_DBT_USERMEM;
+    while ((ret = c->get(c, &key, &data, DB_NEXT)) == 0) {
+        if (data.size != SLOT_BYTES || (buf[0] != 1 && buf[0] != 2) || buf[1] > SLOT_FPS) {
+            snprintf(verify_msg, sizeof(verify_msg), "slot %lu is not a slot (kind %u,"
+                     " count %u)", (unsigned long) recno - 1, buf[0], buf[1]);
+            ret = DB_VERIFY_BAD;
+            break;
+        }
+    }
+    (void) c->close(c);
+    return ret == DB_NOTFOUND ? 0 : ret;
+}
+
 static void verify_child(const char *path, int out)
 {
     DB *db;
     int ret;
+    const char *base = strrchr(path, '/');
 
     if ((ret = db_create(&db, NULL, 0)) == 0) {
         verify_msg[0] = '\0';
         db->set_errcall(db, verify_errcall);
-        /* DB->verify closes the handle, whatever it finds. */
-        ret = db->verify(db, path, NULL, NULL, 0);
+        if (strcmp(base != NULL ? base + 1 : path, store_db_files[DBI_SLOTS]) == 0) {
+            ret = verify_slots(db, path);
+            (void) db->close(db, 0);
+        } else {
+            /* DB->verify closes the handle, whatever it finds. */
+            ret = db->verify(db, path, NULL, NULL, 0);
+        }
     }
     if (ret != 0) {
         char text[sizeof(verify_msg) + 128];
@@ -387,29 +432,54 @@ static void fatal_recovery(const char *dir, store_problem_fn fn, void *ctx)
             verify_msg[0] ? "" : "");
 }
 
-/* Make the databases independent of the old log (their pages' LSNs reset). */
-static int reset_lsns(const char *dir, SUP_ERR *err)
+/* Reset the LSNs of one database file, in an environment of its own: a
+ * damaged page (a checksum error) panics the environment it is read in. */
+static int reset_one(const char *dir, const char *file, char *why, size_t whylen)
 {
     DB_ENV *dbenv;
     int ret;
 
-    if ((ret = db_env_create(&dbenv, 0)) != 0)
-        return sup_err_set(err, SUP_ERR_IO, "store %s: %s", dir, db_strerror(ret));
+    if ((ret = db_env_create(&dbenv, 0)) != 0) {
+        snprintf(why, whylen, "%s", db_strerror(ret));
+        return -1;
+    }
     verify_msg[0] = '\0';
     dbenv->set_errcall(dbenv, verify_errcall);
     ret = dbenv->open(dbenv, dir, DB_CREATE | DB_INIT_MPOOL | DB_PRIVATE, 0660);
-    for (int i = 0; ret == 0 && i < DBI_COUNT; i++) {
+    if (ret == 0)
+        ret = dbenv->lsn_reset(dbenv, file, 0);
+    (void) dbenv->close(dbenv, 0);
+    if (ret == 0)
+        return 0;
+    snprintf(why, whylen, "%s%s%s%s", db_strerror(ret), verify_msg[0] ? " (" : "", verify_msg,
+             verify_msg[0] ? ")" : "");
+    return -1;
+}
+
+/*
+ * Make the databases independent of the old log (their pages' LSNs
+ * reset).  A database whose pages cannot be read (checksum errors) cannot
+ * be: the store is then left as it is, and the error says to restore it.
+ */
+static int reset_lsns(const char *dir, store_problem_fn fn, void *ctx, SUP_ERR *err)
+{
+    char damaged[256] = "";
+    char why[SUP_ERR_TEXT_MAX];
+
+    for (int i = 0; i < DBI_COUNT; i++) {
         char path[PATH_MAX];
 
         snprintf(path, sizeof(path), "%s/%s", dir, store_db_files[i]);
-        if (access(path, F_OK) == 0)
-            ret = dbenv->lsn_reset(dbenv, store_db_files[i], 0);
+        if (access(path, F_OK) < 0 || reset_one(dir, store_db_files[i], why, sizeof(why)) == 0)
+            continue;
+        say(fn, ctx, "%s: cannot be detached from the old log: %s", store_db_files[i], why);
+        snprintf(damaged + strlen(damaged), sizeof(damaged) - strlen(damaged), "%s%s",
+                 damaged[0] ? ", " : "", store_db_files[i]);
     }
-    (void) dbenv->close(dbenv, 0);
-    if (ret != 0)
-        return sup_err_set(err, SUP_ERR_IO, "store %s: cannot detach the databases from the old"
-                           " log: %s%s%s%s", dir, db_strerror(ret), verify_msg[0] ? " (" : "",
-                           verify_msg, verify_msg[0] ? ")" : "");
+    if (damaged[0] != '\0')
+        return sup_err_set(err, SUP_ERR_INPUT, "store %s: %s damaged (pages that cannot be read):"
+                           " recovery could not repair this, the store is left as it was:"
+                           " restore from an export (see suppressctl(8))", dir, damaged);
     return 0;
 }
 
@@ -453,7 +523,7 @@ int store_recover(const char *dir, store_problem_fn fn, void *ctx, SUP_ERR *err)
                            " milter-suppress, suppress-ingest and suppressctl first",
                            dir, (long) pid);
     fatal_recovery(dir, fn, ctx);
-    if (reset_lsns(dir, err) < 0 || remove_old_environment(dir, err) < 0)
+    if (reset_lsns(dir, fn, ctx, err) < 0 || remove_old_environment(dir, err) < 0)
         return -1;
     /* A new environment and log, the databases as recovery left them. */
     if (store_open(dir, STORE_CREATE, &st, err) < 0)

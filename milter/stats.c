@@ -144,61 +144,126 @@ bool stats_queue_rejection(const struct stats_rejection *rej)
         queued = true;
     }
     pthread_mutex_unlock(&queue_lock);
-    if (!queued)
+    if (!queued) {
+        /* Counted all the same, as a rejection without an event. */
         atomic_fetch_add(&queue_dropped, 1);
+        stats_count_rejected(rej->when);
+        if (rej->tenant[0] != '\0')
+            tenant_add((int) ((rej->when / SECONDS_PER_DAY) & 1), rej->tenant, 0, 1);
+    }
     return queued;
 }
 
-struct counter_write {
-    const char *day;
-    uint64_t accepted;
-    uint64_t rejected;
+/*
+ * One flush commits, in ONE transaction, the counters and a batch of
+ * rejection events, so that after a kill the "rejected" counters equal
+ * the rejection events stored.  A rejection's count travels with its
+ * event: the RCPT path counts nothing for it (stats_queue_rejection
+ * queues the event), and the transaction that stores a batch of events
+ * adds one to the day's "rejected" (and to its tenant's) per event.  Only
+ * rejections without an event (the queue full, an event the store
+ * refuses, stats_count_rejected) are counted apart, and go with the
+ * accepted counts.  Events beyond one batch (EVENT_BATCH) follow in the
+ * next transactions, each carrying its own counts.
+ *
+ * flush_gather takes what one transaction writes (flush_batch), and
+ * flush_write writes it; flush_putback returns it when the write failed.
+ */
+struct flush_batch {
+    long today;
+    uint64_t accepted[2], rejected[2];  /* [0] today, [1] yesterday; rejected: without an event */
+    struct tenant_counts tenants[2][STATS_TENANTS_MAX];
+    size_t tenant_n[2];
+    struct stats_rejection items[EVENT_BATCH];
+    size_t count;
+    int max_events;
 };
 
-static int write_counters(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
-{
-    const struct counter_write *cw = ctx;
-
-    if (cw->accepted > 0
-        && store_counter_add(st, txn, cw->day, STORE_CTR_ACCEPTED, cw->accepted, err) < 0)
-        return -1;
-    if (cw->rejected > 0
-        && store_counter_add(st, txn, cw->day, STORE_CTR_REJECTED, cw->rejected, err) < 0)
-        return -1;
-    return 0;
-}
-
-struct tenant_write {
-    const char *day;
-    const struct tenant_counts *counts;
-    size_t n;
-};
-
-static int write_tenant_counter(STORE *st, STORE_TXN *txn, const char *day, const char *tenant,
-                                const char *name, uint64_t value, SUP_ERR *err)
+static int write_counter(STORE *st, STORE_TXN *txn, const char *day, const char *tenant,
+                         const char *name, uint64_t value, SUP_ERR *err)
 {
     char full[STORE_COUNTER_NAME_MAX + 1];
 
     if (value == 0)
         return 0;
+    if (tenant == NULL || tenant[0] == '\0')
+        return store_counter_add(st, txn, day, name, value, err);
     if (store_counter_name(full, sizeof(full), tenant, name, err) < 0)
         return -1;
     return store_counter_add(st, txn, day, full, value, err);
 }
 
-static int write_tenant_counters(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
+static void event_from_rejection(const struct stats_rejection *rej, STORE_EVENT *ev)
 {
-    const struct tenant_write *tw = ctx;
+    memset(ev, 0, sizeof(*ev));
+    ev->type = STORE_EV_REJECTED;
+    ev->when = rej->when;
+    store_copy_text(ev->address, sizeof(ev->address), rej->address);
+    store_copy_text(ev->reason, sizeof(ev->reason), rej->reason);
+    store_copy_text(ev->status, sizeof(ev->status), rej->status);
+    store_copy_text(ev->actor, sizeof(ev->actor), rej->actor);
+    store_copy_text(ev->detail, sizeof(ev->detail), rej->detail);
+    store_copy_text(ev->response, sizeof(ev->response), rej->response);
+    store_copy_text(ev->via, sizeof(ev->via), rej->via);
+    store_copy_text(ev->tenant, sizeof(ev->tenant), rej->tenant);
+}
 
-    for (size_t i = 0; i < tw->n; i++) {
-        const struct tenant_counts *t = &tw->counts[i];
+static const char *day_name(long day, char *buf, size_t len)
+{
+    return time_format_day((time_t) day * SECONDS_PER_DAY, buf, len);
+}
 
-        if (write_tenant_counter(st, txn, tw->day, t->name, STORE_CTR_ACCEPTED, t->accepted,
-                                 err) < 0
-            || write_tenant_counter(st, txn, tw->day, t->name, STORE_CTR_REJECTED, t->rejected,
-                                    err) < 0)
+/* The counts of day index d (0 today, 1 yesterday) of the batch. */
+static int write_day_counts(STORE *st, STORE_TXN *txn, const struct flush_batch *fb, int d,
+                            SUP_ERR *err)
+{
+    char day[16];
+
+    day_name(fb->today - d, day, sizeof(day));
+    if (write_counter(st, txn, day, NULL, STORE_CTR_ACCEPTED, fb->accepted[d], err) < 0
+        || write_counter(st, txn, day, NULL, STORE_CTR_REJECTED, fb->rejected[d], err) < 0)
+        return -1;
+    for (size_t i = 0; i < fb->tenant_n[d]; i++) {
+        const struct tenant_counts *t = &fb->tenants[d][i];
+
+        if (write_counter(st, txn, day, t->name, STORE_CTR_ACCEPTED, t->accepted, err) < 0
+            || write_counter(st, txn, day, t->name, STORE_CTR_REJECTED, t->rejected, err) < 0)
             return -1;
     }
+    return 0;
+}
+
+/* One event and the counts it carries: its day's "rejected", its tenant's. */
+static int write_event(STORE *st, STORE_TXN *txn, const struct stats_rejection *rej,
+                       int max_events, SUP_ERR *err)
+{
+    STORE_EVENT ev;
+    char day[16];
+
+    event_from_rejection(rej, &ev);
+    if (store_event_add(st, txn, &ev, max_events, err) < 0) {
+        sup_err_prefix(err, "recording the rejection of %s", rej->address);
+        return -1;
+    }
+    day_name((long) (rej->when / SECONDS_PER_DAY), day, sizeof(day));
+    if (write_counter(st, txn, day, NULL, STORE_CTR_REJECTED, 1, err) < 0
+        || write_counter(st, txn, day, rej->tenant, STORE_CTR_REJECTED, rej->tenant[0] ? 1 : 0,
+                         err) < 0)
+        return -1;
+    return 0;
+}
+
+/* store_in_txn callback: everything in the batch, in one transaction. */
+static int flush_write(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
+{
+    const struct flush_batch *fb = ctx;
+
+    for (int d = 0; d < 2; d++)
+        if (write_day_counts(st, txn, fb, d, err) < 0)
+            return -1;
+    for (size_t i = 0; i < fb->count; i++)
+        if (write_event(st, txn, &fb->items[i], fb->max_events, err) < 0)
+            return -1;
     return 0;
 }
 
@@ -217,103 +282,14 @@ static size_t take_tenants(int slot, struct tenant_counts *out)
     return n;
 }
 
-static int flush_tenant_counters(STORE *st, long day, SUP_ERR *err)
-{
-    static struct tenant_counts taken[STATS_TENANTS_MAX];      /* only the writer flushes */
-    char daybuf[16];
-    struct tenant_write tw;
-    int slot = (int) (day & 1);
-
-    tw.n = take_tenants(slot, taken);
-    if (tw.n == 0)
-        return 0;
-    tw.counts = taken;
-    tw.day = time_format_day((time_t) day * SECONDS_PER_DAY, daybuf, sizeof(daybuf));
-    if (store_in_txn(st, write_tenant_counters, &tw, TXN_ATTEMPTS, err) < 0) {
-        for (size_t i = 0; i < tw.n; i++)
-            tenant_add(slot, taken[i].name, taken[i].accepted, taken[i].rejected);
-        sup_err_prefix(err, "writing tenant counters of %s", tw.day);
-        return -1;
-    }
-    return 0;
-}
-
-/* Move the counts of today and yesterday to the store; on failure they go
- * back into memory for the next flush. */
-static int flush_counters(STORE *st, time_t now, SUP_ERR *err)
-{
-    long today = (long) (now / SECONDS_PER_DAY);
-    long day;
-
-    for (day = today; day >= today - 1; day--) {
-        struct day_counts *slot = &day_slots[day & 1];
-        char daybuf[16];
-        struct counter_write cw;
-
-        if (flush_tenant_counters(st, day, err) < 0)
-            return -1;
-        cw.accepted = atomic_exchange(&slot->accepted, 0);
-        cw.rejected = atomic_exchange(&slot->rejected, 0);
-        if (cw.accepted == 0 && cw.rejected == 0)
-            continue;
-        cw.day = time_format_day((time_t) day * SECONDS_PER_DAY, daybuf, sizeof(daybuf));
-        if (store_in_txn(st, write_counters, &cw, TXN_ATTEMPTS, err) < 0) {
-            atomic_fetch_add(&slot->accepted, cw.accepted);
-            atomic_fetch_add(&slot->rejected, cw.rejected);
-            sup_err_prefix(err, "writing counters of %s", cw.day);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-struct event_batch {
-    struct stats_rejection items[EVENT_BATCH];
-    size_t count;
-    int max_events;
-};
-
-static void event_from_rejection(const struct stats_rejection *rej, STORE_EVENT *ev)
-{
-    memset(ev, 0, sizeof(*ev));
-    ev->type = STORE_EV_REJECTED;
-    ev->when = rej->when;
-    store_copy_text(ev->address, sizeof(ev->address), rej->address);
-    store_copy_text(ev->reason, sizeof(ev->reason), rej->reason);
-    store_copy_text(ev->status, sizeof(ev->status), rej->status);
-    store_copy_text(ev->actor, sizeof(ev->actor), rej->actor);
-    store_copy_text(ev->detail, sizeof(ev->detail), rej->detail);
-    store_copy_text(ev->response, sizeof(ev->response), rej->response);
-    store_copy_text(ev->via, sizeof(ev->via), rej->via);
-    store_copy_text(ev->tenant, sizeof(ev->tenant), rej->tenant);
-}
-
-static int write_events(STORE *st, STORE_TXN *txn, void *ctx, SUP_ERR *err)
-{
-    struct event_batch *batch = ctx;
-    STORE_EVENT ev;
-    size_t i;
-
-    for (i = 0; i < batch->count; i++) {
-        event_from_rejection(&batch->items[i], &ev);
-        if (store_event_add(st, txn, &ev, batch->max_events, err) < 0) {
-            sup_err_prefix(err, "recording the rejection of %s", batch->items[i].address);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* Copy up to EVENT_BATCH queued events without removing them: they leave
  * the queue only once the store has them. */
-static void peek_batch(struct event_batch *batch)
+static void peek_batch(struct flush_batch *fb)
 {
-    size_t i;
-
     pthread_mutex_lock(&queue_lock);
-    batch->count = queue_len < EVENT_BATCH ? queue_len : EVENT_BATCH;
-    for (i = 0; i < batch->count; i++)
-        batch->items[i] = queue[(queue_head + i) % STATS_QUEUE_MAX];
+    fb->count = queue_len < EVENT_BATCH ? queue_len : EVENT_BATCH;
+    for (size_t i = 0; i < fb->count; i++)
+        fb->items[i] = queue[(queue_head + i) % STATS_QUEUE_MAX];
     pthread_mutex_unlock(&queue_lock);
 }
 
@@ -325,50 +301,86 @@ static void drop_batch(size_t count)
     pthread_mutex_unlock(&queue_lock);
 }
 
+/* What one transaction of the flush writes: the counts taken now (today
+ * and yesterday) and the first batch of queued events. */
+static void flush_gather(struct flush_batch *fb, time_t now, int max_events)
+{
+    fb->today = (long) (now / SECONDS_PER_DAY);
+    fb->max_events = max_events;
+    for (int d = 0; d < 2; d++) {
+        struct day_counts *slot = &day_slots[(fb->today - d) & 1];
+
+        fb->accepted[d] = atomic_exchange(&slot->accepted, 0);
+        fb->rejected[d] = atomic_exchange(&slot->rejected, 0);
+        fb->tenant_n[d] = take_tenants((int) ((fb->today - d) & 1), fb->tenants[d]);
+    }
+    peek_batch(fb);
+}
+
+/* The write failed: the counts go back for the next flush (the events
+ * never left the queue). */
+static void flush_putback(const struct flush_batch *fb)
+{
+    for (int d = 0; d < 2; d++) {
+        int slot = (int) ((fb->today - d) & 1);
+
+        atomic_fetch_add(&day_slots[slot].accepted, fb->accepted[d]);
+        atomic_fetch_add(&day_slots[slot].rejected, fb->rejected[d]);
+        for (size_t i = 0; i < fb->tenant_n[d]; i++)
+            tenant_add(slot, fb->tenants[d][i].name, fb->tenants[d][i].accepted,
+                       fb->tenants[d][i].rejected);
+    }
+}
+
 /*
  * The store refused the data of some event in the batch (SUP_ERR_INPUT):
  * retrying it cannot help and keeping it would block the queue for good.
- * Write the events one at a time and drop only those refused.  Each event
- * leaves the queue once it is written or dropped, so a later failure does
- * not write anything twice.
+ * Write the events one at a time; one refused is dropped (logged) and
+ * counted as a rejection without an event.
  */
-static int write_one_by_one(STORE *st, const struct event_batch *batch, SUP_ERR *err)
+static int write_one_by_one(STORE *st, struct flush_batch *fb, SUP_ERR *err)
 {
-    static struct event_batch one;
-    size_t i;
+    static struct flush_batch one;      /* only the writer flushes */
+    size_t n = fb->count;
 
-    one.max_events = batch->max_events;
+    memset(&one, 0, sizeof(one));
+    one.today = fb->today;
+    one.max_events = fb->max_events;
     one.count = 1;
-    for (i = 0; i < batch->count; i++) {
-        one.items[0] = batch->items[i];
-        if (store_in_txn(st, write_events, &one, TXN_ATTEMPTS, err) < 0) {
+    for (size_t i = 0; i < n; i++) {
+        one.items[0] = fb->items[i];
+        if (store_in_txn(st, flush_write, &one, TXN_ATTEMPTS, err) < 0) {
             if (err->cls != SUP_ERR_INPUT)
                 return -1;
             log_error("dropping a rejection event the store refuses: %s", err->text);
+            stats_count_rejected(fb->items[i].when);
+            if (fb->items[i].tenant[0] != '\0')
+                tenant_add((int) ((fb->items[i].when / SECONDS_PER_DAY) & 1),
+                           fb->items[i].tenant, 0, 1);
         }
         drop_batch(1);
     }
     return 0;
 }
 
-static int flush_events(STORE *st, int max_events, SUP_ERR *err)
+static int flush_all(STORE *st, int max_events, SUP_ERR *err)
 {
-    static struct event_batch batch;    /* only the writer flushes */
+    static struct flush_batch fb;       /* only the writer flushes */
 
-    batch.max_events = max_events;
-    for (;;) {
-        peek_batch(&batch);
-        if (batch.count == 0)
-            return 0;
-        if (store_in_txn(st, write_events, &batch, TXN_ATTEMPTS, err) < 0) {
-            if (err->cls != SUP_ERR_INPUT)
-                return -1;      /* the store is unwell: keep them for later */
-            if (write_one_by_one(st, &batch, err) < 0)
-                return -1;
+    do {
+        flush_gather(&fb, time(NULL), max_events);
+        if (store_in_txn(st, flush_write, &fb, TXN_ATTEMPTS, err) == 0) {
+            drop_batch(fb.count);
             continue;
         }
-        drop_batch(batch.count);
-    }
+        flush_putback(&fb);
+        if (err->cls != SUP_ERR_INPUT || fb.count == 0)
+            return -1;          /* the store is unwell: all kept for later */
+        if (write_one_by_one(st, &fb, err) < 0)
+            return -1;
+        fb.count = 1;           /* go on with what is left */
+    } while (fb.count > 0);
+    return 0;
 }
 
 /* ---- on a replica: the flush goes to the outbox (outbox_ship.h) ------- */
@@ -444,10 +456,23 @@ static void give_counters_back(const struct replica_take *t)
     }
 }
 
-/* The queued events from the head, up to OUTBOX_BATCH_BYTES of batch. */
+/* An event's count travels with it (see flush_batch): its day's
+ * "rejected" and its tenant's, in the batch beside it. */
+static void batch_event_counts(STORE_BATCH *b, const struct stats_rejection *rej)
+{
+    char day[16];
+
+    time_format_day(rej->when - rej->when % SECONDS_PER_DAY, day, sizeof(day));
+    batch_counter(b, day, NULL, STORE_CTR_REJECTED, 1);
+    if (rej->tenant[0] != '\0')
+        batch_counter(b, day, rej->tenant, STORE_CTR_REJECTED, 1);
+}
+
+/* The queued events from the head, up to OUTBOX_BATCH_BYTES of batch,
+ * each with its counts. */
 static size_t take_events_into(STORE_BATCH *b)
 {
-    static struct event_batch chunk;    /* only the writer flushes */
+    static struct flush_batch chunk;    /* only the writer flushes */
     size_t taken = 0;
     STORE_EVENT ev;
     SUP_ERR err;
@@ -465,6 +490,7 @@ static size_t take_events_into(STORE_BATCH *b)
             sup_err_clear(&err);
             if (store_batch_add_event(b, &ev, &err) < 0)
                 log_error("dropping a rejection event the batch refuses: %s", err.text);
+            batch_event_counts(b, &chunk.items[i]);     /* counted, event or not */
             taken++;
         }
     }
@@ -558,13 +584,11 @@ int stats_flush(STORE *st, SUP_ERR *err)
                  untold);
     if (store_is_replica(st))
         return flush_to_outbox(err);
-    if (flush_events(st, current_max_events(), err) < 0)
+    if (flush_all(st, current_max_events(), err) < 0)
         rc = -1;
-    /* The ledger and the counters go on their own: a bad event must not
-     * hold them back. */
+    /* The ledger goes on its own: a failed flush of the counters must not
+     * hold it back. */
     if (ledger_queue_flush(st, rc == 0 ? err : &counter_err) < 0)
-        rc = -1;
-    if (flush_counters(st, time(NULL), rc == 0 ? err : &counter_err) < 0)
         rc = -1;
     return rc;
 }
@@ -582,13 +606,34 @@ static long current_interval(void)
     return interval > STATS_MAX_INTERVAL ? STATS_MAX_INTERVAL : interval;
 }
 
+/* A failing flush is said once, then again once every FLUSH_ERROR_LOG_EVERY
+ * seconds while it goes on (a damaged store fails every flush), and once
+ * more when flushes work again. */
+#define FLUSH_ERROR_LOG_EVERY 60
+
 static void flush_and_log(STORE *st)
 {
+    static time_t failing_since, logged_at;
+    static unsigned long failed;
+    time_t now = time(NULL);
     SUP_ERR err;
 
     sup_err_clear(&err);
-    if (stats_flush(st, &err) < 0)
-        log_error("statistics not written yet (kept for the next flush): %s", err.text);
+    if (stats_flush(st, &err) == 0) {
+        if (failed > 0)
+            log_info("statistics written again, after %lu failed flushes", failed);
+        failed = 0;
+        failing_since = 0;
+        return;
+    }
+    failed++;
+    if (failing_since == 0 || now - logged_at >= FLUSH_ERROR_LOG_EVERY) {
+        log_error("statistics not written yet (kept for the next flush%s): %s",
+                  failed > 1 ? ", failing for a while" : "", err.text);
+        logged_at = now;
+        if (failing_since == 0)
+            failing_since = now;
+    }
 }
 
 static void checkpoint_and_log(STORE *st)

@@ -10,6 +10,8 @@
  */
 #include "config.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +20,69 @@
 #include "stats.h"
 #include "store_link.h"
 #include "verdict.h"
+
+/*
+ * A store that fails, fails every lookup (or, with a damaged page, every
+ * lookup that reads it): one log line says so, with the error and what
+ * to do; the failures after it are counted, not logged, until
+ * STORE_ERROR_LOG_EVERY seconds have passed (the next failure then says
+ * how many there were) or the action changes.  Once no lookup failed for
+ * that long, one line says that they work again.  Without this a damaged
+ * store wrote a line per recipient.
+ */
+#define STORE_ERROR_LOG_EVERY 60
+#define STORE_ERROR_HINT "; if this goes on, `suppressctl verify` says what is wrong with the" \
+    " store and `suppressctl recover` repairs it (see milter-suppress(8), DAMAGED STORE)"
+
+static pthread_mutex_t failing_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool failing;             /* a lookup failed in the last STORE_ERROR_LOG_EVERY s */
+static time_t failing_logged_at;
+static time_t failing_last;
+static enum store_error_action failing_action;
+static unsigned long failing_unlogged;  /* failures since the last line */
+static unsigned long failing_total;     /* failures since lookups last worked */
+
+/* Should this failure be logged?  *unlogged: how many were not since the last line. */
+static bool failure_to_log(enum store_error_action action, time_t now, unsigned long *unlogged)
+{
+    bool log_it;
+
+    pthread_mutex_lock(&failing_lock);
+    log_it = !atomic_load(&failing) || action != failing_action
+        || now - failing_logged_at >= STORE_ERROR_LOG_EVERY;
+    failing_total++;
+    failing_last = now;
+    if (log_it) {
+        *unlogged = failing_unlogged;
+        failing_unlogged = 0;
+        failing_logged_at = now;
+        failing_action = action;
+        atomic_store(&failing, true);
+    } else {
+        failing_unlogged++;
+    }
+    pthread_mutex_unlock(&failing_lock);
+    return log_it;
+}
+
+/* A lookup worked: after failures, and none for STORE_ERROR_LOG_EVERY s, say so. */
+static void lookup_worked(time_t now)
+{
+    unsigned long total = 0;
+
+    if (!atomic_load_explicit(&failing, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&failing_lock);
+    if (atomic_load(&failing) && now - failing_last >= STORE_ERROR_LOG_EVERY) {
+        total = failing_total;
+        failing_total = failing_unlogged = 0;
+        atomic_store(&failing, false);
+    }
+    pthread_mutex_unlock(&failing_lock);
+    if (total > 0)
+        log_info("store lookups work again: none failed for %d s (%lu failed before)",
+                 STORE_ERROR_LOG_EVERY, total);
+}
 
 /* Detail of the rejection record of a recipient removed at end of message. */
 #define REMOVED_NOTE "non-SMTP submission, recipient removed at end of message"
@@ -48,15 +113,16 @@ static void tenant_note(const struct verdict_request *req, char *buf, size_t len
         buf[0] = '\0';
 }
 
-/* Count the recipient, globally and for its tenant. */
+/* Count the recipient let through, globally and for its tenant.  A
+ * refusal is counted with its event (queue_rejection): the two are
+ * stored in one transaction (stats.c). */
 static void count(const struct verdict_request *req, time_t now, bool rejected)
 {
     if (rejected)
-        stats_count_rejected(now);
-    else
-        stats_count_accepted(now);
+        return;
+    stats_count_accepted(now);
     if (has_tenant(req))
-        stats_count_tenant(now, req->tenant, rejected);
+        stats_count_tenant(now, req->tenant, false);
 }
 
 static const char *client_of(const struct verdict_request *req)
@@ -147,30 +213,43 @@ static void on_store_error(const struct milter_config *mc, const struct verdict_
                            const SUP_ERR *err, time_t now, struct verdict *out)
 {
     struct reply_vars vars = { req->addr, "store-error", 0, NULL };
+    unsigned long unlogged = 0;
+    bool say = failure_to_log(mc->on_store_error, now, &unlogged);
+    char more[96];
 
+    if (unlogged > 0)
+        snprintf(more, sizeof(more), " (%lu more failed since the last such line)", unlogged);
+    else
+        more[0] = '\0';
     switch (mc->on_store_error) {
     case STORE_ERROR_ACCEPT:
-        log_error("store lookup of <%s> failed, accepting (on-store-error = accept): %s%s",
-                  req->addr, err->text, via_note(req));
+        if (say)
+            log_error("store lookup of <%s> failed, accepting (on-store-error = accept)%s: %s%s%s",
+                      req->addr, more, err->text, STORE_ERROR_HINT, via_note(req));
         count(req, now, false);
         set_verdict(out, VERDICT_ACCEPT, NULL, NULL, NULL);
         return;
     case STORE_ERROR_REJECT:
         if (door_removes(req)) {
-            log_error("store lookup of <%s> failed, removing it at end of message "
-                      "(on-store-error = reject, non-SMTP submission): %s", req->addr, err->text);
+            if (say)
+                log_error("store lookup of <%s> failed, removing it at end of message "
+                          "(on-store-error = reject, non-SMTP submission)%s: %s%s", req->addr,
+                          more, err->text, STORE_ERROR_HINT);
             set_verdict(out, VERDICT_REMOVED, NULL, NULL, NULL);
             return;
         }
-        log_error("store lookup of <%s> failed, rejecting (on-store-error = reject): %s%s",
-                  req->addr, err->text, via_note(req));
+        if (say)
+            log_error("store lookup of <%s> failed, rejecting (on-store-error = reject)%s: %s%s%s",
+                      req->addr, more, err->text, STORE_ERROR_HINT, via_note(req));
         reply_expand(mc->reject_text, &vars, out->text, sizeof(out->text));
         set_verdict(out, VERDICT_REJECT, mc->reject_code, mc->reject_xcode, NULL);
         return;
     case STORE_ERROR_TEMPFAIL:
     default:
-        log_error("store lookup of <%s> failed, answering %s (on-store-error = tempfail): %s%s",
-                  req->addr, VERDICT_TEMPFAIL_CODE, err->text, via_note(req));
+        if (say)
+            log_error("store lookup of <%s> failed, answering %s (on-store-error = tempfail)%s:"
+                      " %s%s%s", req->addr, VERDICT_TEMPFAIL_CODE, more, err->text,
+                      STORE_ERROR_HINT, via_note(req));
         set_verdict(out, VERDICT_TEMPFAIL, VERDICT_TEMPFAIL_CODE, VERDICT_TEMPFAIL_XCODE,
                     VERDICT_TEMPFAIL_TEXT);
         return;
@@ -197,7 +276,10 @@ void verdict_check(const struct milter_config *mc, const struct verdict_request 
     found = store_link_lookup(has_tenant(req) ? req->tenant : NULL, req->addr, now, &entry, &err);
     if (found < 0) {
         on_store_error(mc, req, &err, now, out);
-    } else if (found == 0) {
+        return;
+    }
+    lookup_worked(now);
+    if (found == 0) {
         count(req, now, false);
         set_verdict(out, VERDICT_ACCEPT, NULL, NULL, NULL);
     } else {

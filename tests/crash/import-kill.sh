@@ -76,7 +76,9 @@ add_events clean > "$T/clean.adds"
 # until a run completes; each round's store must equal the clean one.
 # The window is a share of one import, so that a round takes several
 # kills; rounds go on until KILLS kills in all.
-awk -v seed="$SEED" 'BEGIN { srand(seed); for (i = 0; i < 10000; i++) printf "%.4f\n", rand() }' \
+# mawk clamps a seed at 2^31 - 1: every larger one (half of what
+# /dev/urandom gives) would repeat the same delays, hence the modulo.
+awk -v seed=$((SEED % 2147483647)) 'BEGIN { srand(seed); for (i = 0; i < 10000; i++) printf "%.4f\n", rand() }' \
     > "$T/random"
 exec 3< "$T/random"
 WINDOW_MS=$((IMPORT_MS * 3 / 10 + 200))
@@ -89,6 +91,7 @@ while [ "$kills" -lt "$KILLS" ] && [ "$FAILS" -eq 0 ]; do
         delay=$(awk -v f="$f" -v w="$WINDOW_MS" 'BEGIN { printf "%.3f", f * w / 1000 }')
         "$CTL" -c "$T/killed$round.conf" import "$T/list.csv" > "$T/killed.out" 2>&1 &
         CHILD=$!
+        echo "$delay" >> "$T/delays"
         sleep "$delay"
         kill -KILL "$CHILD" 2>/dev/null
         wait "$CHILD" 2>/dev/null
@@ -111,6 +114,13 @@ while [ "$kills" -lt "$KILLS" ] && [ "$FAILS" -eq 0 ]; do
     rm -rf "$T/killed$round"
 done
 echo "import: $kills kills in $runs runs, $round rounds of $ROWS rows"
+# The delays used: distinct ones, so that a seed repeating them shows.
+if [ -s "$T/delays" ]; then
+    used=$(wc -l < "$T/delays"); distinct=$(sort -u "$T/delays" | wc -l)
+    echo "delays: $used used, $distinct distinct, $(sort -n "$T/delays" | head -1) to $(sort -n "$T/delays" | tail -1) s"
+    [ "$used" -lt 2 ] || [ "$distinct" -ge 2 ] && ok "the kill delays differ ($distinct distinct of $used)" \
+        || fail "all $used kill delays were the same: $(head -1 "$T/delays") s"
+fi
 
 # The same file again: nothing changes; --again imports it again.
 "$CTL" -c "$T/clean.conf" import "$T/list.csv" > "$T/again.out" 2>&1

@@ -57,7 +57,9 @@ EOF
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # Delays: one random fraction in [0,1) per line, from the seed.
-awk -v seed="$SEED" 'BEGIN { srand(seed); for (i = 0; i < 200000; i++) printf "%.4f\n", rand() }' \
+# mawk clamps a seed at 2^31 - 1: every larger one (half of what
+# /dev/urandom gives) would repeat the same delays, hence the modulo.
+awk -v seed=$((SEED % 2147483647)) 'BEGIN { srand(seed); for (i = 0; i < 200000; i++) printf "%.4f\n", rand() }' \
     > "$T/random"
 exec 3< "$T/random"
 next_fraction() { read -r f <&3; echo "$f"; }
@@ -142,6 +144,7 @@ kill_loop() {
         delay=$(awk -v f="$(next_fraction)" -v b="$budget" 'BEGIN { printf "%.3f", f * b / 1000 }')
         "$INGEST" $(ingest_args "$mode" "$box" "$T/$mode.conf") 2>>"$T/$mode.log" &
         CHILD=$!
+        echo "$delay" >> "$T/delays"
         sleep "$delay"
         kill -KILL "$CHILD" 2>/dev/null
         wait "$CHILD" 2>/dev/null
@@ -220,6 +223,14 @@ for mode in $MODES; do
             || fail "mbox: left beside it: $(echo $extra)"
     fi
 done
+
+# The delays used: distinct ones, so that a seed repeating them shows.
+if [ -s "$T/delays" ]; then
+    used=$(wc -l < "$T/delays"); distinct=$(sort -u "$T/delays" | wc -l)
+    echo "delays: $used used, $distinct distinct, $(sort -n "$T/delays" | head -1) to $(sort -n "$T/delays" | tail -1) s"
+    [ "$used" -lt 2 ] || [ "$distinct" -ge 2 ] && ok "the kill delays differ ($distinct distinct of $used)" \
+        || fail "all $used kill delays were the same: $(head -1 "$T/delays") s"
+fi
 
 [ "$FAILS" -eq 0 ] || { echo "$FAILS failure(s) (seed $SEED)"; exit 1; }
 exit 0

@@ -7,6 +7,8 @@
 # (the day's "accepted" and "rejected" counters, the "rejected" timeline
 # events) is compared with what was answered in it:
 #   - never more than answered (nothing is written twice);
+#   - the stored "rejected" counter equals the stored rejected events,
+#     after every kill (one transaction holds both);
 #   - the loss at most what was answered in the last LOSS_WINDOW seconds
 #     before the kill: milter.stats-interval (1 s here) plus the slack of
 #     one flush on a busy shared machine (CRASH_MILTER_SLACK, 1.5 s): the
@@ -131,6 +133,9 @@ while [ "$kills" -le "$KILLS" ] && [ "$IT_FAIL" -eq 0 ]; do
     what=$([ "$last" = yes ] && echo "SIGTERM" || echo "kill $kills")
     echo "# run $run ($what after ${delay}s): answered $ans_a accepted, $ans_r rejected" \
         "($recent_a, $recent_r in the last $LOSS_WINDOW s); stored $st_a, $st_r, $st_e events"
+    # Counters and events are committed in one transaction (stats.c).
+    [ "$now_r" -eq "$now_e" ] ||
+        check "run $run: stored rejected counter $now_r = stored rejected events $now_e" false
     [ "$other" -eq 0 ] || check "run $run: every answer is 550 or DUNNO ($other others)" false
     [ $((ans_a + ans_r)) -gt 0 ] || check "run $run: the milter answered something" false
     for kind in a:accepted:"$ans_a":"$st_a":"$recent_a" r:rejected:"$ans_r":"$st_r":"$recent_r" \
