@@ -753,6 +753,7 @@ int main(int argc, char **argv)
         printf("open: %.3f s\n", now_seconds() - t0);
         printf("lookups/s, 99%% miss, 2 threads: %.0f\n", measure(st, 1, 2));
         print_memory("after lookups:");
+        compare_slots(st);
         store_close(st, &err);
         return 0;
     }
