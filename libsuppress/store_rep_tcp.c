@@ -8,7 +8,7 @@
  * its kernel for the master's delayed ACK of the segment before it, about
  * 40 ms on Linux, and with ack-policy one (or quorum, all) every commit
  * on the master waits that long: 22 writes/s from a subordinate process
- * of the master, 381 writes/s with Nagle off (tests/bench/rep-bench.sh,
+ * of the master, 919 writes/s with Nagle off (tests/bench/rep-bench.sh,
  * loopback).  repmgr has no hook for its sockets, so this walks the
  * process's descriptors (/proc/self/fd) and sets TCP_NODELAY on every
  * connected TCP socket whose local port is this site's replication port

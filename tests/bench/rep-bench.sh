@@ -14,7 +14,7 @@
 
 N=${N:-10000}
 # With ack-policy one a commit from a subordinate process waits for its
-# acknowledgement: ~4 ms since Nagle is off on the replication connections
+# acknowledgement: ~1 ms since Nagle is off on the replication connections
 # (libsuppress/store_rep_tcp.c; ~45 ms before, 22 writes/s).
 N_ACKED=${N_ACKED:-$N}
 SHIPS=${SHIPS:-20}
