@@ -61,17 +61,6 @@ confs() {
     site_conf C replica "$1" "$PORT_C" "$PORT_A" "$PORT_B"
 }
 
-# site_start NAME: its milter-suppress in the foreground, log in
-# log/NAME.log; waits for this start's "started" line.
-site_start() {
-    local before
-    before=$(cat "$IT_DIR/log/$1.log" 2>/dev/null | grep -c 'milter-suppress: started')
-    "$MILTER" -f -d -c "$IT_DIR/$1.conf" >>"$IT_DIR/log/$1.log" 2>&1 &
-    eval "PID_$1=$!"
-    IT_PIDS="$IT_PIDS $!"
-    it_wait_for 10 eval "[ \$(grep -c 'milter-suppress: started' '$IT_DIR/log/$1.log') -gt $before ]"
-}
-
 # site_kill NAME SIGNAL: stop NAME's milter and wait for it.
 site_kill() {
     local pid
@@ -155,7 +144,7 @@ outbox_holds() {
 
 ANS_R=0 ANS_A=0 SITE_R_B=0 SITE_R_C=0
 confs one
-check "A (master), B and C start" eval 'site_start A && site_start B && site_start C'
+check "A (master), B and C start" eval 'it_site_start A && it_site_start B && it_site_start C'
 [ "$IT_FAIL" -eq 0 ] || it_finish
 check "A is master" it_wait_for 30 is_master A
 for p in blockedB blockedC; do
@@ -200,7 +189,7 @@ check "C's outbox holds its rejections while A is down" \
 out=$(ctl B status 2>&1)
 check "status on B shows the batches waiting" grep -qE '^outbox: +[1-9][0-9]* batches waiting' <<<"$out"
 confs none
-check "A restarts (ack-policy none now)" site_start A
+check "A restarts (ack-policy none now)" it_site_start A
 check "A gets everything B and C recorded while it was down" it_wait_for 90 all_arrived
 check "A: exactly $ANS_R rejected, $ANS_A accepted, $ANS_R events (none twice)" \
     test "$(stored_on A)" = "$ANS_R $ANS_A $ANS_R"
@@ -211,8 +200,8 @@ check "B's policy door answers with A stopped" verdicts B blockedB 10
 check "B's outbox has those 10 rejections" it_wait_for 30 outbox_holds B 10
 site_kill B KILL
 check "B's outbox survives SIGKILL" outbox_holds B 10
-check "A restarts" site_start A
-check "B restarts" site_start B
+check "A restarts" it_site_start A
+check "B restarts" it_site_start B
 check "A gets B's outbox once" it_wait_for 90 all_arrived
 check "A: exactly $ANS_R rejected, $ANS_A accepted, $ANS_R events after B's SIGKILL" \
     test "$(stored_on A)" = "$ANS_R $ANS_A $ANS_R"

@@ -50,13 +50,6 @@ replication {
 EOF
 }
 
-site_start() {
-    "$MILTER" -f -d -c "$IT_DIR/$1.conf" >>"$IT_DIR/log/$1.log" 2>&1 &
-    eval "PID_$1=$!"
-    IT_PIDS="$IT_PIDS $!"
-    it_wait_for 10 grep -qsF "milter-suppress: started" "$IT_DIR/log/$1.log"
-}
-
 suppressed_on() {
     "$SUPPRESSCTL" -c "$IT_DIR/$1.conf" show "$2" 2>/dev/null | grep -q '^status: *suppressed'
 }
@@ -100,7 +93,7 @@ now_ms() {
 site_conf A master 100 "$PORT_A" "$PORT_B" "$PORT_C"
 site_conf B elect 90 "$PORT_B" "$PORT_A" "$PORT_C"
 site_conf C elect 80 "$PORT_C" "$PORT_A" "$PORT_B"
-check "A, B and C start" eval 'site_start A && site_start B && site_start C'
+check "A, B and C start" eval 'it_site_start A && it_site_start B && it_site_start C'
 [ "$IT_FAIL" -eq 0 ] || it_finish
 check "A is master" it_wait_for 30 is_master A
 "$SUPPRESSCTL" -c "$IT_DIR/A.conf" add first@example.com >/dev/null
@@ -134,7 +127,7 @@ check "a write on C names B as the master" \
 # --- A comes back with nothing: a new replica of B
 rm -rf "$IT_DIR/store-A"
 site_conf A elect 100 "$PORT_A" "$PORT_B" "$PORT_C"
-check "A restarts with an empty store" site_start A
+check "A restarts with an empty store" it_site_start A
 check "A receives the list from B: the entry written before" \
     it_wait_for 60 suppressed_on A first@example.com
 check "and the one written while A was gone" it_wait_for 10 suppressed_on A second@example.com
@@ -154,7 +147,7 @@ check "100k entries imported on B" test $? -eq 0
 echo "# import of 100k on the master: $(( $(now_ms) - t0 )) ms"
 site_conf D replica 0 "$PORT_D" "$PORT_B" "$PORT_A"
 t0=$(now_ms)
-check "D starts with an empty store" site_start D
+check "D starts with an empty store" it_site_start D
 check "D catches up: the last of the 100k" it_wait_for 120 suppressed_on D bulk99999@example.net
 echo "# D joined -> has the 100k: $(( $(now_ms) - t0 )) ms"
 count=$("$SUPPRESSCTL" -c "$IT_DIR/D.conf" list 2>/dev/null | grep -c '@example.net')

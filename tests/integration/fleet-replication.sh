@@ -47,14 +47,6 @@ replication {
 EOF
 }
 
-# site_start NAME: its milter-suppress in the foreground, log in log/NAME.log.
-site_start() {
-    "$MILTER" -f -d -c "$IT_DIR/$1.conf" >>"$IT_DIR/log/$1.log" 2>&1 &
-    eval "PID_$1=$!"
-    IT_PIDS="$IT_PIDS $!"
-    it_wait_for 10 grep -qsF "milter-suppress: started" "$IT_DIR/log/$1.log"
-}
-
 # suppressed_on NAME ADDR: NAME's own store says ADDR is suppressed.
 suppressed_on() {
     "$SUPPRESSCTL" -c "$IT_DIR/$1.conf" show "$2" 2>/dev/null | grep -q '^status: *suppressed'
@@ -73,9 +65,9 @@ site_conf A master "$PORT_A" "$PORT_B" "$PORT_C"
 site_conf B replica "$PORT_B" "$PORT_A" "$PORT_C"
 site_conf C replica "$PORT_C" "$PORT_A" "$PORT_B"
 
-check "site A (master) starts" site_start A
-check "site B (replica) starts" site_start B
-check "site C (replica) starts" site_start C
+check "site A (master) starts" it_site_start A
+check "site B (replica) starts" it_site_start B
+check "site C (replica) starts" it_site_start C
 [ "$IT_FAIL" -eq 0 ] || it_finish
 check "B received the store from A" it_wait_for 30 synced B
 check "C received the store from A" it_wait_for 30 synced C

@@ -464,3 +464,15 @@ not_delivered() {
 today() {
     date -u +%Y-%m-%d
 }
+
+# it_site_start NAME: milter-suppress of a fleet site on $IT_DIR/NAME.conf,
+# logging to $IT_DIR/log/NAME.log; sets PID_NAME and waits for this start's
+# "started" line (a restarted site's log has the earlier ones too).
+it_site_start() {
+    local before
+    before=$(grep -c 'milter-suppress: started' "$IT_DIR/log/$1.log" 2>/dev/null)
+    "$MILTER" -f -d -c "$IT_DIR/$1.conf" >>"$IT_DIR/log/$1.log" 2>&1 &
+    eval "PID_$1=$!"
+    IT_PIDS="$IT_PIDS $!"
+    it_wait_for 10 eval "[ \$(grep -c 'milter-suppress: started' '$IT_DIR/log/$1.log') -gt ${before:-0} ]"
+}
