@@ -122,6 +122,9 @@ struct store_env {
 #define SLOT_FPS         24     /* 16-bit fingerprints a slot holds */
 #define SLOT_BYTES       (2 + 2 * SLOT_FPS)
 #define SLOT_PAGE_BYTES  4096
+/* A slot's first byte: its fingerprints follow, or its bucket has more
+ * than SLOT_FPS and lookup.db answers. */
+enum slot_kind { SLOT_LIST = 1, SLOT_MORE = 2 };
 
 /* How this handle reads lookup.db (store_index.c). */
 struct store_index {

@@ -82,7 +82,6 @@
 #define SLOT_FILL_BATCH  2000  /* buckets copied into slots per transaction */
 
 enum index_state { INDEX_BUILDING = 0, INDEX_BUILT = 1, INDEX_SLOTS = 2 };
-enum slot_kind { SLOT_LIST = 1, SLOT_MORE = 2 };
 
 #define META_FIXED (3 + SIPHASH_KEY_BYTES)
 

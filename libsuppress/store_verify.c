@@ -100,7 +100,7 @@ static int verify_slots(DB *db, const char *path)
     data.ulen = sizeof(buf);
     data.flags = DB_DBT_USERMEM;
     while ((ret = c->get(c, &key, &data, DB_NEXT)) == 0) {
-        if (data.size != SLOT_BYTES || (buf[0] != 1 && buf[0] != 2) || buf[1] > SLOT_FPS) {
+        if (data.size != SLOT_BYTES || (buf[0] != SLOT_LIST && buf[0] != SLOT_MORE) || buf[1] > SLOT_FPS) {
             snprintf(verify_msg, sizeof(verify_msg), "slot %lu is not a slot (kind %u,"
                      " count %u)", (unsigned long) recno - 1, buf[0], buf[1]);
             ret = DB_VERIFY_BAD;

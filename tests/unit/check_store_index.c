@@ -424,10 +424,10 @@ START_TEST(test_a_full_bucket_overflows_its_slot)
     }
     for (int i = 0; i < SLOT_FPS; i++)
         put_entry(st, NULL, addrs[i], now, 0);
-    ck_assert_int_eq(slot_kind_of(st, addrs[0]), 1);    /* SLOT_LIST: still fits */
+    ck_assert_int_eq(slot_kind_of(st, addrs[0]), SLOT_LIST);     /* still fits */
     for (int i = SLOT_FPS; i < IN_BUCKET; i++)
         put_entry(st, NULL, addrs[i], now, 0);
-    ck_assert_int_eq(slot_kind_of(st, addrs[0]), 2);    /* SLOT_MORE: lookup.db answers */
+    ck_assert_int_eq(slot_kind_of(st, addrs[0]), SLOT_MORE);     /* lookup.db answers */
     for (int i = 0; i < IN_BUCKET; i++) {
         ck_assert_int_eq(probe(st, addrs[i]), 1);
         ck_assert_int_eq(lookup(st, addrs[i], now), 1);
@@ -438,7 +438,7 @@ START_TEST(test_a_full_bucket_overflows_its_slot)
     /* Back under the slot's size: the slot holds the list again. */
     for (int i = 0; i < IN_BUCKET - SLOT_FPS; i++)
         ck_assert_int_eq(store_delete(st, NULL, addrs[i], &err), 1);
-    ck_assert_int_eq(slot_kind_of(st, addrs[0]), 1);
+    ck_assert_int_eq(slot_kind_of(st, addrs[0]), SLOT_LIST);
     for (int i = 0; i < IN_BUCKET; i++)
         ck_assert_int_eq(lookup(st, addrs[i], now), i >= IN_BUCKET - SLOT_FPS);
     close_store(st);
