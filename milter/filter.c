@@ -11,10 +11,15 @@
  * The verdict itself (lookup, dry-run, on-store-error, counting, logging,
  * the rejection event) is verdict.c's, shared with the policy service;
  * what is left here is libmilter's: the reply, and the removal path.
- * Only connect, MAIL and RCPT are negotiated, and
- * connect and MAIL without a reply, so the MTA waits on us at the option
+ * Only RCPT is negotiated, with what connect and MAIL would have told
+ * (the client address and port, the sender) asked for as macros of the
+ * RCPT stage (smfi_setsymlist), so the MTA waits on us at the option
  * negotiation of each connection, once per recipient, and once at end of
- * message.  The actions asked for are removing a recipient and changing
+ * message, and sends nothing else: what the least a milter can negotiate
+ * costs (tests/bench/postfix-bench.sh, the floor).  Signing keeps MAIL,
+ * without a reply, for the sender as the client wrote it; an MTA that
+ * does not take macro lists gets connect and MAIL, without a reply.  The
+ * actions asked for are removing a recipient and changing
  * the sender: at end of message the return path is signed (signing.c), so
  * that suppress-ingest can tell the bounces of mail we sent from forged
  * ones.  That costs one HMAC and one smfi_chgfrom per message, nothing per
@@ -72,6 +77,9 @@ struct session {
     char *ledger_rcpts;                 /* accepted recipients, NUL-separated */
     size_t ledger_used, ledger_cap, ledger_count;
     bool cleanup_client;                /* connect looked like Postfix cleanup(8) */
+    bool client_by_macro;               /* connect skipped: the client comes as
+                                         * macros with each RCPT */
+    bool sender_by_macro;               /* MAIL skipped too: so does the sender */
     char tenant[STORE_TENANT_MAX];      /* the message's tenant at its last RCPT, "" = none */
     unsigned long rcpts;                /* RCPT events of this message */
     unsigned long removals;             /* entries in remove */
@@ -92,18 +100,51 @@ static struct session *session_of(SMFICTX *ctx)
 }
 
 /*
- * Ask the MTA for connect, MAIL and RCPT only, and tell it not to wait for
- * a reply to connect and MAIL (libmilter answers for us if the MTA does
- * not know the no-reply flags, so returning SMFIS_NOREPLY below is always
+ * What RCPT needs of the earlier stages, asked for as macros of the RCPT
+ * stage: the client address and port (cleanup(8)'s non-SMTP mail, and
+ * every rejection record), the SASL login (tenants), and the RCPT macros
+ * Postfix and Sendmail send by default that filter.c reads; with MAIL
+ * skipped, the sender too (records, tenants by sender domain).  Postfix
+ * takes a milter's macro lists as replacing all of its defaults, so the
+ * queue ID of end of message is asked for again.
+ */
+#define RCPT_STAGE_MACROS "{rcpt_addr} {rcpt_mailer} {client_addr} {client_port} {auth_authen}"
+#define RCPT_SENDER_MACRO "{mail_addr}"
+#define EOM_STAGE_MACROS "i"
+
+/* Ask for those macros, with the sender when with_sender and tenant.macro
+ * when set; false when the MTA does not take macro lists (it did not
+ * offer SMFIF_SETSYMLIST), or does not let connect (and MAIL, with_sender)
+ * be skipped. */
+static bool ask_rcpt_macros(SMFICTX *ctx, unsigned long mta_actions, unsigned long mta_steps,
+                            bool with_sender, const char *tenant_macro)
+{
+    char list[sizeof(RCPT_STAGE_MACROS) + sizeof(RCPT_SENDER_MACRO) + TENANT_MACRO_MAX + 2];
+    unsigned long skipped = SMFIP_NOCONNECT | (with_sender ? SMFIP_NOMAIL : 0);
+
+    if ((mta_actions & SMFIF_SETSYMLIST) == 0 || (mta_steps & skipped) != skipped)
+        return false;
+    snprintf(list, sizeof(list), "%s%s%s%s", RCPT_STAGE_MACROS,
+             with_sender ? " " RCPT_SENDER_MACRO : "", tenant_macro != NULL ? " " : "",
+             tenant_macro != NULL ? tenant_macro : "");
+    return smfi_setsymlist(ctx, SMFIM_EOM, EOM_STAGE_MACROS) == MI_SUCCESS
+           && smfi_setsymlist(ctx, SMFIM_ENVRCPT, list) == MI_SUCCESS;
+}
+
+/*
+ * Ask the MTA for RCPT only, with the facts of connect and MAIL as RCPT
+ * macros (ask_rcpt_macros).  With signing on, MAIL stays: the signed
+ * return path keeps the sender as the client wrote it, and Postfix's
+ * {mail_addr} is its resolved, lower-cased form.  An MTA that cannot take
+ * macro lists gets connect and MAIL, without a reply to either (libmilter
+ * answers for us if the MTA does not
+ * know the no-reply flags, so returning SMFIS_NOREPLY below is always
  * right once this has run, and it runs for every MTA connection).  The
  * actions are removing a recipient, for non-SMTP mail (an MTA that does
  * not offer it gets the refusal at RCPT as before), and changing the
  * sender, to sign it (an MTA that does not offer it gets unsigned mail;
- * with signing off it is not asked for).  Connect and MAIL stay even in
- * the leanest configuration: the client address tells cleanup(8)'s
- * non-SMTP mail apart (filter_connect_is_cleanup) and goes, with the
- * sender, into every rejection record; both are one-way packets.  What
- * is left beyond RCPT is end of message, which no milter can decline.
+ * with signing off it is not asked for).  What is left beyond RCPT is end
+ * of message, which no milter can decline.
  */
 static sfsistat filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                                  unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -117,13 +158,19 @@ static sfsistat filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
     bool ledger_on = live_conf_get(ref)->ledger.enable;
     bool signing_on = live_conf_get(ref)->signing.enable;
     bool over_tcp = strncmp(live_conf_get(ref)->milter.socket, "inet", 4) == 0;
+    const struct tenant_config *tc = &live_conf_get(ref)->tenant;
+    bool by_macro = ask_rcpt_macros(ctx, f0, f1, !signing_on,
+                                    tc->mode == TENANT_MACRO ? tc->macro : NULL);
 
     live_conf_release(ref);
     (void) f2;
     (void) f3;
     /* Changing the sender only to sign: with signing off, not asked for. */
-    *pf0 = (SMFIF_DELRCPT | (signing_on ? SMFIF_CHGFROM : 0)) & f0;
+    *pf0 = (SMFIF_DELRCPT | (signing_on ? SMFIF_CHGFROM : 0)
+            | (by_macro ? SMFIF_SETSYMLIST : 0)) & f0;
     *pf1 = wanted & f1;
+    if (by_macro)
+        *pf1 |= SMFIP_NOCONNECT | (signing_on ? 0 : SMFIP_NOMAIL);
     /*
      * The ledger needs the Message-ID: headers, without a reply to each on
      * a unix socket.  Over TCP a header the milter does not answer is not
@@ -141,6 +188,8 @@ static sfsistat filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
         s->chgfrom_asked = signing_on;
         s->ledger_on = ledger_on;
         s->headers_noreply = (*pf1 & SMFIP_NR_HDR) != 0;
+        s->client_by_macro = by_macro;
+        s->sender_by_macro = by_macro && !signing_on;
     }
     return SMFIS_CONTINUE;
 }
@@ -167,6 +216,34 @@ bool filter_connect_is_cleanup(const struct sockaddr *client)
         return false;
     sin = (const struct sockaddr_in *) (const void *) client;
     return sin->sin_port == 0 && sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+}
+
+/* The same, told by the {client_addr} and {client_port} macros. */
+bool filter_macros_are_cleanup(const char *client_addr, const char *client_port)
+{
+    return client_addr != NULL && client_port != NULL && strcmp(client_addr, "127.0.0.1") == 0
+           && strcmp(client_port, "0") == 0;
+}
+
+/*
+ * The client address as records keep it, from the {client_addr} macro:
+ * Postfix and Sendmail write an IPv6 address as "IPv6:2001:db8::1", the
+ * connect event as 2001:db8::1.  Anything that is not an address is
+ * "unknown".
+ */
+void filter_client_from_macro(const char *value, char *out, size_t outlen)
+{
+    unsigned char bin[sizeof(struct in6_addr)];
+    const char *ip = value;
+
+    if (ip != NULL && strncasecmp(ip, "IPv6:", 5) == 0)
+        ip += 5;
+    if (ip == NULL || strlen(ip) >= outlen
+        || (inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1)) {
+        snprintf(out, outlen, "unknown");
+        return;
+    }
+    memcpy(out, ip, strlen(ip) + 1);
 }
 
 /*
@@ -282,20 +359,43 @@ static sfsistat filter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostadd
     return SMFIS_NOREPLY;
 }
 
+/* A new message's sender, as MAIL gave it or as {mail_addr} tells it
+ * (NULL: none known). */
+static void take_sender(struct session *s, const char *sender)
+{
+    s->sender[0] = '\0';
+    s->tenant[0] = '\0';
+    s->sender_given[0] = '\0';
+    if (sender != NULL)
+        verdict_sender(sender, s->sender, sizeof(s->sender), s->sender_given,
+                       sizeof(s->sender_given));
+}
+
 static sfsistat filter_envfrom(SMFICTX *ctx, char **argv)
 {
     struct session *s = session_of(ctx);
 
     if (s != NULL) {
         forget_removals(s);     /* a new message on the same connection */
-        s->sender[0] = '\0';
-        s->tenant[0] = '\0';
-        s->sender_given[0] = '\0';
-        if (argv != NULL && argv[0] != NULL)
-            verdict_sender(argv[0], s->sender, sizeof(s->sender), s->sender_given,
-                           sizeof(s->sender_given));
+        take_sender(s, argv != NULL ? argv[0] : NULL);
     }
     return SMFIS_NOREPLY;
+}
+
+/*
+ * The first RCPT of a message, with connect (and MAIL) skipped: take what
+ * they would have told from the RCPT macros.  End of message and abort
+ * forget the message, so the next RCPT after them is a new message's
+ * first.
+ */
+static void take_envelope_macros(SMFICTX *ctx, struct session *s)
+{
+    const char *addr = smfi_getsymval(ctx, "{client_addr}");
+
+    s->cleanup_client = filter_macros_are_cleanup(addr, smfi_getsymval(ctx, "{client_port}"));
+    filter_client_from_macro(addr, s->client, sizeof(s->client));
+    if (s->sender_by_macro)
+        take_sender(s, smfi_getsymval(ctx, RCPT_SENDER_MACRO));
 }
 
 static void set_reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
@@ -397,6 +497,8 @@ static sfsistat filter_envrcpt(SMFICTX *ctx, char **argv)
     struct verdict_request req;
     sfsistat result;
 
+    if (s != NULL && s->client_by_macro && s->rcpts == 0)
+        take_envelope_macros(ctx, s);
     if (s != NULL)
         s->rcpts++;
     ask.ctx = ctx;

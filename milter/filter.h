@@ -9,6 +9,7 @@
 #define FILTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <libmilter/mfapi.h>
 
@@ -20,5 +21,14 @@ extern struct smfiDesc filter_desc;
  * (127.0.0.1, client port 0), where a recipient cannot be refused.
  */
 bool filter_connect_is_cleanup(const struct sockaddr *client);
+
+/* The same, from the {client_addr} and {client_port} macros of RCPT
+ * (either NULL: not cleanup). */
+bool filter_macros_are_cleanup(const char *client_addr, const char *client_port);
+
+/* The {client_addr} macro as records keep the client address: without
+ * the "IPv6:" prefix; "unknown" when value is NULL or no address.  outlen
+ * of INET6_ADDRSTRLEN holds every address. */
+void filter_client_from_macro(const char *value, char *out, size_t outlen);
 
 #endif

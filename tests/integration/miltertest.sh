@@ -2,7 +2,8 @@
 # miltertest.sh: per-recipient verdicts of milter-suppress over the milter
 # protocol, driven by miltertest (verdicts.lua), and what the rejections
 # record: sender and client address per connection, in the timeline; and
-# what it negotiates with signing and the ledger off (negotiate-lean.lua).
+# what it negotiates with signing and the ledger off (negotiate-lean.lua):
+# no connect and no MAIL, their facts taken from the RCPT macros.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -62,4 +63,8 @@ done <"$IT_DIR/log/miltertest-lean.log"
 check "lean miltertest script ran to the end (exit 0)" test "$rc" -eq 0
 if [ "$rc" -ne 0 ]; then it_show_log "$IT_DIR/log/miltertest-lean.log"; fi
 milter_stop
+# Without connect and MAIL, the record still names both, from the macros
+# (the IPv6 address without the "IPv6:" the MTAs put before it).
+check "lean: the rejection records the sender and client of the RCPT macros" \
+    test "$(events | tail -n 1 | cut -d'|' -f2,3)" = "lean@example.org|2001:db8::7"
 it_finish

@@ -17,14 +17,17 @@ check("lean: no body", mt.test_option(conn, SMFIP_NOBODY))
 check("lean: no end of headers", mt.test_option(conn, SMFIP_NOEOH))
 check("lean: no HELO", mt.test_option(conn, SMFIP_NOHELO))
 check("lean: no DATA", mt.test_option(conn, SMFIP_NODATA))
-check("lean: connect and MAIL without a reply", mt.test_option(conn, SMFIP_NR_CONN)
-      and mt.test_option(conn, SMFIP_NR_MAIL))
+-- Neither connect nor MAIL: their facts come as RCPT macros.
+check("lean: no connect", mt.test_option(conn, SMFIP_NOCONNECT))
+check("lean: no MAIL (signing off: {mail_addr} is enough)", mt.test_option(conn, SMFIP_NOMAIL))
+check("lean: may ask for macros", mt.test_action(conn, SMFIF_SETSYMLIST))
 check("lean: RCPT is sent", not mt.test_option(conn, SMFIP_NORCPT))
 check("lean: may not change the sender (signing off)", not mt.test_action(conn, SMFIF_CHGFROM))
 check("lean: may remove recipients (non-SMTP mail)", mt.test_action(conn, SMFIF_DELRCPT))
 
-check("lean: conninfo accepted", mt.conninfo(conn, "client.example", "192.0.2.7") == nil)
-check("lean: MAIL FROM accepted", mt.mailfrom(conn, "<sender@example.org>") == nil)
+check("lean: RCPT macros of client and sender accepted",
+      mt.macro(conn, SMFIC_RCPT, "{client_addr}", "IPv6:2001:db8::7", "{client_port}", "40002",
+               "{mail_addr}", "lean@example.org") == nil)
 check("lean: blocked@ still refused", mt.rcptto(conn, "<blocked@example.com>") == nil
       and mt.getreply(conn) == SMFIR_REPLYCODE)
 mt.disconnect(conn)

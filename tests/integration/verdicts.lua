@@ -33,8 +33,17 @@ check("negotiated: no header changes", not mt.test_action(conn, SMFIF_ADDHDRS))
 check("negotiated: may remove recipients (non-SMTP mail)", mt.test_action(conn, SMFIF_DELRCPT))
 check("negotiated: may change the sender (signing)", mt.test_action(conn, SMFIF_CHGFROM))
 
-check("conninfo accepted", mt.conninfo(conn, "client.example", "192.0.2.7") == nil)
+-- Connect is not asked for: the client comes as RCPT macros, as Postfix
+-- and Sendmail send them once the milter asked (smfi_setsymlist).  MAIL
+-- is, without a reply: signing (on by default) keeps the sender as the
+-- client wrote it.
+check("negotiated: no connect (the client comes with RCPT)", mt.test_option(conn, SMFIP_NOCONNECT))
+check("negotiated: MAIL, without a reply (signing)", not mt.test_option(conn, SMFIP_NOMAIL)
+      and mt.test_option(conn, SMFIP_NR_MAIL))
+check("negotiated: may ask for macros", mt.test_action(conn, SMFIF_SETSYMLIST))
 check("MAIL FROM accepted", mt.mailfrom(conn, "<sender@example.org>") == nil)
+check("RCPT macros of the client accepted",
+      mt.macro(conn, SMFIC_RCPT, "{client_addr}", "192.0.2.7", "{client_port}", "40001") == nil)
 
 check("ok@ -> continue", rcpt(conn, "<ok@example.com>") == SMFIR_CONTINUE)
 check("blocked@ -> reply code (rejected)", rcpt(conn, "<blocked@example.com>") == SMFIR_REPLYCODE)
@@ -49,6 +58,8 @@ check("complained@ -> rejected", rcpt(conn, "<complained@example.com>") == SMFIR
 -- A second message on the same connection: the sender is reset.
 check("abort accepted", mt.abort(conn) == nil)
 check("second MAIL FROM accepted", mt.mailfrom(conn, "<other@example.org>") == nil)
+check("second message's RCPT macros accepted",
+      mt.macro(conn, SMFIC_RCPT, "{client_addr}", "192.0.2.7", "{client_port}", "40001") == nil)
 check("blocked@ in the second message -> rejected",
       rcpt(conn, "<blocked@example.com>") == SMFIR_REPLYCODE)
 

@@ -386,6 +386,44 @@ START_TEST(test_connect_is_cleanup)
 }
 END_TEST
 
+/* The same from the RCPT macros, when connect is skipped. */
+START_TEST(test_macros_are_cleanup)
+{
+    ck_assert(filter_macros_are_cleanup("127.0.0.1", "0"));
+    ck_assert(!filter_macros_are_cleanup("127.0.0.1", "40312"));
+    ck_assert(!filter_macros_are_cleanup("192.0.2.7", "0"));
+    ck_assert(!filter_macros_are_cleanup("IPv6:::1", "0"));
+    /* A macro the MTA did not send: not cleanup, refused at RCPT. */
+    ck_assert(!filter_macros_are_cleanup("127.0.0.1", NULL));
+    ck_assert(!filter_macros_are_cleanup(NULL, "0"));
+}
+END_TEST
+
+START_TEST(test_client_from_macro)
+{
+    char out[INET6_ADDRSTRLEN];
+
+    filter_client_from_macro("192.0.2.7", out, sizeof(out));
+    ck_assert_str_eq(out, "192.0.2.7");
+    filter_client_from_macro("IPv6:2001:db8::7", out, sizeof(out));
+    ck_assert_str_eq(out, "2001:db8::7");
+    filter_client_from_macro("ipv6:::1", out, sizeof(out));
+    ck_assert_str_eq(out, "::1");
+    /* Not an address: "unknown", never the MTA's text in a record. */
+    filter_client_from_macro("client.example", out, sizeof(out));
+    ck_assert_str_eq(out, "unknown");
+    filter_client_from_macro("192.0.2.7\n", out, sizeof(out));
+    ck_assert_str_eq(out, "unknown");
+    filter_client_from_macro("", out, sizeof(out));
+    ck_assert_str_eq(out, "unknown");
+    filter_client_from_macro(NULL, out, sizeof(out));
+    ck_assert_str_eq(out, "unknown");
+    /* Too long for out. */
+    filter_client_from_macro("IPv6:0000:0000:0000:0000:0000:ffff:192.168.100.228", out, 16);
+    ck_assert_str_eq(out, "unknown");
+}
+END_TEST
+
 /* ---------------------------------------------------------------- signing */
 
 static struct sup_config *load_signing_conf(const char *signing_section)
@@ -496,6 +534,8 @@ static Suite *milter_suite(void)
     tcase_add_test(tc, test_queue_bounded);
     tcase_add_test(tc, test_refused_event_dropped_alone);
     tcase_add_test(tc, test_connect_is_cleanup);
+    tcase_add_test(tc, test_macros_are_cleanup);
+    tcase_add_test(tc, test_client_from_macro);
     tcase_add_test(tc, test_signing_choice);
     suite_add_tcase(s, tc);
     return s;
