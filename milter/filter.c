@@ -383,10 +383,11 @@ static sfsistat filter_envfrom(SMFICTX *ctx, char **argv)
 }
 
 /*
- * The first RCPT of a message, with connect (and MAIL) skipped: take what
- * they would have told from the RCPT macros.  End of message and abort
- * forget the message, so the next RCPT after them is a new message's
- * first.
+ * With connect (and MAIL) skipped, take what they would have told from
+ * the macros of this RCPT.  At every RCPT, not only a message's first:
+ * nothing marks where a message begins when MAIL is skipped (a message
+ * whose recipients were all refused ends with no abort to the milter), and
+ * a sender or tenant left from the message before must never be used.
  */
 static void take_envelope_macros(SMFICTX *ctx, struct session *s)
 {
@@ -497,7 +498,7 @@ static sfsistat filter_envrcpt(SMFICTX *ctx, char **argv)
     struct verdict_request req;
     sfsistat result;
 
-    if (s != NULL && s->client_by_macro && s->rcpts == 0)
+    if (s != NULL && s->client_by_macro)
         take_envelope_macros(ctx, s);
     if (s != NULL)
         s->rcpts++;

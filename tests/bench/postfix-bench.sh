@@ -149,9 +149,14 @@ echo "# $ROUNDS rounds of: smtp-source -s $SESSIONS -m $MESSAGES -l $SIZE, to a 
 echo "# relay msg/s: from the first connection until the last message was delivered"
 printf '%-6s' round; for col in $COLUMNS_RUN; do printf ' %14s' "$col"; done; echo
 declare -A RATES RX TICKS BUSY IDLE STEAL
+# Even rounds run the columns in the reverse order, so that what running
+# first or right after another column does to a run falls on each alike.
+REVERSED=$(printf '%s\n' $COLUMNS_RUN | tac | xargs)
 for r in $(seq 1 "$ROUNDS"); do
     printf '%-6s' "$r"
-    for col in $COLUMNS_RUN; do
+    order=$COLUMNS_RUN
+    [ $((r % 2)) -eq 0 ] && order=$REVERSED
+    for col in $order; do
         pid=${PID[$col]:-}
         bench_wait_empty
         [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
@@ -168,9 +173,11 @@ for r in $(seq 1 "$ROUNDS"); do
         rate=$(calc "$MESSAGES / ($t1 - $t0)")
         RATES[$col]="${RATES[$col]:-} $rate"
         RX[$col]="${RX[$col]:-} $rx"
-        printf ' %8.0f msg/s' "$rate"
     done
-    echo
+    for col in $COLUMNS_RUN; do
+        printf ' %8.0f msg/s' "$(printf '%s\n' ${RATES[$col]} | tail -n 1)"
+    done
+    [ "$order" = "$COLUMNS_RUN" ] && echo || echo "   (run in reverse order)"
 done
 declare -A MED
 printf '%-6s' median

@@ -66,5 +66,7 @@ milter_stop
 # Without connect and MAIL, the record still names both, from the macros
 # (the IPv6 address without the "IPv6:" the MTAs put before it).
 check "lean: the rejection records the sender and client of the RCPT macros" \
-    test "$(events | tail -n 1 | cut -d'|' -f2,3)" = "lean@example.org|2001:db8::7"
+    test "$(events | tail -n 2 | head -n 1 | cut -d'|' -f2,3)" = "lean@example.org|2001:db8::7"
+check "lean: the next message's rejection records its own sender" \
+    test "$(events | tail -n 1 | cut -d'|' -f2,3)" = "next@example.org|2001:db8::7"
 it_finish

@@ -30,4 +30,11 @@ check("lean: RCPT macros of client and sender accepted",
                "{mail_addr}", "lean@example.org") == nil)
 check("lean: blocked@ still refused", mt.rcptto(conn, "<blocked@example.com>") == nil
       and mt.getreply(conn) == SMFIR_REPLYCODE)
+-- A message whose recipients were all refused ends without an abort to
+-- the milter; the next one's RCPT brings its own sender.
+check("lean: the next message's RCPT macros accepted",
+      mt.macro(conn, SMFIC_RCPT, "{client_addr}", "IPv6:2001:db8::7", "{client_port}", "40002",
+               "{mail_addr}", "next@example.org") == nil)
+check("lean: blocked@ refused in the next message", mt.rcptto(conn, "<blocked@example.com>") == nil
+      and mt.getreply(conn) == SMFIR_REPLYCODE)
 mt.disconnect(conn)
