@@ -486,31 +486,53 @@ static bool bucket_has(const unsigned char *buf, size_t count, uint32_t fp)
 }
 
 /* The RCPT path: one small read, from the cache, no allocation. */
-int store_index_probe(STORE *st, DB_TXN *tid, const char *addr, SUP_ERR *err)
+/*
+ * The bucket of lookup.db, for a slot that says "more" or a store without
+ * slots: its 8 KB buffer lives in this frame, not on the slots path.  The
+ * milter's RCPT runs in a new libmilter thread per connection, and glibc
+ * returns a finished thread's stack pages beyond its top 16 KB to the
+ * kernel: every page deeper than that is a page fault in the next thread.
+ * found gets 1 for fp, 2 for fp2 (when want2); returns what bucket_probe
+ * does.
+ */
+static __attribute__((noinline)) int probe_bucket(STORE *st, DB_TXN *tid, uint32_t bucket,
+                                                  uint32_t fp, bool want2, uint32_t fp2,
+                                                  int *found, SUP_ERR *err)
 {
     unsigned char buf[BUCKET_BUF];
-    uint32_t bucket, fp;
     size_t count = 0;
     int rc;
+
+    *found = 0;
+    if ((rc = bucket_probe(st, tid, bucket, buf, &count, err)) != 1)
+        return rc;
+    *found = bucket_has(buf, count, fp) ? 1 : 0;
+    if (want2 && bucket_has(buf, count, fp2))
+        *found |= 2;
+    return 1;
+}
+
+int store_index_probe(STORE *st, DB_TXN *tid, const char *addr, SUP_ERR *err)
+{
+    uint32_t bucket, fp;
+    int rc, found;
 
     if (!st->index.ready || st->db[DBI_INDEX] == NULL)
         return 1;
     index_slot(&st->index, addr, strlen(addr), &bucket, &fp);
     if (st->index.slots && (rc = slot_probe(st, tid, bucket, fp, false, 0, err)) != SLOT_ASK_INDEX)
         return rc;
-    if ((rc = bucket_probe(st, tid, bucket, buf, &count, err)) != 1)
+    if ((rc = probe_bucket(st, tid, bucket, fp, false, 0, &found, err)) != 1)
         return rc == 2 ? 1 : rc;
-    return bucket_has(buf, count, fp);
+    return found;
 }
 
 /* The RCPT path with a tenant: both keys share their address's bucket. */
 int store_index_probe2(STORE *st, DB_TXN *tid, const char *global_key, const char *scoped_key,
                        SUP_ERR *err)
 {
-    unsigned char buf[BUCKET_BUF];
     uint32_t bucket, fp, scoped_fp;
-    size_t count = 0;
-    int rc;
+    int rc, found;
 
     if (!st->index.ready || st->db[DBI_INDEX] == NULL)
         return 3;
@@ -521,12 +543,9 @@ int store_index_probe2(STORE *st, DB_TXN *tid, const char *global_key, const cha
     if (st->index.slots
         && (rc = slot_probe(st, tid, bucket, fp, true, scoped_fp, err)) != SLOT_ASK_INDEX)
         return rc;
-    if ((rc = bucket_probe(st, tid, bucket, buf, &count, err)) != 1)
+    if ((rc = probe_bucket(st, tid, bucket, fp, true, scoped_fp, &found, err)) != 1)
         return rc == 2 ? 3 : rc;
-    rc = bucket_has(buf, count, fp) ? 1 : 0;
-    if (bucket_has(buf, count, scoped_fp))
-        rc |= 2;
-    return rc;
+    return found;
 }
 
 /* ---- building ------------------------------------------------------- */
