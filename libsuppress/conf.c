@@ -518,6 +518,7 @@ static cfg_opt_t milter_opts[] = {
     CFG_STR("reject-text", DEFAULT_REJECT_TEXT, CFGF_NONE),
     CFG_STR("on-store-error", "accept", CFGF_NONE),
     CFG_BOOL("dry-run", cfg_false, CFGF_NONE),
+    CFG_BOOL("remove-non-smtp", cfg_true, CFGF_NONE),
     CFG_STR("stats-interval", "10s", CFGF_NONE),
     CFG_STR("timeout", "10m", CFGF_NONE),
     CFG_END()
@@ -698,6 +699,7 @@ static void copy_milter(cfg_t *sec, struct milter_config *m)
                         : strcasecmp(action, "tempfail") == 0 ? STORE_ERROR_TEMPFAIL
                                                               : STORE_ERROR_ACCEPT;
     m->dry_run = cfg_getbool(sec, "dry-run");
+    m->remove_non_smtp = cfg_getbool(sec, "remove-non-smtp");
     m->stats_interval = get_duration(sec, "stats-interval");
     m->timeout = (int) get_duration(sec, "timeout");
 }

@@ -44,6 +44,7 @@ struct milter_config {
     char *reject_text;          /* template: %{recipient} %{reason} %{expiry} %% */
     enum store_error_action on_store_error;
     bool dry_run;               /* log what would be rejected, reject nothing */
+    bool remove_non_smtp;       /* ask for SMFIF_DELRCPT: non-SMTP mail's removals */
     long stats_interval;        /* seconds between counter flushes to the store */
     int timeout;                /* libmilter I/O timeout, seconds */
 };

@@ -69,4 +69,21 @@ check "lean: the rejection records the sender and client of the RCPT macros" \
     test "$(events | tail -n 2 | head -n 1 | cut -d'|' -f2,3)" = "lean@example.org|2001:db8::7"
 check "lean: the next message's rejection records its own sender" \
     test "$(events | tail -n 1 | cut -d'|' -f2,3)" = "next@example.org|2001:db8::7"
+
+# --- milter.remove-non-smtp = false too: no action but the macro list
+milter_conf "$IT_DIR/bare.conf" "remove-non-smtp = false"
+printf 'signing {\n  enable = false\n}\nledger {\n  enable = false\n}\n' >>"$IT_DIR/bare.conf"
+check "milter-suppress starts with remove-non-smtp = false" milter_start "$IT_DIR/bare.conf"
+miltertest -D "SOCK=unix:$IT_DIR/run/milter.sock" \
+    -s "$top_srcdir/tests/integration/negotiate-no-removal.lua" >"$IT_DIR/log/miltertest-bare.log" 2>&1
+rc=$?
+while read -r line; do
+    case $line in
+    "ok - "*) ok "${line#ok - }" ;;
+    "not ok - "*) notok "${line#not ok - }" ;;
+    esac
+done <"$IT_DIR/log/miltertest-bare.log"
+check "bare miltertest script ran to the end (exit 0)" test "$rc" -eq 0
+if [ "$rc" -ne 0 ]; then it_show_log "$IT_DIR/log/miltertest-bare.log"; fi
+milter_stop
 it_finish

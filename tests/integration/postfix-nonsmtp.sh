@@ -181,6 +181,22 @@ check "dry-run: nothing in any queue" it_wait_for 10 queue_empty
 milter_stop
 check "SIGTERM: milter exits 0" test $? -eq 0
 
+# --- milter.remove-non-smtp = false: the milter says what that costs here
+milter_conf "$CONF" "remove-non-smtp = false"
+check "milter restarted with remove-non-smtp = false" milter_start "$CONF"
+suppress_add "$CONF" held@example.com manual never
+submit no-removal -- held@example.com
+check "no removal: accepted by sendmail (exit 0)" test $? -eq 0
+cant_reject() { grep -qF "can't reject recipient in non-smtpd(8) submission" "$PFLOG"; }
+check "no removal: Postfix cannot refuse the recipient (its configuration error)" \
+    it_wait_for 20 cant_reject
+check "no removal: the milter warns, naming milter.remove-non-smtp" \
+    it_wait_for 10 milter_log_has "which Postfix turns into deferring the whole message: milter.remove-non-smtp is false"
+check "no removal: not delivered" not_delivered held@example.com
+# What the postmaster would do: delete the held message.
+rm -f "$IT_DIR"/spool/maildrop/*
+milter_stop
+
 # --- the store cannot be read (a plain file where its volume should be)
 echo "not a directory" >"$IT_DIR/volume"
 export MILTER_STORE=$IT_DIR/volume/store

@@ -401,23 +401,24 @@ END_TEST
 
 START_TEST(test_client_from_macro)
 {
+    static const struct {
+        const char *macro, *client;
+    } cases[] = {
+        { "192.0.2.7", "192.0.2.7" },
+        { "IPv6:2001:db8::7", "2001:db8::7" },
+        { "ipv6:::1", "::1" },
+        /* Not an address: "unknown", never the MTA's text in a record. */
+        { "client.example", "unknown" },
+        { "192.0.2.7\n", "unknown" },
+        { "", "unknown" },
+        { NULL, "unknown" },
+    };
     char out[INET6_ADDRSTRLEN];
 
-    filter_client_from_macro("192.0.2.7", out, sizeof(out));
-    ck_assert_str_eq(out, "192.0.2.7");
-    filter_client_from_macro("IPv6:2001:db8::7", out, sizeof(out));
-    ck_assert_str_eq(out, "2001:db8::7");
-    filter_client_from_macro("ipv6:::1", out, sizeof(out));
-    ck_assert_str_eq(out, "::1");
-    /* Not an address: "unknown", never the MTA's text in a record. */
-    filter_client_from_macro("client.example", out, sizeof(out));
-    ck_assert_str_eq(out, "unknown");
-    filter_client_from_macro("192.0.2.7\n", out, sizeof(out));
-    ck_assert_str_eq(out, "unknown");
-    filter_client_from_macro("", out, sizeof(out));
-    ck_assert_str_eq(out, "unknown");
-    filter_client_from_macro(NULL, out, sizeof(out));
-    ck_assert_str_eq(out, "unknown");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        filter_client_from_macro(cases[i].macro, out, sizeof(out));
+        ck_assert_str_eq(out, cases[i].client);
+    }
     /* Too long for out. */
     filter_client_from_macro("IPv6:0000:0000:0000:0000:0000:ffff:192.168.100.228", out, 16);
     ck_assert_str_eq(out, "unknown");
