@@ -210,7 +210,7 @@ has() { case " $COLUMNS_RUN " in *" $1 "*) return 0 ;; esac; return 1; }
 has policy && has none && printf 'ratio policy / none:   %s  target >= 0.97\n' "$(ratio policy none)"
 has plain && has floor && printf 'ratio plain / floor:   %s  target >= 0.99 (signing, ledger, removal off: the RCPT verdict alone)\n' \
     "$(ratio plain floor)"
-has milter && has floor && printf 'ratio milter / floor:  %s  (signs the return path and records the ledger: more for the MTA to do)\n' \
+has milter && has floor && printf 'ratio milter / floor:  %s  (the default: the headers for the ledger, MAIL and a sender change for signing, the right to remove recipients)\n' \
     "$(ratio milter floor)"
 has floor && has none && printf 'ratio floor / none:    %s  (what the milter protocol itself costs)\n' "$(ratio floor none)"
 has milter && has none && printf 'ratio milter / none:   %s\n' "$(ratio milter none)"
