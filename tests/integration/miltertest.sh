@@ -11,6 +11,24 @@ it_require_tools miltertest
 it_require_built "$MILTER" "$STORE_TOOL"
 it_init miltertest
 
+# run_script SCRIPT LOG DESC: a miltertest script against the milter, its
+# "ok - " / "not ok - " lines counted as checks, and a check that it ran to
+# the end.
+run_script() {
+    local script=$1 log=$IT_DIR/log/$2 rc line
+    miltertest -D "SOCK=unix:$IT_DIR/run/milter.sock" \
+        -s "$top_srcdir/tests/integration/$script" >"$log" 2>&1
+    rc=$?
+    while read -r line; do
+        case $line in
+        "ok - "*) ok "${line#ok - }" ;;
+        "not ok - "*) notok "${line#not ok - }" ;;
+        esac
+    done <"$log"
+    check "$3 ran to the end (exit 0)" test "$rc" -eq 0
+    if [ "$rc" -ne 0 ]; then it_show_log "$log"; fi
+}
+
 CONF=$IT_DIR/milter.conf
 STORE=$IT_DIR/store
 milter_conf "$CONF"
@@ -20,17 +38,7 @@ milter_conf "$CONF"
 check "milter-suppress starts" milter_start "$CONF"
 [ "$IT_FAIL" -eq 0 ] || it_finish
 
-miltertest -D "SOCK=unix:$IT_DIR/run/milter.sock" \
-    -s "$top_srcdir/tests/integration/verdicts.lua" >"$IT_DIR/log/miltertest.log" 2>&1
-rc=$?
-while read -r line; do
-    case $line in
-    "ok - "*) ok "${line#ok - }" ;;
-    "not ok - "*) notok "${line#not ok - }" ;;
-    esac
-done <"$IT_DIR/log/miltertest.log"
-check "miltertest script ran to the end (exit 0)" test "$rc" -eq 0
-if [ "$rc" -ne 0 ]; then it_show_log "$IT_DIR/log/miltertest.log"; fi
+run_script verdicts.lua miltertest.log "miltertest script"
 
 events() { "$STORE_TOOL" "$STORE" events blocked@example.com | grep '^rejected|'; }
 three_events() { [ "$(events | wc -l)" -eq 3 ]; }
@@ -51,17 +59,7 @@ check "SIGTERM: milter exits 0" test $? -eq 0
 milter_conf "$IT_DIR/lean.conf"
 printf 'signing {\n  enable = false\n}\nledger {\n  enable = false\n}\n' >>"$IT_DIR/lean.conf"
 check "milter-suppress starts with signing and the ledger off" milter_start "$IT_DIR/lean.conf"
-miltertest -D "SOCK=unix:$IT_DIR/run/milter.sock" \
-    -s "$top_srcdir/tests/integration/negotiate-lean.lua" >"$IT_DIR/log/miltertest-lean.log" 2>&1
-rc=$?
-while read -r line; do
-    case $line in
-    "ok - "*) ok "${line#ok - }" ;;
-    "not ok - "*) notok "${line#not ok - }" ;;
-    esac
-done <"$IT_DIR/log/miltertest-lean.log"
-check "lean miltertest script ran to the end (exit 0)" test "$rc" -eq 0
-if [ "$rc" -ne 0 ]; then it_show_log "$IT_DIR/log/miltertest-lean.log"; fi
+run_script negotiate-lean.lua miltertest-lean.log "lean miltertest script"
 milter_stop
 # Without connect and MAIL, the record still names both, from the macros
 # (the IPv6 address without the "IPv6:" the MTAs put before it).
@@ -74,16 +72,6 @@ check "lean: the next message's rejection records its own sender" \
 milter_conf "$IT_DIR/bare.conf" "remove-non-smtp = false"
 printf 'signing {\n  enable = false\n}\nledger {\n  enable = false\n}\n' >>"$IT_DIR/bare.conf"
 check "milter-suppress starts with remove-non-smtp = false" milter_start "$IT_DIR/bare.conf"
-miltertest -D "SOCK=unix:$IT_DIR/run/milter.sock" \
-    -s "$top_srcdir/tests/integration/negotiate-no-removal.lua" >"$IT_DIR/log/miltertest-bare.log" 2>&1
-rc=$?
-while read -r line; do
-    case $line in
-    "ok - "*) ok "${line#ok - }" ;;
-    "not ok - "*) notok "${line#not ok - }" ;;
-    esac
-done <"$IT_DIR/log/miltertest-bare.log"
-check "bare miltertest script ran to the end (exit 0)" test "$rc" -eq 0
-if [ "$rc" -ne 0 ]; then it_show_log "$IT_DIR/log/miltertest-bare.log"; fi
+run_script negotiate-no-removal.lua miltertest-bare.log "bare miltertest script"
 milter_stop
 it_finish
