@@ -485,7 +485,6 @@ static bool bucket_has(const unsigned char *buf, size_t count, uint32_t fp)
     return at < count && get_be32(buf + 1 + 4 * at) == fp;
 }
 
-/* The RCPT path: one small read, from the cache, no allocation. */
 /*
  * The bucket of lookup.db, for a slot that says "more" or a store without
  * slots: its 8 KB buffer lives in this frame, not on the slots path.  The
@@ -512,6 +511,7 @@ static __attribute__((noinline)) int probe_bucket(STORE *st, DB_TXN *tid, uint32
     return 1;
 }
 
+/* The RCPT path: one small read, from the cache, no allocation. */
 int store_index_probe(STORE *st, DB_TXN *tid, const char *addr, SUP_ERR *err)
 {
     uint32_t bucket, fp;

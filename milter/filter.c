@@ -79,8 +79,8 @@ struct session {
     size_t ledger_used, ledger_cap, ledger_count;
     bool cleanup_client;                /* connect looked like Postfix cleanup(8) */
     bool client_by_macro;               /* connect skipped: the client comes as
-                                         * macros with each RCPT */
-    bool sender_by_macro;               /* MAIL skipped too: so does the sender */
+                                         * macros with each RCPT (and the sender
+                                         * too, unless chgfrom_asked kept MAIL) */
     char tenant[STORE_TENANT_MAX];      /* the message's tenant at its last RCPT, "" = none */
     unsigned long rcpts;                /* RCPT events of this message */
     unsigned long removals;             /* entries in remove */
@@ -138,9 +138,9 @@ static bool ask_rcpt_macros(SMFICTX *ctx, unsigned long mta_actions, unsigned lo
  * return path keeps the sender as the client wrote it, and Postfix's
  * {mail_addr} is its resolved, lower-cased form.  An MTA that cannot take
  * macro lists gets connect and MAIL, without a reply to either (libmilter
- * answers for us if the MTA does not
- * know the no-reply flags, so returning SMFIS_NOREPLY below is always
- * right once this has run, and it runs for every MTA connection).  The
+ * answers for us if the MTA does not know the no-reply flags, so
+ * returning SMFIS_NOREPLY below is always right once this has run, and it
+ * runs for every MTA connection).  The
  * actions are removing a recipient, for non-SMTP mail (an MTA that does
  * not offer it, or milter.remove-non-smtp = false, gets the refusal at
  * RCPT: asking for it costs Postfix work on every message, measured at
@@ -194,7 +194,6 @@ static sfsistat filter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
         s->ledger_on = ledger_on;
         s->headers_noreply = (*pf1 & SMFIP_NR_HDR) != 0;
         s->client_by_macro = by_macro;
-        s->sender_by_macro = by_macro && !signing_on;
     }
     return SMFIS_CONTINUE;
 }
@@ -406,7 +405,7 @@ static void take_envelope_macros(SMFICTX *ctx, struct session *s)
 
     s->cleanup_client = filter_macros_are_cleanup(addr, smfi_getsymval(ctx, "{client_port}"));
     filter_client_from_macro(addr, s->client, sizeof(s->client));
-    if (s->sender_by_macro)
+    if (!s->chgfrom_asked)      /* MAIL was skipped too (filter_negotiate) */
         take_sender(s, smfi_getsymval(ctx, RCPT_SENDER_MACRO));
 }
 
